@@ -1,0 +1,18 @@
+"""Seeded synthetic populations, one per scenario domain."""
+
+from __future__ import annotations
+
+from lab.generators.base import Feature, Generator
+from lab.generators.hiring import HiringGenerator
+
+GENERATORS: dict[str, type[Generator]] = {g.name: g for g in (HiringGenerator,)}
+
+
+def generator_class(name: str) -> type[Generator]:
+    try:
+        return GENERATORS[name]
+    except KeyError:
+        raise KeyError(f"unknown generator {name!r}; known: {', '.join(sorted(GENERATORS))}") from None
+
+
+__all__ = ["Feature", "Generator", "GENERATORS", "generator_class"]
