@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from lab.generators.base import Feature, Generator
+from lab.generators.churn import ChurnGenerator
+from lab.generators.credit import CreditGenerator
 from lab.generators.hiring import HiringGenerator
 
-GENERATORS: dict[str, type[Generator]] = {g.name: g for g in (HiringGenerator,)}
+GENERATORS: dict[str, type[Generator]] = {g.name: g for g in (HiringGenerator, CreditGenerator, ChurnGenerator)}
 
 
 def generator_class(name: str) -> type[Generator]:

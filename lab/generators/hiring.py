@@ -26,6 +26,14 @@ only through proxies such as the employment gap)::
             - 0.045 employment_gap_months - 0.12 max(num_prior_jobs - years_experience / 2, 0)
     P(advance) = sigmoid(logit),   intercept = -2.4 by default (about 37% advanced)
 
+Drifted labelling function (concept drift: a new hiring manager values networks and
+paper credentials over the skills match, and prefers mid-career applicants; the
+advance rate stays about 37%, so only labels-versus-inputs reveal the change)::
+
+    logit' = intercept + 0.2 + 1.8 (skills_match - 0.5) + 0.16 min(years_experience, 8)
+             - 0.06 max(years_experience - 12, 0) + 0.05 e + 1.8 referral
+             + 0.45 certifications - 0.01 employment_gap_months
+
 >>> import numpy as np
 >>> df = HiringGenerator().sample(np.random.default_rng(7), 5)
 >>> list(df.columns)[:3]
@@ -40,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from lab.generators.base import Feature, Generator, categorical, sigmoid
+from lab.generators.support import Support
 
 EDUCATION = ("high_school", "bachelor", "master", "phd")
 CHANNELS = ("job_board", "linkedin", "career_site", "agency", "employee_referral")
@@ -63,6 +72,13 @@ class HiringGenerator(Generator):
         Feature("age_band", "categorical", "Age band", AGE_BANDS),
     )
     defaults = {"intercept": -2.4}
+    support = {
+        "years_experience": Support(0, decimals=1),
+        "skills_match": Support(0, 1, decimals=3),
+        "num_prior_jobs": Support(0, decimals=0),
+        "employment_gap_months": Support(0, decimals=0),
+        "certifications": Support(0, decimals=0),
+    }
 
     def sample_inputs(self, rng: np.random.Generator, n: int) -> pd.DataFrame:
         age = categorical(rng, n, {"18-29": 0.30, "30-39": 0.33, "40-49": 0.22, "50+": 0.15})
@@ -112,5 +128,22 @@ class HiringGenerator(Generator):
             + 0.12 * X["certifications"].to_numpy(dtype=float)
             - 0.045 * X["employment_gap_months"].to_numpy(dtype=float)
             - 0.12 * np.maximum(X["num_prior_jobs"].to_numpy(dtype=float) - years / 2, 0.0)
+        )
+        return sigmoid(logit)
+
+    def drifted_label_probability(self, X: pd.DataFrame) -> np.ndarray:
+        """The new rule concept drift moves towards (see the module docstring)."""
+        e = X["education_level"].map({c: i for i, c in enumerate(EDUCATION)}).to_numpy(dtype=float)
+        years = X["years_experience"].to_numpy(dtype=float)
+        logit = (
+            self.params["intercept"]
+            + 0.2
+            + 1.8 * (X["skills_match"].to_numpy(dtype=float) - 0.5)
+            + 0.16 * np.minimum(years, 8.0)
+            - 0.06 * np.maximum(years - 12.0, 0.0)
+            + 0.05 * e
+            + 1.8 * X["referral"].to_numpy(dtype=float)
+            + 0.45 * X["certifications"].to_numpy(dtype=float)
+            - 0.01 * X["employment_gap_months"].to_numpy(dtype=float)
         )
         return sigmoid(logit)

@@ -1,0 +1,50 @@
+"""The ``lab`` command line. One module per noun; this one wires them and maps errors.
+
+Data goes to stdout (``--json`` prints an object with ``schema_version``); messages go
+to stderr. A :class:`lab.errors.LabError` prints one ``error:`` line (plus a hint) and
+exits with its code; no traceback is shown for user mistakes.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from lab.cli._common import err_console
+from lab.errors import LabError
+
+app = typer.Typer(
+    name="lab",
+    help="prodml-lab: production-ML incidents on one machine, and a grader that explains your response.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+from lab.cli import data as _data  # noqa: E402
+from lab.cli import stack as _stack  # noqa: E402
+
+_stack.register(app)
+_data.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        rv = app(args=argv, standalone_mode=False, prog_name="lab")
+    except LabError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True, soft_wrap=True)
+        if exc.hint:
+            err_console.print(f"hint: {exc.hint}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err_console.print("aborted")
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,31 @@
+"""Options and helpers shared by every command group."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from lab.home import Home, resolve_home
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+SCHEMA_VERSION = 1
+
+HomeOpt = Annotated[
+    Optional[str],
+    typer.Option("--home", help="Lab home directory (default: $LAB_HOME, else ./.lab).", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (with schema_version) instead of a table.")]
+
+
+def get_home(home: str | None) -> Home:
+    return Home(resolve_home(home))
+
+
+def print_json(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps({"schema_version": SCHEMA_VERSION, **obj}, indent=2, default=str) + "\n")

@@ -1,0 +1,62 @@
+"""`lab scenarios` and `lab export-data`: what the lab offers, without any server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from lab.cli._common import JsonOpt, err_console, out_console, print_json
+from lab.errors import UsageError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scenarios")(scenarios)
+    app.command("export-data")(export_data)
+
+
+def scenarios(json_out: JsonOpt = False) -> None:
+    """List the scenarios you can bring up."""
+    from lab.scenario import load_scenario, scenario_ids
+
+    items = []
+    for sid in scenario_ids():
+        s = load_scenario(sid)
+        items.append(
+            {
+                "id": s.id,
+                "title": s.title,
+                "domain": s.domain,
+                "eu_ai_act_class": s.risk.eu_ai_act_class,
+                "risk_basis": s.risk.basis,
+                "days": s.timeline.days,
+                "graded_tasks": list(s.graded_tasks),
+                "brief": s.brief.strip(),
+            }
+        )
+    if json_out:
+        print_json({"scenarios": items})
+        return
+    table = Table(title="Scenarios")
+    for col in ("id", "title", "EU AI Act", "days", "graded"):
+        table.add_column(col)
+    for it in items:
+        table.add_row(it["id"], it["title"], it["eu_ai_act_class"], str(it["days"]), ", ".join(it["graded_tasks"]))
+    out_console.print(table)
+
+
+def export_data(
+    scenario: Annotated[str, typer.Argument(help="Scenario id or path to a scenario YAML.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write Parquet files into.")],
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed (default 0).")] = None,
+) -> None:
+    """Write a scenario's reference data and daily traffic, with labels, as Parquet."""
+    from lab.export import export_scenario_data
+
+    if seed is not None and not 0 <= seed < 2**32:
+        raise UsageError(f"--seed {seed} is outside 0..4294967295")
+    written = export_scenario_data(scenario, seed or 0, out)
+    for path, rows in written:
+        err_console.print(f"wrote {path} ({rows} rows)")

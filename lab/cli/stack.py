@@ -1,0 +1,198 @@
+"""`lab up`, `lab down`, `lab status`, `lab logs`: the running stack."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Optional
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from lab.cli._common import HomeOpt, JsonOpt, err_console, get_home, out_console, print_json
+from lab.errors import UsageError
+
+DEFAULT_SCENARIO = "hiring-data-drift"
+_STYLE = {"healthy": "green", "done": "green", "starting": "yellow", "waiting": "dim", "failed": "red",
+          "stopped": "dim", "restarting": "yellow"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
+    app.command("down")(down)
+    app.command("status")(status)
+    app.command("logs")(logs)
+
+
+def _progress_table(state: dict) -> Table:
+    table = Table(title="starting the lab", title_justify="left")
+    table.add_column("service")
+    table.add_column("status")
+    table.add_column("for")
+    now = time.time()
+    for name, s in (state.get("services") or {}).items():
+        since = s.get("started_at")
+        took = (s.get("healthy_at") or now) - since if since else None
+        colour = _STYLE.get(s["status"], "white")
+        table.add_row(name, f"[{colour}]{s['status']}[/]", f"{took:.0f} s" if took is not None else "")
+    return table
+
+
+def up(
+    scenario: Annotated[str, typer.Argument(help="Scenario id (see `lab scenarios`) or a YAML path.")] = DEFAULT_SCENARIO,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for the hidden parameters (default: random, kept in the home).")] = None,
+    speed: Annotated[Optional[float], typer.Option("--speed", help="Wall-clock seconds per scenario day (default 60).")] = None,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Return once every service is healthy.")] = False,
+    port_base: Annotated[Optional[int], typer.Option("--port-base", help="Ports N..N+3 for mlflow, prefect, serving, traffic; 0 = any free ports. Default: 5000, 4200, 3000, 3100, or what this home used before.")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Bring up a scenario: MLflow, Prefect, the BentoML service and traffic."""
+    from lab import stack
+
+    h = get_home(home)
+    _, cfg = stack.prepare(h, scenario, seed, speed, port_base)
+    pid = stack.spawn_supervisor(h)
+    err_console.print(f"bringing up [bold]{cfg['scenario']}[/] (seed {cfg['seed']}, {cfg['speed']:g} s per day) in {h.root}")
+    if err_console.is_terminal:
+        with Live(_progress_table({}), console=err_console, refresh_per_second=4, transient=True) as live:
+            state = stack.wait_until_up(h, pid, on_state=lambda s: live.update(_progress_table(s)))
+    else:
+        seen: dict[str, str] = {}
+
+        def report(s: dict) -> None:
+            for name, svc in (s.get("services") or {}).items():
+                if seen.get(name) != svc["status"]:
+                    seen[name] = svc["status"]
+                    err_console.print(f"  {name}: {svc['status']}", highlight=False)
+
+        state = stack.wait_until_up(h, pid, on_state=report)
+    took = {n: s["healthy_at"] - s["started_at"] for n, s in state["services"].items() if s.get("healthy_at")}
+    err_console.print(f"[green]lab is up[/] ({max(took.values()):.0f} s for the slowest service)")
+    ports = cfg["ports"]
+    out_console.print(
+        f"  MLflow UI     http://127.0.0.1:{ports['mlflow']}\n"
+        f"  Prefect UI    http://127.0.0.1:{ports['prefect']}\n"
+        f"  serving API   http://127.0.0.1:{ports['serving']}/predict   (POST {{\"rows\": [...]}})\n"
+        f"  traffic       http://127.0.0.1:{ports['traffic']}/health",
+        highlight=False,
+    )
+    if detach:
+        err_console.print("`lab status` to look around, `lab down` to stop.")
+        return
+    err_console.print("running in the foreground: Ctrl-C stops the lab.")
+    try:
+        while stack.supervisor_alive(h):
+            time.sleep(1.0)
+        err_console.print("[red]the supervisor stopped[/]; see `lab logs supervisor`")
+        stack.down(h)
+        raise typer.Exit(4)
+    except KeyboardInterrupt:
+        err_console.print("stopping ...")
+        stack.down(h)
+        err_console.print("stopped.")
+
+
+def down(home: HomeOpt = None) -> None:
+    """Stop every process this lab started (its data stays in the home)."""
+    from lab import stack
+
+    h = get_home(home)
+    result = stack.down(h)
+    if result["was_running"]:
+        extra = f" ({result['stray_processes_killed']} stray processes killed)" if result["stray_processes_killed"] else ""
+        err_console.print(f"lab in {h.root} stopped{extra}.")
+    else:
+        err_console.print(f"no lab running in {h.root}.")
+
+
+def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """Scenario, day, services and their health, registered model versions."""
+    from lab import stack
+    from lab.home import Clock
+    from lab.registry import model_versions
+    from lab.scenario import load_scenario
+    from lab.errors import ServiceError
+
+    h = get_home(home)
+    cfg = stack.require_config(h)
+    services = stack.services_status(h)
+    scenario = load_scenario(cfg["scenario_file"])
+    versions: list = []
+    registry_error = None
+    if services["mlflow"]["healthy"]:
+        try:
+            versions = model_versions(services["mlflow"]["url"], scenario.model.name)
+        except ServiceError as exc:
+            registry_error = str(exc)
+    from lab.timeline import public_events
+
+    events = public_events(h, scenario)
+    day = Clock(h.clock_json).day()
+    report = {
+        "scenario": cfg["scenario"],
+        "title": scenario.title,
+        "seed": cfg["seed"],
+        "day": round(day, 3),
+        "days": scenario.timeline.days,
+        "speed": cfg["speed"],
+        "home": str(h.root),
+        "running": stack.supervisor_alive(h) is not None,
+        "services": services,
+        "model": scenario.model.name,
+        "model_versions": versions,
+        "events": events,
+        "reports": sorted(str(p) for p in (h.root / "reports").glob("*")) if (h.root / "reports").exists() else [],
+    }
+    if registry_error:
+        report["registry_error"] = registry_error
+    if json_out:
+        print_json(report)
+        return
+    out_console.print(
+        f"[bold]{report['scenario']}[/] seed {report['seed']}  day {day:.2f} of {report['days']}  "
+        f"({'running' if report['running'] else 'stopped'})  home {h.root}",
+        highlight=False,
+    )
+    t = Table(title="services", title_justify="left")
+    for c in ("service", "status", "healthy", "url"):
+        t.add_column(c)
+    for name, s in services.items():
+        t.add_row(name, s["status"], "yes" if s["healthy"] else "no", s["url"])
+    out_console.print(t)
+    if versions:
+        v = Table(title=f"model {scenario.model.name}", title_justify="left")
+        for c in ("version", "aliases", "roc_auc", "accuracy", "selection_rate", "run_id"):
+            v.add_column(c)
+        for mv in versions:
+            m = mv["metrics"]
+            v.add_row(str(mv["version"]), ", ".join(mv["aliases"]), _fmt(m.get("roc_auc")), _fmt(m.get("accuracy")),
+                      _fmt(m.get("selection_rate")), (mv["run_id"] or "")[:12])
+        out_console.print(v)
+    e = Table(title="timeline", title_justify="left")
+    for c in ("event", "status", "day"):
+        e.add_column(c)
+    for ev in events:
+        e.add_row(ev["name"], ev["status"], "" if ev["day"] is None else f"{ev['day']:.2f}")
+    out_console.print(e)
+
+
+def _fmt(x) -> str:
+    return "" if x is None else f"{x:.3f}"
+
+
+def logs(
+    service: Annotated[str, typer.Argument(help="mlflow, prefect, serving, traffic, train or supervisor.")],
+    lines: Annotated[int, typer.Option("--lines", "-n", help="How many of the last lines.")] = 50,
+    home: HomeOpt = None,
+) -> None:
+    """Print the last lines of a service's log."""
+    h = get_home(home)
+    known = ("mlflow", "prefect", "serving", "traffic", "train", "timeline", "monitor", "supervisor")
+    if service not in known:
+        raise UsageError(f"unknown service {service!r}", hint=f"one of: {', '.join(known)}")
+    path = h.logs / f"{service}.log"
+    if not path.exists():
+        raise UsageError(f"no log for {service} in {h.logs}", hint="has this lab been brought up?")
+    text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    for line in text[-lines:]:
+        print(line)

@@ -1,0 +1,92 @@
+"""The performance check on labelled feedback: a metric against a floor and the reference value.
+
+Rows without a label yet (NaN) are ignored. ``y_score`` may be probabilities (needed for
+``roc_auc`` and ``average_precision``; label metrics threshold them at
+``decision_threshold``) or hard 0/1 predictions. ``max_drop`` is in metric units below
+the reference value: reference 0.82 with ``max_drop: 0.05`` alarms under 0.77.
+
+>>> from lab.monitoring.config import PerformanceSpec
+>>> spec = PerformanceSpec(metric="accuracy", min=0.7, max_drop=0.05)
+>>> r = check_performance([1, 0, 1, 1, None], [0.9, 0.2, 0.4, 0.8, 0.5], spec, reference_value=0.9)
+>>> r.n_labelled, r.value, r.below_min, r.dropped, r.alarm
+(4, 0.75, False, True, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+from sklearn import metrics as skm
+
+from lab.monitoring.config import Metric, PerformanceSpec
+
+_NEEDS_SCORES = frozenset({"roc_auc", "average_precision"})
+
+
+class PerformanceResult(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: Metric
+    value: float | None  # None when undefined (no labels, or one class only for a ranking metric)
+    reference_value: float
+    n_labelled: int
+    below_min: bool
+    dropped: bool
+    alarm: bool
+
+
+def metric_value(
+    metric: Metric, y_true: Sequence[float] | np.ndarray, y_score: Sequence[float] | np.ndarray, decision_threshold: float = 0.5
+) -> float | None:
+    """The metric on labelled rows, or None when it is undefined there.
+
+    >>> metric_value("roc_auc", [0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9])
+    0.75
+    """
+    y = np.asarray(y_true, dtype=float)
+    s = np.asarray(y_score, dtype=float)
+    keep = ~np.isnan(y)
+    y, s = y[keep].astype(int), s[keep]
+    if y.size == 0:
+        return None
+    if metric in _NEEDS_SCORES:
+        if np.unique(y).size < 2:
+            return None
+        fn = skm.roc_auc_score if metric == "roc_auc" else skm.average_precision_score
+        return float(fn(y, s))
+    pred = (s >= decision_threshold).astype(int)
+    fns = {
+        "accuracy": skm.accuracy_score,
+        "balanced_accuracy": skm.balanced_accuracy_score,
+        "f1": skm.f1_score,
+        "precision": skm.precision_score,
+        "recall": skm.recall_score,
+    }
+    kwargs = {} if metric in ("accuracy", "balanced_accuracy") else {"zero_division": 0}
+    return float(fns[metric](y, pred, **kwargs))
+
+
+def check_performance(
+    y_true: Sequence[float | None] | np.ndarray,
+    y_score: Sequence[float] | np.ndarray,
+    spec: PerformanceSpec,
+    reference_value: float,
+    decision_threshold: float = 0.5,
+) -> PerformanceResult:
+    """Alarm when the metric is below ``spec.min`` or more than ``spec.max_drop`` below the reference."""
+    y = np.asarray([np.nan if v is None else v for v in y_true], dtype=float)
+    value = metric_value(spec.metric, y, y_score, decision_threshold)
+    below = value is not None and spec.min is not None and value < spec.min
+    # a drop of exactly max_drop is allowed; the tolerance absorbs float error in ref - value
+    dropped = value is not None and spec.max_drop is not None and reference_value - value > spec.max_drop + 1e-12
+    return PerformanceResult(
+        metric=spec.metric,
+        value=value,
+        reference_value=reference_value,
+        n_labelled=int((~np.isnan(y)).sum()),
+        below_min=bool(below),
+        dropped=bool(dropped),
+        alarm=bool(below or dropped),
+    )

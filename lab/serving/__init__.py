@@ -1,0 +1,1 @@
+"""The serving layer: a BentoML service that follows MLflow's ``champion`` alias."""

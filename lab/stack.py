@@ -1,0 +1,258 @@
+"""Bringing a lab up and down, and reading its state: what `lab up/down/status` do.
+
+Everything is validated before the first side effect: the scenario, the home, the
+ports, and that no other lab runs in the home. Then the supervisor is spawned
+detached and ``up`` polls ``run.json`` until every service is healthy or one failed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import psutil
+
+from lab import __version__
+from lab.errors import ServiceError, StateError, UsageError
+from lab.home import MARKER_ENV, SERVICES, Clock, Home, choose_ports, write_json_atomic
+from lab.journal import Journal
+from lab.scenario import Scenario, load_scenario, resolve
+
+UP_TIMEOUT_SECONDS = 900.0
+DOWN_TIMEOUT_SECONDS = 60.0
+
+
+def supervisor_alive(home: Home) -> int | None:
+    """The pid of this home's running supervisor, if any."""
+    state = home.run_state()
+    if not state:
+        return None
+    pid = state.get("supervisor_pid")
+    if not pid:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        if "lab.supervisor" not in " ".join(proc.cmdline()):
+            return None
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    return pid
+
+
+def lab_processes(home: Home) -> list[psutil.Process]:
+    """Every live process started for this home (they carry PRODML_LAB_HOME)."""
+    found = []
+    me = os.getpid()
+    for proc in psutil.process_iter(["pid"]):
+        if proc.pid == me:
+            continue
+        try:
+            if proc.environ().get(MARKER_ENV) == str(home.root) and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None, port_base: int | None) -> tuple[Scenario, dict[str, Any]]:
+    """Validate everything and write the home's config. No process is started."""
+    scenario = load_scenario(scenario_ref)
+    if speed is not None and not 0.05 <= speed <= 86400:
+        raise UsageError(f"--speed {speed} is outside 0.05..86400 seconds per scenario day")
+    if seed is not None and not 0 <= seed < 2**32:
+        raise UsageError(f"--seed {seed} is outside 0..4294967295")
+    pid = supervisor_alive(home)
+    if pid:
+        cfg = home.config() or {}
+        raise StateError(
+            f"a lab is already running in {home.root} (scenario {cfg.get('scenario')}, supervisor pid {pid})",
+            hint="`lab status` shows it; `lab down` stops it; or use another --home",
+        )
+    previous = None
+    if home.lab_json.exists():
+        previous = home.config()
+        if previous.get("scenario") != scenario.id:
+            raise StateError(
+                f"{home.root} holds scenario {previous.get('scenario')!r}, not {scenario.id!r}",
+                hint="use another --home, or delete that directory to start over",
+            )
+        if seed is not None and seed != previous.get("seed"):
+            raise StateError(
+                f"{home.root} was started with seed {previous.get('seed')}, not {seed}",
+                hint="omit --seed to continue that run, or use another --home",
+            )
+    home.ensure_writable()
+    stray = lab_processes(home)
+    if stray:  # left over from a supervisor that was killed: clean up first
+        _terminate(stray)
+    ports = choose_ports(port_base, (previous or {}).get("ports") if port_base is None else None)
+    seed = previous["seed"] if previous else (seed if seed is not None else secrets.randbelow(10_000))
+    speed = speed if speed is not None else (previous or {}).get("speed", 60.0)
+    resolved, drawn = resolve(scenario, seed)
+    config = {
+        "scenario": scenario.id,
+        "scenario_file": str(load_scenario_path(scenario_ref)),
+        "seed": seed,
+        "speed": speed,
+        "ports": ports,
+        "lab_version": __version__,
+        "created": (previous or {}).get("created") or datetime.now(timezone.utc).isoformat(),
+    }
+    write_json_atomic(home.lab_json, config)
+    if not home.answer_key.exists():
+        from lab.answer_key import answer_key
+
+        write_json_atomic(home.answer_key, answer_key(resolved, seed, drawn))
+    journal = Journal(home.journal)
+    if not home.journal.exists():
+        journal.append("lab.header", _header(scenario, seed), day=0.0)
+    return resolved, config
+
+
+def load_scenario_path(ref: str):
+    from pathlib import Path
+
+    from lab.scenario import SCENARIO_DIR
+
+    p = Path(ref)
+    return p.resolve() if ref.endswith((".yaml", ".yml")) and p.exists() else SCENARIO_DIR / f"{ref}.yaml"
+
+
+def _header(scenario: Scenario, seed: int) -> dict[str, Any]:
+    from importlib.metadata import version
+
+    return {
+        "lab_version": __version__,
+        "scenario": scenario.id,
+        "seed": seed,
+        "python": sys.version.split()[0],
+        "services": {pkg: version(pkg) for pkg in ("mlflow", "bentoml", "prefect", "evidently", "scikit-learn")},
+    }
+
+
+def spawn_supervisor(home: Home) -> int:
+    home.logs.mkdir(parents=True, exist_ok=True)
+    if home.run_json.exists():
+        home.run_json.unlink()
+    log = open(home.logs / "supervisor.log", "ab")
+    env = dict(os.environ)
+    env[MARKER_ENV] = str(home.root)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab.supervisor", "--home", str(home.root)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=home.root,
+        env=env,
+        start_new_session=True,
+    )
+    log.close()
+    return proc.pid
+
+
+def wait_until_up(home: Home, pid: int, on_state: Callable[[dict], None] | None = None,
+                  timeout: float = UP_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """Poll run.json until all services are healthy; raise ServiceError on failure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = home.run_state() or {}
+        if on_state and state:
+            on_state(state)
+        if state.get("status") == "running":
+            return state
+        if state.get("status") in ("failed", "stopped", "stopping") or not psutil.pid_exists(pid):
+            down(home)
+            raise ServiceError(
+                state.get("error") or f"the supervisor stopped during start-up (see {home.logs / 'supervisor.log'})",
+                hint=f"logs: `lab logs SERVICE --home {home.root}`",
+            )
+        time.sleep(0.25)
+    down(home)
+    raise ServiceError(f"the lab was not healthy after {timeout:.0f} s", hint="see `lab logs SERVICE`")
+
+
+def _terminate(procs: list[psutil.Process], grace: float = 10.0) -> int:
+    for p in procs:
+        try:
+            p.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+    return len(procs)
+
+
+def down(home: Home) -> dict[str, Any]:
+    """Stop everything this home started. Safe to call when nothing runs."""
+    pid = supervisor_alive(home)
+    stopped_by_supervisor = False
+    if pid:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            psutil.Process(pid).wait(timeout=DOWN_TIMEOUT_SECONDS)
+            stopped_by_supervisor = True
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            stopped_by_supervisor = True
+        except psutil.TimeoutExpired:
+            pass
+    leftovers = lab_processes(home)
+    killed = _terminate(leftovers) if leftovers else 0
+    was_running = bool(pid) or killed > 0
+    if home.clock_json.exists():
+        Clock(home.clock_json).stop()
+    if home.run_json.exists():
+        home.run_json.unlink()
+    if was_running and home.journal.exists():
+        Journal(home.journal).append(
+            "lab.down",
+            {"supervisor_stopped_cleanly": stopped_by_supervisor, "stray_processes_killed": killed},
+            day=Clock(home.clock_json).day(),
+        )
+    return {"was_running": was_running, "stray_processes_killed": killed}
+
+
+def require_config(home: Home) -> dict[str, Any]:
+    cfg = home.config()
+    if not cfg:
+        raise StateError(f"no lab in {home.root}", hint="start one with `lab up SCENARIO` (or pass --home DIR)")
+    return cfg
+
+
+def services_status(home: Home, probe: bool = True) -> dict[str, dict[str, Any]]:
+    import httpx
+
+    state = home.run_state() or {}
+    running = supervisor_alive(home) is not None
+    out = {}
+    health_paths = {"mlflow": "/health", "prefect": "/api/health", "serving": "/readyz", "traffic": "/health"}
+    with httpx.Client(timeout=1.5) as client:
+        for name in SERVICES:
+            url = home.url(name)
+            entry = (state.get("services") or {}).get(name, {})
+            healthy = False
+            if running and probe:
+                try:
+                    healthy = client.get(url + health_paths[name]).status_code == 200
+                except httpx.HTTPError:
+                    healthy = False
+            out[name] = {
+                "url": url,
+                "healthy": healthy,
+                "status": entry.get("status", "stopped") if running else "stopped",
+                "pid": entry.get("pid") if running else None,
+                "restarts": entry.get("restarts", 0),
+            }
+    return out

@@ -1,0 +1,170 @@
+"""The traffic replayer: sends the scenario's stream to the serving API at its rate.
+
+Each request carries ``traffic.batch_size`` rows of the current scenario day (drifted
+from the onset on, as the drift engine says), with an ``X-Request-ID``. Every
+request's outcome goes to ``<home>/traffic/requests.jsonl`` (``id``, ``time``, ``day``,
+``status``, ``latency_ms``, ``model_version``, ``error``); counters are served on
+``GET /health`` of the replayer's own port.
+
+Run by the supervisor: ``python -m lab.traffic --home H``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+
+from lab.data import day_frame
+from lab.generators import generator_class
+from lab.home import Clock, Home, resolve_home
+from lab.scenario import load_scenario, resolve
+from lab.serving.requestlog import RequestLog
+
+
+class Counters:
+    def __init__(self) -> None:
+        self.sent = 0
+        self.ok = 0
+        self.failed = 0
+        self.last_error: str | None = None
+        self.started = time.time()
+
+    def snapshot(self, day: float) -> dict:
+        return {
+            "status": "ok",
+            "sent": self.sent,
+            "ok": self.ok,
+            "failed": self.failed,
+            "last_error": self.last_error,
+            "day": round(day, 3),
+            "uptime_s": round(time.time() - self.started, 1),
+        }
+
+
+def serve_health(port: int, counters: Counters, clock: Clock) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if self.path.rstrip("/") not in ("/health", ""):
+                self.send_error(404)
+                return
+            body = json.dumps(counters.snapshot(clock.day())).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+async def replay(home: Home, stop: asyncio.Event, counters: Counters) -> None:
+    cfg = home.config()
+    seed = cfg["seed"]
+    scenario, _ = resolve(load_scenario(cfg["scenario_file"]), seed)
+    model_inputs = generator_class(scenario.generator.name).feature_names()
+    clock = Clock(home.clock_json)
+    log = RequestLog(home.traffic / "requests.jsonl")
+    url = home.url("serving") + "/predict"
+    interval = 1.0 / scenario.traffic.requests_per_second
+    batch = scenario.traffic.batch_size
+    cache: dict[int, list[dict]] = {}
+    cursor: dict[int, int] = {}
+    inflight = asyncio.Semaphore(32)
+
+    def next_rows(day: int) -> list[dict]:
+        if day not in cache:
+            cache.clear()
+            frame = day_frame(scenario, seed, day)
+            cache[day] = frame[model_inputs].to_dict(orient="records")
+            cursor[day] = 0
+        rows = cache[day]
+        start = cursor[day]
+        cursor[day] = (start + batch) % len(rows)
+        return [rows[(start + i) % len(rows)] for i in range(batch)]
+
+    async def send(client: httpx.AsyncClient, rows: list[dict], day: float) -> None:
+        request_id = uuid.uuid4().hex
+        started = time.perf_counter()
+        record = {"id": request_id, "time": time.time(), "day": round(day, 4)}
+        try:
+            r = await client.post(url, json={"rows": rows}, headers={"X-Request-ID": request_id})
+            record["status"] = r.status_code
+            if r.status_code == 200:
+                record["model_version"] = r.json().get("model_version")
+                counters.ok += 1
+            else:
+                record["error"] = r.text[:300]
+                counters.failed += 1
+                counters.last_error = f"HTTP {r.status_code}"
+        except httpx.HTTPError as exc:
+            record["status"] = 0
+            record["error"] = repr(exc)[:300]
+            counters.failed += 1
+            counters.last_error = repr(exc)[:200]
+        finally:
+            inflight.release()
+        record["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        counters.sent += 1
+        log.write(record)
+
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        next_tick = time.perf_counter()
+        tasks: set[asyncio.Task] = set()
+        while not stop.is_set():
+            day = clock.day()
+            await inflight.acquire()
+            task = asyncio.create_task(send(client, next_rows(int(day)), day))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            next_tick += interval
+            delay = next_tick - time.perf_counter()
+            if delay < -1.0:  # fell behind (machine busy): don't burst to catch up
+                next_tick = time.perf_counter()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=max(delay, 0))
+            except asyncio.TimeoutError:
+                pass
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--home", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    home = Home(resolve_home(args.home))
+    counters = Counters()
+    clock = Clock(home.clock_json)
+    server = serve_health(args.port, counters, clock)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await replay(home, stop, counters)
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

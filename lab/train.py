@@ -1,0 +1,140 @@
+"""Train a scenario's model versions and register them in MLflow.
+
+Run by the supervisor once MLflow is healthy (``python -m lab.train --home H``);
+does nothing when the registry already holds every version. Versions register in
+the scenario's order (v1, v2, ...); aliases ``champion`` and ``challenger`` point at
+the versions with those roles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from lab.data import days_frame
+from lab.generators import generator_class
+from lab.home import Clock, Home, resolve_home
+from lab.journal import Journal
+from lab.models import apply_defect, build_pipeline, classification_metrics, group_metrics
+from lab.scenario import Scenario, load_scenario, resolve
+
+
+SKOPS_TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+
+
+def _pip_requirements() -> list[str]:
+    import numpy
+    import pandas
+    import sklearn
+
+    return [f"scikit-learn=={sklearn.__version__}", f"pandas=={pandas.__version__}", f"numpy=={numpy.__version__}"]
+
+
+def train_and_register(scenario: Scenario, seed: int, home: Home, tracking_uri: str) -> list[int]:
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+
+    mlflow.set_tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri)
+    name = scenario.model.name
+    journal = Journal(home.journal)
+    clock = Clock(home.clock_json)
+
+    existing = client.search_model_versions(f"name='{name}'")
+    if len(existing) >= len(scenario.model.versions):
+        return sorted(int(v.version) for v in existing)
+    if client.search_registered_models(f"name='{name}'"):  # an earlier start died half-way: start over
+        client.delete_registered_model(name)
+
+    gen = generator_class(scenario.generator.name)
+    features = gen.feature_names()
+    sensitive = gen.sensitive_names()
+    reference = days_frame(scenario, seed, scenario.reference_days)
+    home.data.mkdir(parents=True, exist_ok=True)
+    reference.to_parquet(home.data / "reference.parquet", index=False)
+    evaluation = days_frame(scenario, seed, scenario.model.eval_days)
+
+    mlflow.set_experiment(scenario.id)
+    client.create_registered_model(
+        name, description=f"{scenario.title}. Registered by prodml-lab for scenario {scenario.id}."
+    )
+    versions: list[int] = []
+    for spec in scenario.model.versions:
+        train = apply_defect(days_frame(scenario, seed, spec.train_days), spec.defect)
+        evaluate = apply_defect(evaluation, spec.defect)
+        pipe = build_pipeline(gen, spec.estimator, dict(spec.params))
+        started = time.perf_counter()
+        pipe.fit(train[features], train["label"])
+        fit_seconds = time.perf_counter() - started
+        p = pipe.predict_proba(evaluate[features])[:, 1]
+        metrics = classification_metrics(evaluate["label"].to_numpy(), p)
+        metrics.update(group_metrics(evaluate, p, sensitive))
+        metrics["fit_seconds"] = round(fit_seconds, 3)
+        with mlflow.start_run(run_name=f"{name}-{spec.estimator}") as run:
+            mlflow.log_params(
+                {
+                    "estimator": spec.estimator,
+                    **{f"clf.{k}": v for k, v in spec.params.items()},
+                    "train_days": f"{spec.train_days[0]}..{spec.train_days[1]}",
+                    "eval_days": f"{scenario.model.eval_days[0]}..{scenario.model.eval_days[1]}",
+                    "n_train": len(train),
+                    "n_eval": len(evaluate),
+                    "features": ",".join(features),
+                    "decision_threshold": 0.5,
+                    "scenario": scenario.id,
+                }
+            )
+            mlflow.log_input(mlflow.data.from_pandas(train, name="train", targets="label"), context="training")
+            mlflow.log_input(mlflow.data.from_pandas(evaluate, name="eval", targets="label"), context="evaluation")
+            mlflow.log_metrics(metrics)
+            signature = infer_signature(train[features].head(50), p[:50])
+            info = mlflow.sklearn.log_model(
+                sk_model=pipe,
+                name="model",
+                signature=signature,
+                input_example=train[features].head(3),
+                pip_requirements=_pip_requirements(),
+                registered_model_name=name,
+                pyfunc_predict_fn="predict_proba",
+                # MLflow 3 saves with skops; the trees' node arrays are a type we created ourselves.
+                skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            )
+            version = int(info.registered_model_version)
+        if spec.description:
+            client.update_model_version(name, str(version), description=spec.description)
+        versions.append(version)
+        journal.append(
+            "model.registered",
+            {"model": name, "version": version, "run_id": run.info.run_id, "estimator": spec.estimator},
+            day=clock.day(),
+        )
+    for role in ("champion", "challenger"):
+        version = scenario.version_of(role)
+        if version is not None:
+            client.set_registered_model_alias(name, role, str(version))
+            client.set_model_version_tag(name, str(version), "lab.alias_history", f"{role}@day{clock.day():.2f}")
+            journal.append(
+                "alias.moved",
+                {"model": name, "alias": role, "from": None, "to": version, "reason": "initial deployment"},
+                day=clock.day(),
+            )
+    return versions
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--home", required=True)
+    args = parser.parse_args(argv)
+    home = Home(resolve_home(args.home))
+    cfg = home.config()
+    scenario, _ = resolve(load_scenario(cfg["scenario_file"]), cfg["seed"])
+    versions = train_and_register(scenario, cfg["seed"], home, os.environ["MLFLOW_TRACKING_URI"])
+    print(f"registered {scenario.model.name} versions {versions}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
