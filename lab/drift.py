@@ -9,7 +9,8 @@ The three kinds keep the other half of the joint distribution fixed:
 * ``data_drift`` (covariate): ``P(x)`` moves on the named features, ``P(y | x)`` does
   not, because labels are always drawn from the generator's unchanged
   ``label_probability`` *after* the inputs are shifted (:func:`shift_numeric`,
-  :func:`tilt_categories`).
+  :func:`tilt_categories`). The schema's magnitudes are positive, so numeric features
+  move up and categorical mass moves towards the later categories in declared order.
 * ``concept_drift``: ``P(y | x)`` moves towards the generator's
   ``drifted_label_probability``, ``P(x)`` does not (:func:`mix_concept`).
 * ``label_drift`` (prior): ``P(y = 1)`` moves by ``magnitude``, ``P(x | y)`` does not:
@@ -256,7 +257,9 @@ def mix_concept(p0: np.ndarray, p1: np.ndarray, weight: float) -> np.ndarray:
     return (1 - weight) * np.asarray(p0, dtype=float) + weight * np.asarray(p1, dtype=float)
 
 
-def resample_prior(pool: pd.DataFrame, n: int, prior: float, rng: np.random.Generator, target: str = "label") -> pd.DataFrame:
+def resample_prior(
+    pool: pd.DataFrame, n: int, prior: float, rng: np.random.Generator, target: str = "label"
+) -> pd.DataFrame:
     """Label drift: ``n`` rows from ``pool`` whose positive rate is ``prior`` in expectation.
 
     The number of positives is Binomial(``n``, ``prior``); positives and negatives are
@@ -324,7 +327,8 @@ class Stream:
     def from_scenario(cls, scenario: Scenario, seed: int, *, stream_id: int = 0) -> Stream:
         """The stream of a (resolved) scenario: its generator and its drift events."""
         generator = generator_class(scenario.generator.name)(**scenario.generator.params)
-        events = [e for e in scenario.timeline.events if isinstance(e, (DataDriftEvent, ConceptDriftEvent, LabelDriftEvent))]
+        drift = (DataDriftEvent, ConceptDriftEvent, LabelDriftEvent)
+        events = [e for e in scenario.timeline.events if isinstance(e, drift)]
         return cls(generator, events, seed, stream_id=stream_id)
 
     # ----------------------------------------------------------------- validation
@@ -343,7 +347,9 @@ class Stream:
         m = event.magnitude
         if isinstance(event, DataDriftEvent):
             if not (math.isfinite(m) and m > 0):
-                raise ValueError(f"{where}: magnitude is a shift in reference standard deviations and must be > 0, got {m}")
+                raise ValueError(
+                    f"{where}: magnitude is a shift in reference standard deviations and must be > 0, got {m}"
+                )
             known = self.generator.feature_names()
             bad = [f for f in event.features if f not in known]
             if bad or not event.features:
@@ -363,7 +369,9 @@ class Stream:
                     "so it cannot drift in concept"
                 )
         elif not (math.isfinite(m) and m != 0 and -1 < m < 1):
-            raise ValueError(f"{where}: magnitude is a change of the positive rate and must be non-zero in (-1, 1), got {m}")
+            raise ValueError(
+                f"{where}: magnitude is a change of the positive rate and must be non-zero in (-1, 1), got {m}"
+            )
 
     def _validate_label_total(self) -> None:
         label = [e for e in self.events if isinstance(e, LabelDriftEvent)]

@@ -84,7 +84,12 @@ def marginal_problems(
 
 
 def moved_problems(
-    base: pd.DataFrame, drifted: pd.DataFrame, generator: Generator, columns: Sequence[str], *, alpha: float = MOVED_ALPHA
+    base: pd.DataFrame,
+    drifted: pd.DataFrame,
+    generator: Generator,
+    columns: Sequence[str],
+    *,
+    alpha: float = MOVED_ALPHA,
 ) -> list[str]:
     """Columns that should have moved but whose marginal did not (test ``p >= alpha``)."""
     problems = []
@@ -95,7 +100,9 @@ def moved_problems(
     return problems
 
 
-def calibration_problems(y: np.ndarray, p: np.ndarray, name: str, *, alpha: float = ALPHA, bins: int = BINS) -> list[str]:
+def calibration_problems(
+    y: np.ndarray, p: np.ndarray, name: str, *, alpha: float = ALPHA, bins: int = BINS
+) -> list[str]:
     """Whether labels ``y`` look like Bernoulli(``p``) draws, overall and in bins of ``p``."""
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)

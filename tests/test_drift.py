@@ -35,7 +35,9 @@ DRIFTED = {
 
 
 def data_event(features: list[str], magnitude: float = 1.0, day: float = 5, width: float = 0) -> DataDriftEvent:
-    return DataDriftEvent(name="shift", type="data_drift", day=day, features=features, magnitude=magnitude, width_days=width)
+    return DataDriftEvent(
+        name="shift", type="data_drift", day=day, features=features, magnitude=magnitude, width_days=width
+    )
 
 
 def concept_event(magnitude: float = 0.8, day: float = 5, width: float = 0) -> ConceptDriftEvent:
@@ -291,27 +293,33 @@ def test_checks_notice_when_nothing_drifted() -> None:
 # ------------------------------------------------------------------ errors name the event and the valid values
 
 
+def unchecked(cls: type, **fields: object) -> object:
+    """An event built without the schema's validation, as a bad caller could pass it."""
+    return cls.model_construct(**{"day": 1, "width_days": 0, **fields})
+
+
 def test_unknown_feature_is_rejected_with_the_valid_names() -> None:
-    bad = DataDriftEvent.model_construct(
-        name="pool", type="data_drift", day=3, features=["skills", "gender"], magnitude=1.0, width_days=0
-    )
-    with pytest.raises(ValueError, match=r"event 'pool' \(data_drift\) drifts unknown feature\(s\) skills, gender.*"
-                       r"has: .*skills_match"):
-        Stream(HiringGenerator(), [bad])
+    bad = unchecked(DataDriftEvent, name="pool", type="data_drift", features=["skills", "gender"], magnitude=1.0)
+    message = r"event 'pool' \(data_drift\) drifts unknown feature\(s\) skills, gender; .* has: .*skills_match"
+    with pytest.raises(ValueError, match=message):
+        Stream(HiringGenerator(), [bad])  # type: ignore[list-item]
+
+
+D, C, L = DataDriftEvent, ConceptDriftEvent, LabelDriftEvent
 
 
 @pytest.mark.parametrize(
     ("event", "message"),
     [
-        (DataDriftEvent.model_construct(name="d", type="data_drift", day=1, features=["skills_match"], magnitude=0.0,
-                                        width_days=0), r"event 'd' \(data_drift\): magnitude .* must be > 0"),
-        (DataDriftEvent.model_construct(name="d", type="data_drift", day=1, features=["skills_match"], magnitude=-1.0,
-                                        width_days=0), r"must be > 0, got -1"),
-        (ConceptDriftEvent.model_construct(name="c", type="concept_drift", day=1, magnitude=1.5, width_days=0),
+        (unchecked(D, name="d", type="data_drift", features=["skills_match"], magnitude=0.0),
+         r"event 'd' \(data_drift\): magnitude .* must be > 0, got 0"),
+        (unchecked(D, name="d", type="data_drift", features=["skills_match"], magnitude=-1.0),
+         r"must be > 0, got -1"),
+        (unchecked(C, name="c", type="concept_drift", magnitude=1.5),
          r"event 'c' \(concept_drift\): magnitude .* \(0, 1\]"),
-        (LabelDriftEvent.model_construct(name="l", type="label_drift", day=1, magnitude=0.0, width_days=0),
+        (unchecked(L, name="l", type="label_drift", magnitude=0.0),
          r"event 'l' \(label_drift\): magnitude .* non-zero"),
-        (ConceptDriftEvent.model_construct(name="c", type="concept_drift", day=1, magnitude=0.5, width_days=-2),
+        (unchecked(C, name="c", type="concept_drift", magnitude=0.5, width_days=-2),
          r"event 'c' \(concept_drift\): width_days must be >= 0"),
     ],
 )
@@ -342,7 +350,9 @@ def test_concept_drift_needs_a_drifted_rule() -> None:
         Stream(Plain(), [concept_event()])
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"), ({"stream_id": -2}, "stream_id")])
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"), ({"stream_id": -2}, "stream_id")]
+)
 def test_bad_seeds_are_rejected(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Stream(HiringGenerator(), [], **kwargs)  # type: ignore[arg-type]
