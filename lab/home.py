@@ -55,7 +55,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 def read_json(path: Path) -> Any | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, json.JSONDecodeError) as exc:
         raise StateError(f"{path}: unreadable ({exc})", hint="remove the lab home and start again") from None

@@ -210,11 +210,11 @@ class Scenario(_Frozen):
                 bad = [f for f in e.features if f not in known]
                 if bad:
                     raise ValueError(
-                        f"event {e.name!r} drifts unknown feature(s) {', '.join(bad)}; "
+                        f"timeline.events.{e.name}.features: event {e.name!r} drifts unknown feature(s) {', '.join(bad)}; "
                         f"generator {gen.name!r} has: {', '.join(sorted(known))}"
                     )
             if isinstance(e, BadReleaseEvent) and not any(v.role == "defective" for v in self.model.versions):
-                raise ValueError(f"event {e.name!r} is a bad_release but no model version has role 'defective'")
+                raise ValueError(f"timeline.events.{e.name}: event {e.name!r} is a bad_release but no model version has role 'defective'")
         for r in self.randomised:
             _get_path(self.model_dump(mode="python"), r.path)  # raises ValueError if the path is wrong
         return self
@@ -238,12 +238,12 @@ def _get_path(data: dict, path: str) -> Any:
         if isinstance(node, list):
             matches = [x for x in node if isinstance(x, dict) and x.get("name") == part]
             if not matches:
-                raise ValueError(f"randomised path {path!r}: no event named {part!r}")
+                raise ValueError(f"randomised: path {path!r}: no event named {part!r}")
             node = matches[0]
         elif isinstance(node, dict) and part in node:
             node = node[part]
         else:
-            raise ValueError(f"randomised path {path!r}: no field {part!r}")
+            raise ValueError(f"randomised: path {path!r}: no field {part!r}")
     return node
 
 
@@ -258,9 +258,10 @@ def _set_path(data: dict, path: str, value: Any) -> None:
 def _format_error(source: str, err: ValidationError) -> str:
     lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in _EVENT_TAGS)) or "(top level)"
+        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in _EVENT_TAGS))
         msg = e["msg"].removeprefix("Value error, ")
-        lines.append(f"{source}: {loc}: {msg}")
+        # cross-field rules name their own location at the start of the message
+        lines.append(f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}")
     return "\n".join(lines)
 
 

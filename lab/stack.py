@@ -69,6 +69,7 @@ def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None
         raise UsageError(f"--speed {speed} is outside 0.05..86400 seconds per scenario day")
     if seed is not None and not 0 <= seed < 2**32:
         raise UsageError(f"--seed {seed} is outside 0..4294967295")
+    home.ensure_writable()
     pid = supervisor_alive(home)
     if pid:
         cfg = home.config() or {}
@@ -89,7 +90,6 @@ def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None
                 f"{home.root} was started with seed {previous.get('seed')}, not {seed}",
                 hint="omit --seed to continue that run, or use another --home",
             )
-    home.ensure_writable()
     stray = lab_processes(home)
     if stray:  # left over from a supervisor that was killed: clean up first
         _terminate(stray)

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from lab.generators.support import Support
 
 FeatureKind = Literal["numeric", "categorical", "binary"]
 
@@ -38,6 +41,8 @@ class Generator(ABC):
     target: ClassVar[str] = "label"
     #: Parameters a scenario may set, with their defaults.
     defaults: ClassVar[dict[str, float]] = {}
+    #: Valid range and rounding of each numeric feature (drift keeps values inside it).
+    support: ClassVar[dict[str, "Support"]] = {}
 
     def __init__(self, **params: float) -> None:
         unknown = sorted(set(params) - set(self.defaults))
@@ -70,6 +75,10 @@ class Generator(ABC):
     @abstractmethod
     def label_probability(self, X: pd.DataFrame) -> np.ndarray:
         """The true ``P(y=1 | x)`` for each row; depends on model inputs only."""
+
+    def drifted_label_probability(self, X: pd.DataFrame) -> np.ndarray:
+        """The labelling rule concept drift moves towards (e.g. after an economic shock)."""
+        raise NotImplementedError(f"generator {self.name!r} defines no concept drift")
 
     def sample(self, rng: np.random.Generator, n: int) -> pd.DataFrame:
         """Inputs, sensitive attributes and a Bernoulli label drawn from the true function."""

@@ -85,7 +85,7 @@ class HiringGenerator(Generator):
         gender = categorical(rng, n, {"female": 0.46, "male": 0.51, "non_binary": 0.03})
         edu = categorical(rng, n, {"high_school": 0.20, "bachelor": 0.50, "master": 0.25, "phd": 0.05})
         e = np.array([EDUCATION.index(x) for x in edu], dtype=float)
-        age_idx = np.array([AGE_BANDS.index(a) for a in age])
+        age_idx = np.array([AGE_BANDS.index(a) for a in age], dtype=int)
         floor = np.array([0.0, 3.0, 9.0, 15.0])[age_idx]
         scale = np.array([1.2, 1.8, 2.5, 3.0])[age_idx]
         years = np.round(floor + rng.gamma(2.5, scale), 1)

@@ -1,0 +1,39 @@
+"""Shared fixtures. Integration fixtures start the real stack through the `lab` CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_lab(*args: str, home: Path | None = None, timeout: float = 900, check: bool = False) -> subprocess.CompletedProcess:
+    """Run the real `lab` console script in a subprocess, as a user would."""
+    cmd = [sys.executable, "-m", "lab.cli", *args]
+    if home is not None:
+        cmd += ["--home", str(home)]
+    env = {k: v for k, v in os.environ.items() if k != "LAB_HOME"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"lab {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def status_json(home: Path) -> dict:
+    return json.loads(run_lab("status", "--json", home=home, check=True).stdout)
+
+
+@pytest.fixture(scope="session")
+def lab_home(tmp_path_factory) -> Path:
+    """One real lab (MLflow, Prefect, BentoML, traffic) shared by the integration tests."""
+    home = tmp_path_factory.mktemp("lab") / "home"
+    run_lab("up", "hiring-data-drift", "--detach", "--port-base", "0", "--seed", "7", "--speed", "30",
+            home=home, check=True)
+    yield home
+    run_lab("down", home=home)

@@ -1,0 +1,144 @@
+"""The foundation against the real servers: no mocks of MLflow, BentoML or Prefect."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import psutil
+import pytest
+
+from lab.generators.hiring import HiringGenerator
+from lab.home import MARKER_ENV
+from lab.journal import verify
+from tests.conftest import run_lab, status_json
+
+pytestmark = pytest.mark.integration
+
+ROW = {
+    "years_experience": 6.5, "education_level": "master", "skills_match": 0.71, "num_prior_jobs": 2,
+    "employment_gap_months": 0, "certifications": 1, "referral": 0, "source_channel": "linkedin",
+}
+
+
+def test_status_json_lists_services_and_registry(lab_home):
+    st = status_json(lab_home)
+    assert st["schema_version"] == 1
+    assert st["scenario"] == "hiring-data-drift" and st["seed"] == 7
+    assert set(st["services"]) == {"mlflow", "prefect", "serving", "traffic"}
+    for name, svc in st["services"].items():
+        assert svc["healthy"], f"{name} not healthy: {svc}"
+        assert svc["url"].startswith("http://127.0.0.1:")
+    versions = {v["version"]: v for v in st["model_versions"]}
+    assert sorted(versions) == [1, 2, 3]
+    assert versions[1]["aliases"] == ["champion"]
+    assert versions[2]["aliases"] == ["challenger"]
+    assert versions[3]["aliases"] == []
+    for v in versions.values():
+        assert v["name"] == "resume-screener" and len(v["run_id"]) == 32
+        assert 0.6 < v["metrics"]["roc_auc"] < 1.0
+        assert "selection_rate.gender.female" in v["metrics"]
+        assert "tpr.age_band.50plus" in v["metrics"]
+    assert "answer" not in json.dumps(st["events"])  # hidden parameters stay hidden
+    assert all(e["day"] is None for e in st["events"] if e["status"] == "coming")
+
+
+def test_predict_returns_champion_probabilities(lab_home):
+    url = status_json(lab_home)["services"]["serving"]["url"]
+    r = httpx.post(f"{url}/predict", json={"rows": [ROW, {**ROW, "skills_match": 0.1}]}, timeout=10,
+                   headers={"X-Request-ID": "test-req-1"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model_version"] == "1" and body["model"] == "resume-screener"
+    assert body["request_id"] == "test-req-1"
+    p = body["probabilities"]
+    assert len(p) == 2 and all(0 <= x <= 1 for x in p)
+    assert p[0] > p[1]  # a much weaker skills match must not score higher
+    log = (lab_home / "serving" / "requests.jsonl").read_text().splitlines()
+    mine = [json.loads(line) for line in log if '"test-req-1"' in line]
+    assert mine and mine[0]["champion_version"] == 1 and mine[0]["status"] == 200
+
+
+def test_predict_rejects_bad_rows_with_a_clear_message(lab_home):
+    url = status_json(lab_home)["services"]["serving"]["url"]
+    r = httpx.post(f"{url}/predict", json={"rows": [{**ROW, "skills_match": "high"}]}, timeout=10)
+    assert r.status_code == 400
+    assert "rows[0].skills_match" in r.text
+    r = httpx.post(f"{url}/predict", json={"rows": [{k: v for k, v in ROW.items() if k != "referral"}]}, timeout=10)
+    assert r.status_code == 400 and "rows[0].referral: missing" in r.text
+
+
+def test_traffic_flows_and_is_recorded(lab_home):
+    url = status_json(lab_home)["services"]["traffic"]["url"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        health = httpx.get(f"{url}/health", timeout=5).json()
+        if health["ok"] >= 5:
+            break
+        time.sleep(0.5)
+    assert health["ok"] >= 5 and health["failed"] == 0
+    records = [json.loads(x) for x in (lab_home / "traffic" / "requests.jsonl").read_text().splitlines()[:5]]
+    assert all(r["status"] == 200 and r["latency_ms"] > 0 for r in records)
+
+
+def test_prefect_server_is_the_labs_own(lab_home):
+    st = status_json(lab_home)
+    r = httpx.get(st["services"]["prefect"]["url"] + "/api/health", timeout=5)
+    assert r.status_code == 200
+    assert (lab_home / "prefect" / "prefect.db").exists()  # PREFECT_HOME inside the lab home
+
+
+def test_second_up_is_refused_without_clobbering(lab_home):
+    before = status_json(lab_home)
+    proc = run_lab("up", "hiring-data-drift", "--detach", home=lab_home)
+    assert proc.returncode == 3
+    assert "already running" in proc.stderr and "Traceback" not in proc.stderr
+    after = status_json(lab_home)
+    assert after["services"]["serving"]["pid"] == before["services"]["serving"]["pid"]
+
+
+def test_journal_is_a_valid_chain(lab_home):
+    n = verify(lab_home / "journal.jsonl")
+    kinds = [json.loads(x)["kind"] for x in (lab_home / "journal.jsonl").read_text().splitlines()]
+    assert n == len(kinds) and kinds[0] == "lab.header"
+    assert kinds.count("model.registered") == 3 and "lab.up" in kinds
+
+
+def test_crashed_service_is_restarted_and_journaled(lab_home):
+    st = status_json(lab_home)
+    pid = st["services"]["traffic"]["pid"]
+    psutil.Process(pid).kill()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        st = status_json(lab_home)
+        svc = st["services"]["traffic"]
+        if svc["pid"] not in (None, pid) and svc["healthy"]:
+            break
+        time.sleep(0.5)
+    assert svc["pid"] != pid and svc["healthy"] and svc["restarts"] >= 1
+    kinds = [json.loads(x)["kind"] for x in (lab_home / "journal.jsonl").read_text().splitlines()]
+    assert "service.exited" in kinds and "service.restarted" in kinds
+
+
+def test_down_leaves_no_process_and_up_again_is_warm(tmp_path_factory, lab_home):
+    """Runs last in this module: stops the shared lab, checks nothing survives, restarts it."""
+    proc = run_lab("down", home=lab_home, check=True)
+    assert "stopped" in proc.stderr
+    survivors = []
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if p.environ().get(MARKER_ENV) == str(lab_home):
+                survivors.append(p.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    assert survivors == []
+    assert not (lab_home / "run.json").exists()
+    day_after_down = status_json(lab_home)["day"]
+    # A second start reuses the registry: no retraining, same versions.
+    run_lab("up", "--detach", "hiring-data-drift", home=lab_home, check=True)
+    st = status_json(lab_home)
+    assert [v["version"] for v in st["model_versions"]] == [1, 2, 3]
+    assert st["day"] >= day_after_down
+    kinds = [json.loads(x)["kind"] for x in (lab_home / "journal.jsonl").read_text().splitlines()]
+    assert kinds.count("model.registered") == 3

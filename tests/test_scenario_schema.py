@@ -1,0 +1,87 @@
+"""Each validation rule of the scenario schema has a named bad fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab.errors import ScenarioError
+from lab.scenario import SCENARIO_DIR, load_scenario, parse_scenario, resolve
+
+GOOD = (SCENARIO_DIR / "hiring-data-drift.yaml").read_text()
+
+
+def mutate(fn) -> str:
+    data = yaml.safe_load(GOOD)
+    fn(data)
+    return yaml.safe_dump(data)
+
+
+def event(data, name):
+    return next(e for e in data["timeline"]["events"] if e["name"] == name)
+
+
+BAD = {
+    "unknown_feature": (lambda d: event(d, "pool-shift").update(features=["height"]), "timeline", "unknown feature(s) height"),
+    "negative_magnitude": (lambda d: event(d, "pool-shift").update(magnitude=-1), "timeline.events.1.magnitude", "greater than 0"),
+    "onset_after_end": (lambda d: event(d, "pool-shift").update(day=45), "timeline", "on or after the scenario's end"),
+    "unknown_event_type": (lambda d: event(d, "pool-shift").update(type="gremlins"), "timeline.events.1", "does not match any of the expected tags"),
+    "duplicate_event_names": (lambda d: event(d, "bad-release").update(name="pool-shift"), "timeline", "repeated: pool-shift"),
+    "unknown_generator": (lambda d: d["generator"].update(name="mars"), "generator.name", "unknown generator 'mars'"),
+    "unknown_generator_param": (lambda d: d["generator"]["params"].update(slope=2), "generator", "unknown parameter(s) slope"),
+    "bad_risk_class": (lambda d: d["risk"].update(eu_ai_act_class="spicy"), "risk.eu_ai_act_class", "Input should be"),
+    "two_champions": (lambda d: d["model"]["versions"][1].update(role="champion"), "model", "exactly one version"),
+    "defect_without_defective_role": (lambda d: d["model"]["versions"][0].update(defect="swapped_columns"), "model.versions.0", "defective"),
+    "empty_train_days": (lambda d: d["model"]["versions"][0].update(train_days=[5, 5]), "model.versions.0", "is empty"),
+    "unknown_field": (lambda d: d.update(colour="blue"), "colour", "Extra inputs are not permitted"),
+    "missing_title": (lambda d: d.pop("title"), "title", "Field required"),
+    "unknown_task": (lambda d: d["graded_tasks"].append("vibes"), "graded_tasks.5", "Input should be"),
+    "bad_randomised_path": (lambda d: d["randomised"].append({"path": "timeline.events.nope.day", "range": [1, 2]}), "randomised: path", "no event named 'nope'"),
+    "randomised_both_kinds": (lambda d: d["randomised"].append({"path": "timeline.days", "range": [1, 2], "choices": [1]}), "randomised.4", "exactly one of"),
+    "zero_traffic": (lambda d: d["traffic"].update(rows_per_day=0), "traffic.rows_per_day", "greater than 0"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_scenario_names_file_field_and_reason(name):
+    fn, field, reason = BAD[name]
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(mutate(fn), f"{name}.yaml")
+    msg = str(info.value)
+    assert msg.startswith(f"{name}.yaml: "), msg
+    assert field in msg, msg
+    assert reason in msg, msg
+
+
+def test_not_yaml_and_not_a_mapping():
+    with pytest.raises(ScenarioError, match=r"broken.yaml: line 2 not valid YAML"):
+        parse_scenario("id: x\n  bad: [unclosed\n", "broken.yaml")
+    with pytest.raises(ScenarioError, match="must be a YAML mapping, got list"):
+        parse_scenario("- a\n- b\n", "list.yaml")
+
+
+def test_unknown_scenario_lists_known_ones():
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("nope")
+    assert "unknown scenario 'nope'" in str(info.value)
+    assert "hiring-data-drift" in info.value.hint
+
+
+def test_file_id_must_match_name(tmp_path: Path):
+    (tmp_path / "other.yaml").write_text(GOOD)
+    with pytest.raises(ScenarioError, match="does not match the file name 'other'"):
+        load_scenario("other", directory=tmp_path)
+
+
+def test_resolve_is_deterministic_and_seed_dependent():
+    s = load_scenario("hiring-data-drift")
+    a, drawn_a = resolve(s, 11)
+    b, drawn_b = resolve(s, 11)
+    assert a == b and drawn_a == drawn_b
+    others = [resolve(s, seed)[1] for seed in range(12, 20)]
+    assert any(o != drawn_a for o in others)
+    onset = a.event("pool-shift").day
+    assert 7 <= onset <= 13 and onset == int(onset)
+    assert len(a.event("pool-shift").features) == 2
