@@ -1,0 +1,1 @@
+"""Grading: pure functions from evidence and a submission to scored, explained items."""
