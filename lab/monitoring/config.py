@@ -78,8 +78,9 @@ class Problem:
     source: str = "monitoring.yaml"
 
     def __str__(self) -> str:
-        where = f"{self.source}:{self.line}" if self.line is not None else self.source
-        return f"{where}: {self.loc or '(top level)'}: {self.message}"
+        if self.line is None:  # the whole file: unreadable or too large
+            return f"{self.source}: {self.loc or '(file)'}: {self.message}"
+        return f"{self.source}:{self.line}: {self.loc or '(top level)'}: {self.message}"
 
 
 class ConfigError(UsageError):
@@ -294,7 +295,8 @@ def semantic_problems(
 def _dotted(loc: Loc) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        index = isinstance(part, int) and not isinstance(part, bool)
+        out += f"[{part}]" if index else (f".{part}" if out else str(part))
     return out
 
 

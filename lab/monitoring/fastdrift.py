@@ -70,8 +70,12 @@ class WindowResult(_Frozen):
         return out
 
 
+_COLUMN_TYPE = {"num": ColumnType.Numerical, "cat": ColumnType.Categorical}
+
+
 def _column_drift(pin: ResolvedColumn, score: float, drifted: bool) -> ColumnDrift:
-    return ColumnDrift(
+    # every field comes typed from a validated pin or is converted here: skip re-validation
+    return ColumnDrift.model_construct(
         column=pin.column,
         kind=pin.kind,
         method=pin.method,
@@ -88,7 +92,7 @@ def column_drift(reference: pd.Series, current: pd.Series, pin: ResolvedColumn) 
     if ref.empty or cur.empty:
         side = "reference" if ref.empty else "current"
         raise ValueError(f"column {pin.column!r} has no finite values in the {side} data")
-    result = stattest(pin.method)(ref, cur, ColumnType(pin.evidently_type), pin.threshold)
+    result = stattest(pin.method)(ref, cur, _COLUMN_TYPE[pin.evidently_type], pin.threshold)
     return _column_drift(pin, result.drift_score, result.drifted)
 
 
@@ -114,13 +118,18 @@ def window_drift(reference: pd.DataFrame, current: pd.DataFrame, resolved: Resol
     ``dataset_drift_share``. The prediction column is tested when ``resolved.prediction``
     is set and ``current`` has it; it does not count towards the share.
     """
-    columns = {name: column_drift(reference[name], current[name], pin) for name, pin in resolved.columns.items()}
-    pin = resolved.prediction
-    prediction = (
-        column_drift(reference[pin.column], current[pin.column], pin)
-        if pin is not None and pin.column in current.columns
-        else None
-    )
+    missing = [name for name in resolved.columns if name not in current.columns or name not in reference.columns]
+    if missing:
+        raise ValueError(f"monitored column(s) missing from the data: {', '.join(missing)}")
+    with warnings.catch_warnings():  # scipy's notes (e.g. anderson's capped p-value), as the Report path
+        warnings.simplefilter("ignore")
+        columns = {name: column_drift(reference[name], current[name], pin) for name, pin in resolved.columns.items()}
+        pin = resolved.prediction
+        prediction = (
+            column_drift(reference[pin.column], current[pin.column], pin)
+            if pin is not None and pin.column in current.columns
+            else None
+        )
     return _summarise(columns, prediction, resolved)
 
 

@@ -146,11 +146,15 @@ def stattest(name: str) -> StatTest:
 def finite(values: pd.Series) -> pd.Series:
     """Drop NaN and +-inf, as Evidently's Report does before every drift test.
 
-    A plain numpy numeric column with nothing to drop is returned as is (the common
-    case, and a quarter of the fast path's time otherwise).
+    A column with nothing to drop is returned as is (the common case, and a sizeable
+    part of the fast path's time otherwise).
     """
-    if values.dtype.kind in "biuf" and np.isfinite(values.to_numpy()).all():
-        return values
+    array = values.to_numpy()
+    if values.dtype.kind in "biuf":
+        if np.isfinite(array).all():
+            return values
+    elif values.dtype == object and pd.api.types.infer_dtype(array, skipna=False) == "string":
+        return values  # all str: nothing is NaN or inf
     return values.replace([-np.inf, np.inf], np.nan).dropna()
 
 
