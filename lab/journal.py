@@ -36,6 +36,7 @@ KINDS = frozenset(
         "service.exited",
         "service.restarted",
         "model.registered",
+        "alias.requested",
         "alias.moved",
         "event.fired",
         "labels.arrived",

@@ -53,3 +53,57 @@ def model_versions(base: str, model: str) -> list[dict[str, Any]]:
                 }
             )
     return sorted(out, key=lambda v: v["version"])
+
+
+def _post(client: httpx.Client, base: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        r = client.post(f"{base}/api/2.0/mlflow/{path}", json=body)
+    except httpx.HTTPError as exc:
+        raise ServiceError(f"MLflow at {base} is unreachable: {exc}") from None
+    if r.status_code != 200:
+        raise ServiceError(f"MLflow at {base} answered {r.status_code} to {path}: {r.text[:200]}")
+    return r.json() if r.content else {}
+
+
+def aliases(base: str, model: str, client: httpx.Client | None = None) -> dict[str, int]:
+    """The model's aliases: ``{"champion": 1, "challenger": 2}``."""
+    own = client is None
+    client = client or httpx.Client(timeout=5.0)
+    try:
+        registered = _get(client, base, "registered-models/get", name=model).get("registered_model", {})
+    finally:
+        if own:
+            client.close()
+    return {a["alias"]: int(a["version"]) for a in registered.get("aliases", [])}
+
+
+def version_exists(base: str, model: str, version: int) -> bool:
+    with httpx.Client(timeout=5.0) as client:
+        found = _get(client, base, "model-versions/get", name=model, version=str(version))
+    return bool(found.get("model_version"))
+
+
+def set_alias(base: str, model: str, alias: str, version: int) -> None:
+    with httpx.Client(timeout=10.0) as client:
+        _post(client, base, "registered-models/alias", {"name": model, "alias": alias, "version": str(version)})
+
+
+def delete_alias(base: str, model: str, alias: str) -> None:
+    with httpx.Client(timeout=10.0) as client:
+        try:
+            r = client.request("DELETE", f"{base}/api/2.0/mlflow/registered-models/alias",
+                               json={"name": model, "alias": alias})
+        except httpx.HTTPError as exc:
+            raise ServiceError(f"MLflow at {base} is unreachable: {exc}") from None
+        if r.status_code not in (200, 404):
+            raise ServiceError(f"MLflow at {base} answered {r.status_code} deleting alias {alias}: {r.text[:200]}")
+
+
+def set_version_tag(base: str, model: str, version: int, key: str, value: str, client: httpx.Client | None = None) -> None:
+    own = client is None
+    client = client or httpx.Client(timeout=5.0)
+    try:
+        _post(client, base, "model-versions/set-tag", {"name": model, "version": str(version), "key": key, "value": value})
+    finally:
+        if own:
+            client.close()

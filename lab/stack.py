@@ -255,4 +255,13 @@ def services_status(home: Home, probe: bool = True) -> dict[str, dict[str, Any]]
                 "pid": entry.get("pid") if running else None,
                 "restarts": entry.get("restarts", 0),
             }
+    hb = home.root / "timeline" / "heartbeat"
+    entry = (state.get("services") or {}).get("timeline", {})
+    out["timeline"] = {
+        "url": home.url("prefect") + "/runs",
+        "healthy": running and hb.exists() and time.time() - hb.stat().st_mtime < 10,
+        "status": entry.get("status", "stopped") if running else "stopped",
+        "pid": entry.get("pid") if running else None,
+        "restarts": entry.get("restarts", 0),
+    }
     return out

@@ -35,14 +35,18 @@ from lab.journal import Journal
 MAX_RESTARTS = 5
 POLL_SECONDS = 0.25
 STOP_GRACE_SECONDS = 15.0
+HEARTBEAT_SECONDS = 10.0
+ALIAS_POLL_SECONDS = 0.5
 
 
 @dataclass
 class Service:
     name: str
     cmd: list[str]
-    health_url: str | None  # None for a one-shot job (healthy = exited 0)
+    health_url: str | None  # None for a one-shot job (healthy = exited 0) or a heartbeat file
     needs: tuple[str, ...] = ()
+    heartbeat: Path | None = None  # healthy while this file was touched in the last HEARTBEAT_SECONDS
+    skip: bool = False  # a job with nothing to do (e.g. the registry is already complete)
     startup_timeout: float = 240.0
     url: str | None = None
     job: bool = False
@@ -66,8 +70,16 @@ def _set_pdeathsig() -> None:
 
 
 def service_plan(home: Home) -> list[Service]:
+    """The services and their order.
+
+    On a warm start (the registry already holds every version) training is skipped and
+    serving starts at once, beside MLflow: the service waits for MLflow itself, so its
+    slow imports overlap MLflow's start-up. Traffic always starts at once and waits for
+    the serving API before it sends anything.
+    """
     cfg = home.config()
     ports = cfg["ports"]
+    warm = bool(cfg.get("registered_versions"))
     bindir = Path(sys.executable).parent
     py = sys.executable
     mlflow_db = home.mlflow / "mlflow.db"
@@ -93,22 +105,30 @@ def service_plan(home: Home) -> list[Service]:
             url=f"http://127.0.0.1:{ports['prefect']}",
         ),
         Service("train", [py, "-m", "lab.train", "--home", str(home.root)], None, needs=("mlflow",), job=True,
-                startup_timeout=600.0),
+                startup_timeout=600.0, skip=warm),
         Service(
             "serving",
             [str(bindir / "bentoml"), "serve", "lab.serving.service:Screening",
              "--host", "127.0.0.1", "--port", str(ports["serving"])],
             health_url=f"http://127.0.0.1:{ports['serving']}/readyz",
-            needs=("train",),
+            needs=() if warm else ("train",),
             url=f"http://127.0.0.1:{ports['serving']}",
+            startup_timeout=300.0,
         ),
         Service(
             "traffic",
             [py, "-m", "lab.traffic", "--home", str(home.root), "--port", str(ports["traffic"])],
             health_url=f"http://127.0.0.1:{ports['traffic']}/health",
-            needs=("serving",),
             url=f"http://127.0.0.1:{ports['traffic']}",
-            startup_timeout=120.0,
+            startup_timeout=900.0,
+        ),
+        Service(
+            "timeline",
+            [py, "-m", "lab.timeline_runner", "--home", str(home.root)],
+            None,
+            needs=("prefect", "serving"),
+            heartbeat=home.root / "timeline" / "heartbeat",
+            startup_timeout=180.0,
         ),
     ]
 
@@ -155,6 +175,8 @@ class Supervisor:
         self.status = "starting"
         self.error: str | None = None
         self.http = httpx.Client(timeout=2.0)
+        self.watcher = None
+        self.last_alias_poll = 0.0
 
     # -- state -----------------------------------------------------------------
     def write_state(self) -> None:
@@ -167,7 +189,7 @@ class Supervisor:
                 "updated": time.time(),
                 "services": {
                     s.name: {
-                        "status": s.status,
+                        "status": "skipped" if s.skip and s.status == "done" else s.status,
                         "pid": s.proc.pid if s.proc else None,
                         "url": s.url,
                         "restarts": s.restarts,
@@ -209,6 +231,11 @@ class Supervisor:
         self.journal.append("service.started", {"service": s.name, "pid": s.proc.pid}, day=self.clock.day())
 
     def healthy(self, s: Service) -> bool:
+        if s.heartbeat is not None:
+            try:
+                return time.time() - s.heartbeat.stat().st_mtime < HEARTBEAT_SECONDS
+            except FileNotFoundError:
+                return False
         try:
             r = self.http.get(s.health_url)
         except httpx.HTTPError:
@@ -258,7 +285,10 @@ class Supervisor:
         for s in self.services:
             if s.status == "waiting":
                 if all(self.by_name(n).status in ("healthy", "done") for n in s.needs):
-                    self.start(s)
+                    if s.skip:
+                        s.status, s.started_at, s.healthy_at = "done", now, now
+                    else:
+                        self.start(s)
                 continue
             if s.proc is None:
                 continue
@@ -268,6 +298,7 @@ class Supervisor:
                     if code == 0:
                         s.status = "done"
                         s.healthy_at = now
+                        self.on_job_done(s)
                     elif code is not None:
                         self.fail(s, f"exited with code {code}: {tail(s.log_path)}")
                 elif code is not None:
@@ -282,7 +313,10 @@ class Supervisor:
                     )
                 if s.status == "starting" and now - s.started_at > s.startup_timeout:
                     self.fail(s, f"not healthy after {s.startup_timeout:.0f} s: {tail(s.log_path)}")
-            elif s.status == "healthy" and code is not None:
+            elif s.status == "healthy" and (code is not None or not self.alive(s)):
+                if code is None:  # hung (heartbeat stopped): treat as dead
+                    self.stop_one(s)
+                    code = s.proc.returncode
                 self.journal.append(
                     "service.exited", {"service": s.name, "code": code, "log": tail(s.log_path, 3)}, day=self.clock.day()
                 )
@@ -304,6 +338,35 @@ class Supervisor:
                 day=self.clock.day(),
             )
 
+    def alive(self, s: Service) -> bool:
+        return s.heartbeat is None or self.healthy(s)
+
+    def on_job_done(self, s: Service) -> None:
+        if s.name == "train":
+            from lab.home import write_json_atomic as _write
+
+            cfg = self.home.config()
+            cfg["registered_versions"] = True
+            _write(self.home.lab_json, cfg)
+
+    def watch_aliases(self) -> None:
+        """Journal alias moves, whoever made them (see lab.audit)."""
+        if self.watcher is None:
+            if self.by_name("train").status != "done" or self.by_name("mlflow").status != "healthy":
+                return
+            from lab.audit import AliasWatcher
+            from lab.run import effective_scenario
+
+            scenario, _ = effective_scenario(self.home)
+            self.watcher = AliasWatcher(self.home, self.by_name("mlflow").url, scenario.model.name)
+        if time.monotonic() - self.last_alias_poll < ALIAS_POLL_SECONDS:
+            return
+        self.last_alias_poll = time.monotonic()
+        try:
+            self.watcher.poll()
+        except Exception as exc:  # MLflow restarting: try again on the next poll
+            print(f"alias watch failed: {exc}", flush=True)
+
     def run(self) -> int:
         def on_signal(signum, frame):  # noqa: ARG001
             self.stopping = True
@@ -314,6 +377,7 @@ class Supervisor:
         try:
             while not self.stopping:
                 self.step()
+                self.watch_aliases()
                 self.write_state()
                 if self.error:
                     break

@@ -26,7 +26,7 @@ import httpx
 from lab.data import day_frame
 from lab.generators import generator_class
 from lab.home import Clock, Home, resolve_home
-from lab.scenario import load_scenario, resolve
+from lab.run import effective_scenario, overrides_path
 from lab.serving.requestlog import RequestLog
 
 
@@ -37,6 +37,7 @@ class Counters:
         self.failed = 0
         self.last_error: str | None = None
         self.started = time.time()
+        self.ready = False  # True once the serving API answered and traffic flows
 
     def snapshot(self, day: float) -> dict:
         return {
@@ -56,8 +57,11 @@ def serve_health(port: int, counters: Counters, clock: Clock) -> ThreadingHTTPSe
             if self.path.rstrip("/") not in ("/health", ""):
                 self.send_error(404)
                 return
-            body = json.dumps(counters.snapshot(clock.day())).encode()
-            self.send_response(200)
+            snapshot = counters.snapshot(clock.day())
+            if not counters.ready:
+                snapshot["status"] = "waiting for the serving API"
+            body = json.dumps(snapshot).encode()
+            self.send_response(200 if counters.ready else 503)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -71,10 +75,24 @@ def serve_health(port: int, counters: Counters, clock: Clock) -> ThreadingHTTPSe
     return server
 
 
+async def wait_for_serving(client: httpx.AsyncClient, url: str, stop: asyncio.Event) -> None:
+    """Poll the serving API's readiness; traffic starts only once it answers."""
+    while not stop.is_set():
+        try:
+            if (await client.get(url + "/readyz")).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=0.25)
+        except asyncio.TimeoutError:
+            pass
+
+
 async def replay(home: Home, stop: asyncio.Event, counters: Counters) -> None:
-    cfg = home.config()
-    seed = cfg["seed"]
-    scenario, _ = resolve(load_scenario(cfg["scenario_file"]), seed)
+    scenario, seed = effective_scenario(home)
+    overrides = overrides_path(home)
+    overrides_seen = overrides.stat().st_mtime if overrides.exists() else None
     model_inputs = generator_class(scenario.generator.name).feature_names()
     clock = Clock(home.clock_json)
     log = RequestLog(home.traffic / "requests.jsonl")
@@ -85,7 +103,13 @@ async def replay(home: Home, stop: asyncio.Event, counters: Counters) -> None:
     cursor: dict[int, int] = {}
     inflight = asyncio.Semaphore(32)
 
-    def next_rows(day: int) -> list[dict]:
+    def next_rows(day: int) -> tuple[list[dict], int]:
+        nonlocal scenario, overrides_seen
+        mtime = overrides.stat().st_mtime if overrides.exists() else None
+        if mtime != overrides_seen:  # `lab inject` moved an event: follow the new onset
+            overrides_seen = mtime
+            scenario, _ = effective_scenario(home)
+            cache.clear()
         if day not in cache:
             cache.clear()
             frame = day_frame(scenario, seed, day)
@@ -94,12 +118,13 @@ async def replay(home: Home, stop: asyncio.Event, counters: Counters) -> None:
         rows = cache[day]
         start = cursor[day]
         cursor[day] = (start + batch) % len(rows)
-        return [rows[(start + i) % len(rows)] for i in range(batch)]
+        return [rows[(start + i) % len(rows)] for i in range(batch)], start
 
-    async def send(client: httpx.AsyncClient, rows: list[dict], day: float) -> None:
+    async def send(client: httpx.AsyncClient, rows: list[dict], start: int, day: float) -> None:
         request_id = uuid.uuid4().hex
         started = time.perf_counter()
-        record = {"id": request_id, "time": time.time(), "day": round(day, 4)}
+        record = {"id": request_id, "time": time.time(), "day": round(day, 4), "row_day": int(day),
+                  "row_start": start, "n_rows": len(rows)}
         try:
             r = await client.post(url, json={"rows": rows}, headers={"X-Request-ID": request_id})
             record["status"] = r.status_code
@@ -122,12 +147,15 @@ async def replay(home: Home, stop: asyncio.Event, counters: Counters) -> None:
         log.write(record)
 
     async with httpx.AsyncClient(timeout=10.0) as client:
+        await wait_for_serving(client, home.url("serving"), stop)
+        counters.ready = True
         next_tick = time.perf_counter()
         tasks: set[asyncio.Task] = set()
         while not stop.is_set():
             day = clock.day()
             await inflight.acquire()
-            task = asyncio.create_task(send(client, next_rows(int(day)), day))
+            rows, start = next_rows(int(day))
+            task = asyncio.create_task(send(client, rows, start, day))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             next_tick += interval

@@ -26,8 +26,10 @@ app = typer.Typer(
 
 from lab.cli import data as _data  # noqa: E402
 from lab.cli import stack as _stack  # noqa: E402
+from lab.cli import timeline as _timeline  # noqa: E402
 
 _stack.register(app)
+_timeline.register(app)
 _data.register(app)
 
 

@@ -1,0 +1,52 @@
+"""`lab inject`: fire the next (or a named) timeline event now."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from lab.cli._common import HomeOpt, err_console, get_home
+
+
+def register(app: typer.Typer) -> None:
+    app.command("inject")(inject)
+
+
+def inject(
+    event: Annotated[Optional[str], typer.Argument(help="Event name (see `lab status`); default: the next one.")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Fire the next (or a named) timeline event now: for facilitators running a drill."""
+    from lab import events, stack
+    from lab.answer_key import answer_key
+    from lab.errors import StateError, UsageError
+    from lab.home import Clock, read_json, write_json_atomic
+    from lab.run import effective_scenario, set_override
+    from lab.scenario import load_scenario, resolve
+
+    h = get_home(home)
+    cfg = stack.require_config(h)
+    if not stack.supervisor_alive(h):
+        raise StateError(f"the lab in {h.root} is not running", hint="`lab up` first")
+    scenario, seed = effective_scenario(h)
+    names = [e.name for e in scenario.timeline.events]
+    if event is None:
+        event = events.next_event(h, scenario)
+        if event is None:
+            raise UsageError("every event of this scenario has already fired")
+    if event not in names:
+        raise UsageError(f"unknown event {event!r} in scenario {scenario.id}", hint=f"events: {', '.join(names)}")
+    if event in events.fired_events(h):
+        raise UsageError(f"event {event!r} has already fired")
+    now = Clock(h.clock_json).day()
+    if scenario.event(event).day > now:  # firing early: the onset moves to now, for traffic and the answer key
+        set_override(h, event, now)
+        scenario, seed = effective_scenario(h)
+        _, drawn = resolve(load_scenario(cfg["scenario_file"]), seed)
+        key = answer_key(scenario, seed, drawn)
+        previous = read_json(h.answer_key) or {}
+        key["injected"] = sorted({*previous.get("injected", []), event})
+        write_json_atomic(h.answer_key, key)
+    entry = events.fire(h, scenario, event, actor="facilitator", mlflow_url=h.url("mlflow"))
+    err_console.print(f"fired {event} ({entry['data']['type']}) on day {entry['day']:.2f}")
