@@ -374,7 +374,7 @@ def _to_item(ri: RubricItem, v: Verdict, scale: float, rubric: Rubric) -> Item:
     details = {"law_as_at": rubric.law_as_at.isoformat(), "rubric_version": rubric.rubric_version,
                "check": ri.check.kind, "wrong": v.wrong}
     if ri.points < 0:
-        points = round(ri.points * scale * v.score, 6)
+        points = round(ri.points * scale * v.score, 6) if v.score else 0.0
         feedback = v.reason if v.score == 0 else f"{v.reason} {ri.feedback}"
         return Item(id=ri.id, skill=SKILL, title=ri.title, points=points, max_points=0.0, feedback=feedback,
                     evidence=v.evidence, citation=ri.citation, details=details)
