@@ -17,12 +17,12 @@ import httpx
 
 from lab.home import Clock, Home
 from lab.journal import Journal
-from lab.registry import aliases, set_alias, set_version_tag
+from lab.registry import aliases, delete_alias, set_alias, set_version_tag
 
 REQUEST_WINDOW_SECONDS = 300.0
 
 
-def request_alias_move(home: Home, base: str, model: str, alias: str, version: int, *, actor: str,
+def request_alias_move(home: Home, base: str, model: str, alias: str, version: int | None, *, actor: str,
                        reason: str | None, via: str) -> dict[str, Any]:
     """Journal the intent, then move the alias in MLflow."""
     journal = Journal(home.journal)
@@ -32,7 +32,10 @@ def request_alias_move(home: Home, base: str, model: str, alias: str, version: i
         day=Clock(home.clock_json).day(),
         actor=actor,
     )
-    set_alias(base, model, alias, version)
+    if version is None:
+        delete_alias(base, model, alias)
+    else:
+        set_alias(base, model, alias, version)
     return entry
 
 
@@ -66,7 +69,7 @@ class AliasWatcher:
         self.client = httpx.Client(timeout=2.0)
         self.known = journaled_aliases(self.journal, model)
 
-    def _attribution(self, alias: str, version: int) -> tuple[str, str | None, str | None]:
+    def _attribution(self, alias: str, version: int | None) -> tuple[str, str | None, str | None]:
         """(actor, reason, via) from the newest unconsumed request for this move."""
         now = time.time()
         last_moved_seq = -1
@@ -91,7 +94,7 @@ class AliasWatcher:
             before, after = self.known.get(alias), current.get(alias)
             if before == after:
                 continue
-            actor, reason, via = self._attribution(alias, after) if after is not None else ("external", None, None)
+            actor, reason, via = self._attribution(alias, after)
             day = self.clock.day()
             entry = self.journal.append(
                 "alias.moved",

@@ -107,3 +107,17 @@ def set_version_tag(base: str, model: str, version: int, key: str, value: str, c
     finally:
         if own:
             client.close()
+
+
+def set_model_tag(base: str, model: str, key: str, value: str) -> None:
+    with httpx.Client(timeout=5.0) as client:
+        _post(client, base, "registered-models/set-tag", {"name": model, "key": key, "value": value})
+
+
+def delete_model_tag(base: str, model: str, key: str) -> None:
+    with httpx.Client(timeout=5.0) as client:
+        try:
+            client.request("DELETE", f"{base}/api/2.0/mlflow/registered-models/delete-tag",
+                           json={"name": model, "key": key})
+        except httpx.HTTPError as exc:
+            raise ServiceError(f"MLflow at {base} is unreachable: {exc}") from None

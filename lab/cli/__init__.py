@@ -25,12 +25,16 @@ app = typer.Typer(
 )
 
 from lab.cli import data as _data  # noqa: E402
+from lab.cli import monitor as _monitor  # noqa: E402
+from lab.cli import release as _release  # noqa: E402
 from lab.cli import stack as _stack  # noqa: E402
 from lab.cli import timeline as _timeline  # noqa: E402
 
 _stack.register(app)
 _timeline.register(app)
+_release.register(app)
 _data.register(app)
+_monitor.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

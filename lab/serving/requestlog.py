@@ -1,9 +1,15 @@
-"""The serving request log: one JSON object per request in a JSON-lines file.
+"""The serving request log: JSON lines, two kinds, joined by request ``id``.
 
-Fields: ``id``, ``time`` (unix seconds), ``day`` (scenario day), ``model``,
-``champion_version``, ``champion_prediction`` (list, one per row), ``shadow_version``
-and ``shadow_prediction`` when a shadow ran, ``latency_ms`` (champion path),
-``status`` (HTTP status) and ``error`` when it failed.
+* ``"kind": "request"``, written when the champion answered: ``id``, ``time`` (unix
+  seconds), ``day`` (scenario day), ``model``, ``champion_version``,
+  ``champion_prediction`` (one per row), ``latency_ms`` (champion path), ``status``
+  (HTTP status), ``error`` when it failed, ``inputs`` (column -> values) and
+  ``shadow_version`` when the request was mirrored.
+* ``"kind": "shadow"``, written when the shadow finished: ``id``, ``shadow_version``,
+  ``shadow_prediction``, ``shadow_latency_ms``, ``shadow_status`` (``ok``, ``late``,
+  ``error``, ``crashed``, ``dropped``, ``unavailable``) and ``shadow_error``.
+
+:func:`merged` yields one record per request with the shadow's fields added.
 """
 
 from __future__ import annotations
@@ -38,3 +44,21 @@ def read_requests(path: Path) -> Iterator[dict[str, Any]]:
                     yield json.loads(line)
                 except json.JSONDecodeError:
                     continue  # a line cut by a crash mid-write
+
+
+def merged(path: Path) -> list[dict[str, Any]]:
+    """One record per request (in arrival order), with its shadow's fields when mirrored."""
+    requests: dict[str, dict[str, Any]] = {}
+    shadows: dict[str, dict[str, Any]] = {}
+    for rec in read_requests(path):
+        if rec.get("kind") == "shadow":
+            shadows[rec["id"]] = rec
+        else:
+            requests[rec["id"]] = rec
+    out = []
+    for rid, rec in requests.items():
+        sh = shadows.get(rid)
+        if sh:
+            rec = {**rec, **{k: v for k, v in sh.items() if k.startswith("shadow_")}}
+        out.append(rec)
+    return out

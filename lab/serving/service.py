@@ -3,7 +3,12 @@
 Answers ``{"request_id", "model", "model_version", "probabilities"}``: one probability
 of the positive class per row, from the version ``champion`` points at when the
 request arrived. A client may send its own ``X-Request-ID``; otherwise one is made.
-Every request, failed ones too, is appended to ``<home>/serving/requests.jsonl``.
+While a shadow is active, the same rows are mirrored to it after the champion has
+answered (lab.serving.shadow). Every request, failed ones too, is appended to
+``<home>/serving/requests.jsonl`` with its inputs.
+
+Also: ``GET /metrics`` (Prometheus, with the model version as a label) and
+``POST /admin/state`` / ``POST /admin/check`` for the lab's commands.
 
 Started by the supervisor with ``LAB_HOME`` and ``MLFLOW_TRACKING_URI`` set.
 """
@@ -16,14 +21,27 @@ import uuid
 from typing import Any
 
 import bentoml
-from bentoml.exceptions import InvalidArgument
+from bentoml.exceptions import InvalidArgument, NotFound
 
 from lab.home import Clock, Home, resolve_home
-from lab.serving.models import AliasFollower
+from lab.serving.follower import RegistryFollower
 from lab.serving.requestlog import RequestLog
+from lab.serving.shadow import ShadowMirror
 from lab.serving.validate import rows_to_frame
 
 MAX_ROWS = 10_000
+
+PREDICTIONS = bentoml.metrics.Counter(
+    name="lab_predictions_total",
+    documentation="Requests answered, by model version, role (champion or shadow) and status",
+    labelnames=["model", "model_version", "role", "status"],
+)
+LATENCY = bentoml.metrics.Histogram(
+    name="lab_prediction_latency_seconds",
+    documentation="Champion latency, by model version",
+    labelnames=["model", "model_version"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 
 
 @bentoml.service(name="prodml-lab-serving", workers=1, traffic={"timeout": 30})
@@ -39,18 +57,26 @@ class Screening:
         self.generator = generator_class(scenario.generator.name)
         self.clock = Clock(self.home.clock_json)
         self.log = RequestLog(self.home.serving / "requests.jsonl")
-        self.follower = AliasFollower(os.environ["MLFLOW_TRACKING_URI"], self.model_name)
+        self.shadow = ShadowMirror(self.model_name, self._log_shadow)
+        self.follower = RegistryFollower(os.environ["MLFLOW_TRACKING_URI"], self.model_name, self.shadow.configure)
         self.follower.start()
+
+    def _log_shadow(self, record: dict[str, Any]) -> None:
+        status = record["shadow_status"]
+        PREDICTIONS.labels(self.model_name, str(record["shadow_version"]), "shadow", status).inc()
+        self.log.write(record)
 
     @bentoml.api(route="/predict")
     def predict(self, rows: list[dict[str, Any]], ctx: bentoml.Context) -> dict[str, Any]:
         started = time.perf_counter()
         request_id = ctx.request.headers.get("x-request-id") or uuid.uuid4().hex
         loaded = self.follower.current
+        day = round(self.clock.day(), 4)
         record: dict[str, Any] = {
+            "kind": "request",
             "id": request_id,
             "time": time.time(),
-            "day": round(self.clock.day(), 4),
+            "day": day,
             "model": self.model_name,
             "champion_version": loaded.version if loaded else None,
             "n_rows": len(rows),
@@ -66,13 +92,18 @@ class Screening:
             proba = loaded.model.predict_proba(X)[:, 1]
             probabilities = [round(float(p), 6) for p in proba]
         except InvalidArgument as exc:
-            self.log.write({**record, "status": 400, "error": str(exc), "latency_ms": _ms(started)})
+            self._fail(record, 400, str(exc), started)
             raise
         except Exception as exc:
-            self.log.write({**record, "status": 500, "error": repr(exc), "latency_ms": _ms(started)})
+            self._fail(record, 500, repr(exc), started)
             raise
-        record.update(status=200, champion_prediction=probabilities, latency_ms=_ms(started))
+        latency = time.perf_counter() - started
+        shadow_version = self.shadow.mirror(request_id, X, day)  # after the champion answered; never raises
+        record.update(status=200, champion_prediction=probabilities, latency_ms=round(latency * 1000, 3),
+                      shadow_version=shadow_version, inputs=X.to_dict(orient="list"))
         self.log.write(record)
+        PREDICTIONS.labels(self.model_name, str(loaded.version), "champion", "200").inc()
+        LATENCY.labels(self.model_name, str(loaded.version)).observe(latency)
         ctx.response.headers["X-Request-ID"] = request_id
         return {
             "request_id": request_id,
@@ -81,6 +112,30 @@ class Screening:
             "probabilities": probabilities,
         }
 
+    def _fail(self, record: dict[str, Any], status: int, error: str, started: float) -> None:
+        record.update(status=status, error=error, latency_ms=round((time.perf_counter() - started) * 1000, 3))
+        self.log.write(record)
+        PREDICTIONS.labels(self.model_name, str(record["champion_version"]), "champion", str(status)).inc()
 
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)
+    @bentoml.api(route="/admin/state")
+    def state(self) -> dict[str, Any]:
+        """What serving is doing now: the champion it serves and the shadow it mirrors to."""
+        current = self.follower.current
+        sh = self.shadow.config
+        return {
+            "model": self.model_name,
+            "champion_version": current.version if current else None,
+            "shadow_version": sh.version,
+            "shadow_ready": self.shadow.ready,
+            "shadow_percent": sh.percent,
+            "shadow_fault": sh.fault,
+        }
+
+    @bentoml.api(route="/admin/check")
+    def check(self, version: int) -> dict[str, Any]:
+        """Load a version (and keep it cached, so a promotion swaps at once); 404 if it cannot load."""
+        try:
+            self.follower.load(int(version))
+        except Exception as exc:
+            raise NotFound(f"version {version} of {self.model_name} cannot be loaded: {exc}") from None
+        return {"model": self.model_name, "version": int(version), "loadable": True}

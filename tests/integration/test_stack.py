@@ -26,7 +26,7 @@ def test_status_json_lists_services_and_registry(lab_home):
     st = status_json(lab_home)
     assert st["schema_version"] == 1
     assert st["scenario"] == "hiring-data-drift" and st["seed"] == 7
-    assert set(st["services"]) == {"mlflow", "prefect", "serving", "traffic"}
+    assert {"mlflow", "prefect", "serving", "traffic", "timeline"} <= set(st["services"])
     for name, svc in st["services"].items():
         assert svc["healthy"], f"{name} not healthy: {svc}"
         assert svc["url"].startswith("http://127.0.0.1:")
@@ -142,3 +142,27 @@ def test_down_leaves_no_process_and_up_again_is_warm(tmp_path_factory, lab_home)
     assert st["day"] >= day_after_down
     kinds = [json.loads(x)["kind"] for x in (lab_home / "journal.jsonl").read_text().splitlines()]
     assert kinds.count("model.registered") == 3
+
+
+def test_alias_moved_directly_with_mlflowclient_is_journaled(lab_home):
+    from mlflow import MlflowClient
+
+    st = status_json(lab_home)
+    client = MlflowClient(st["services"]["mlflow"]["url"])
+    before = len((lab_home / "journal.jsonl").read_text().splitlines())
+    client.set_registered_model_alias("resume-screener", "challenger", "3")
+    try:
+        deadline = time.monotonic() + 20
+        found = None
+        while time.monotonic() < deadline and not found:
+            lines = (lab_home / "journal.jsonl").read_text().splitlines()[before:]
+            found = next((json.loads(x) for x in lines if '"alias.moved"' in x), None)
+            time.sleep(0.2)
+        assert found, "the watcher did not journal the move"
+        assert found["actor"] == "external"
+        assert found["data"] == {"model": "resume-screener", "alias": "challenger", "from": 2, "to": 3,
+                                 "reason": None, "via": "MLflow UI or API"}
+        tags = client.get_model_version("resume-screener", "3").tags
+        assert "external" in tags.get("lab.became_challenger", "")
+    finally:
+        client.set_registered_model_alias("resume-screener", "challenger", "2")

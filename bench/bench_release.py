@@ -1,0 +1,158 @@
+"""Shadow overhead and rollback under load, on a real lab (MLflow + BentoML).
+
+1. Shadow overhead: champion p99 latency seen by clients with the shadow on, divided
+   by the same with it off, same closed-loop load, one run. Shadow variants: a normal
+   one, one slowed by 200 ms, one that fails every request. Target <= 1.10.
+2. Rollback under load: >= 2,000 requests while `champion` moves 10 times; failed
+   requests (target 0) and the time from each alias move until clients get the new
+   version.
+
+    .venv/bin/python bench/bench_release.py [--requests 600] [--clients 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+ROW = {"years_experience": 6.5, "education_level": "master", "skills_match": 0.71, "num_prior_jobs": 2,
+       "employment_gap_months": 0, "certifications": 1, "referral": 0, "source_channel": "linkedin"}
+
+
+def lab(*args: str, home: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "lab.cli", *args, "--home", home], capture_output=True, text=True,
+                          cwd=ROOT)
+    if proc.returncode != 0:
+        sys.exit(f"lab {' '.join(args)} failed:\n{proc.stderr}")
+    return proc.stdout
+
+
+def closed_loop(url: str, total: int, clients: int) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+    per = total // clients
+
+    def run() -> None:
+        nonlocal failures
+        with httpx.Client(timeout=30) as client:
+            for _ in range(per):
+                t = time.perf_counter()
+                r = client.post(f"{url}/predict", json={"rows": [ROW]})
+                dt = (time.perf_counter() - t) * 1000
+                with lock:
+                    latencies.append(dt)
+                    failures += r.status_code != 200
+
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, failures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=600)
+    ap.add_argument("--clients", type=int, default=4)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-release-") as tmp:
+        home = str(Path(tmp) / "home")
+        lab("up", "hiring-data-drift", "--detach", "--port-base", "0", "--seed", "1", "--speed", "3600", home=home)
+        try:
+            st = json.loads(lab("status", "--json", home=home))
+            url = st["services"]["serving"]["url"]
+            mlflow_url = st["services"]["mlflow"]["url"]
+            closed_loop(url, 200, args.clients)  # warm-up
+            p99: dict[str, float] = {}
+            phases = [("off", None), ("shadow", None), ("off", None), ("slow shadow (200 ms)", "delay_ms=200"),
+                      ("off", None), ("failing shadow", "error")]
+            offs = []
+            for name, fault in phases:
+                if name == "off":
+                    state = httpx.post(f"{url}/admin/state", json={}).json()
+                    if state["shadow_version"] is not None:
+                        lab("shadow", "stop", home=home)
+                else:
+                    extra = ["--fault", fault] if fault else []
+                    lab("shadow", "start", "--version", "2", *extra, home=home)
+                    time.sleep(3)  # let the shadow worker start and load (not a readiness wait: it is part of the load)
+                lat, failed = closed_loop(url, args.requests, args.clients)
+                value = float(np.percentile(lat, 99))
+                if name == "off":
+                    offs.append(value)
+                else:
+                    p99[name] = value
+                print(f"  {name:24s} p50 {np.percentile(lat, 50):6.1f} ms  p99 {value:6.1f} ms  failed {failed}",
+                      flush=True)
+            lab("shadow", "stop", home=home)
+            base = statistics.mean(offs)
+            print(f"\nshadow overhead (champion p99 with shadow / without, baseline p99 {base:.1f} ms):")
+            for name, value in p99.items():
+                print(f"  {name:24s} {value / base:5.2f}   (target <= 1.10)")
+
+            # rollback under load
+            from mlflow import MlflowClient
+
+            client = MlflowClient(mlflow_url)
+            seen: list[tuple[float, str]] = []
+            failures: list[int] = []
+            stop = threading.Event()
+            lock = threading.Lock()
+
+            def load() -> None:
+                with httpx.Client(timeout=30) as c:
+                    while not stop.is_set():
+                        r = c.post(f"{url}/predict", json={"rows": [ROW]})
+                        with lock:
+                            if r.status_code == 200:
+                                seen.append((time.monotonic(), r.json()["model_version"]))
+                            else:
+                                failures.append(r.status_code)
+
+            threads = [threading.Thread(target=load) for _ in range(args.clients)]
+            for t in threads:
+                t.start()
+            switch_times = []
+            target = "1"
+            for i in range(10):
+                target = "2" if target == "1" else "1"
+                moved_at = time.monotonic()
+                client.set_registered_model_alias("resume-screener", "champion", target)
+                while True:
+                    with lock:
+                        hit = next((t for t, v in reversed(seen) if v == target and t > moved_at), None)
+                    if hit:
+                        switch_times.append(hit - moved_at)
+                        break
+                    if time.monotonic() - moved_at > 30:
+                        sys.exit("serving did not switch within 30 s")
+                    time.sleep(0.01)
+                while len(seen) < (i + 1) * 200:
+                    time.sleep(0.01)
+            while len(seen) + len(failures) < 2000:
+                time.sleep(0.05)
+            stop.set()
+            for t in threads:
+                t.join()
+            print(f"\nrollback under load: {len(seen) + len(failures)} requests, {len(failures)} failed, "
+                  f"10 champion moves; time until the new version serves: "
+                  f"mean {statistics.mean(switch_times):.2f} s, max {max(switch_times):.2f} s (target 0 failed, < 2 s)")
+        finally:
+            lab("down", home=home)
+
+
+if __name__ == "__main__":
+    main()

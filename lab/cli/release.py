@@ -1,0 +1,122 @@
+"""`lab shadow start|stop|report`, `lab promote`, `lab rollback`: releasing models safely."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from lab.cli._common import HomeOpt, JsonOpt, err_console, get_home, out_console, print_json
+
+shadow_app = typer.Typer(help="Mirror live requests to a candidate version without affecting clients.",
+                         no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(shadow_app, name="shadow")
+    app.command("promote")(promote)
+    app.command("rollback")(rollback)
+
+
+@shadow_app.command("start")
+def shadow_start(
+    version: Annotated[int, typer.Option("--version", help="Model version to shadow.")],
+    percent: Annotated[float, typer.Option("--percent", help="Share of requests mirrored, 0-100.")] = 100.0,
+    fault: Annotated[Optional[str], typer.Option("--fault", help="Drills only: make the shadow misbehave: error, crash, delay_ms=N.")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Start mirroring requests to VERSION: clients still get the champion's answers."""
+    from lab import release
+
+    ctx = release.context(get_home(home))
+    data = release.shadow_start(ctx, version, percent, fault)
+    err_console.print(f"shadowing {ctx.model} v{version} on {percent:g}% of requests "
+                      f"(mirroring after {data['seconds_to_mirror']:.2f} s)")
+
+
+@shadow_app.command("stop")
+def shadow_stop(home: HomeOpt = None) -> None:
+    """Stop mirroring."""
+    from lab import release
+
+    ctx = release.context(get_home(home))
+    data = release.shadow_stop(ctx)
+    err_console.print(f"stopped shadowing v{data['version']} ({data['mirrored']} requests mirrored)")
+
+
+@shadow_app.command("report")
+def shadow_report(
+    version: Annotated[Optional[int], typer.Option("--version", help="Shadow version (default: the latest).")] = None,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Agreement, score deltas, latency, and metrics on labelled requests, shadow vs champion."""
+    from lab import stack
+    from lab.feedback import read_labels
+    from lab.serving.requestlog import merged
+    from lab.shadow_report import shadow_report as build
+
+    h = get_home(home)
+    stack.require_config(h)
+    report = build(merged(h.serving / "requests.jsonl"), read_labels(h), version)
+    if json_out:
+        print_json(report)
+        return
+    if not report["mirrored_requests"]:
+        err_console.print("no mirrored requests yet: `lab shadow start --version N`")
+        return
+    out_console.print(
+        f"shadow v{report['shadow_version']} vs champion v{', v'.join(map(str, report['champion_versions']))}: "
+        f"{report['mirrored_requests']} mirrored requests, {report['compared_rows']} rows compared "
+        f"(shadow status {report['shadow_status']})", highlight=False)
+    if report["agreement_rate"] is not None:
+        out_console.print(f"decision agreement {report['agreement_rate']:.1%}, mean score delta "
+                          f"{report['mean_score_delta']:+.4f} (abs {report['mean_abs_score_delta']:.4f})")
+    t = Table(title="latency (ms)", title_justify="left")
+    for c in ("", "n", "p50", "p95", "p99"):
+        t.add_column(c)
+    for who, lat in report["latency"].items():
+        t.add_row(who, str(lat["n"]), *(str(lat[k]) for k in ("p50_ms", "p95_ms", "p99_ms")))
+    out_console.print(t)
+    if report["labelled"]:
+        m = Table(title=f"on {report['labelled_rows']} labelled rows", title_justify="left")
+        m.add_column("metric")
+        m.add_column("champion")
+        m.add_column("shadow")
+        for k in report["labelled"]["champion"]:
+            c, s = report["labelled"]["champion"][k], report["labelled"]["shadow"][k]
+            m.add_row(k, "" if c is None else f"{c:.4f}", "" if s is None else f"{s:.4f}")
+        out_console.print(m)
+    else:
+        out_console.print("no labels for mirrored requests yet (they arrive after the label delay)")
+
+
+def promote(
+    version: Annotated[int, typer.Option("--version", help="Version to make champion.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")],
+    home: HomeOpt = None,
+) -> None:
+    """Make VERSION the champion (serving switches without dropping a request)."""
+    from lab import release
+
+    ctx = release.context(get_home(home))
+    data = release.promote(ctx, version, reason)
+    if data["warning"]:
+        err_console.print(f"[yellow]warning:[/] {data['warning']}")
+    err_console.print(f"{ctx.model}: champion v{data['from']} -> v{data['to']}; "
+                      f"serving v{data['to']} after {data['seconds_to_serve']:.2f} s")
+
+
+def rollback(
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")],
+    to: Annotated[Optional[int], typer.Option("--to", help="Version to roll back to (default: the last known-good champion).")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Restore an earlier champion in one step (default: the last known-good one)."""
+    from lab import release
+
+    ctx = release.context(get_home(home))
+    data = release.rollback(ctx, reason, to)
+    err_console.print(f"{ctx.model}: rolled back v{data['from']} -> v{data['to']} ({data['chosen_by']}); "
+                      f"serving v{data['to']} after {data['seconds_to_serve']:.2f} s")
