@@ -20,12 +20,45 @@ import psutil
 
 from lab import __version__
 from lab.errors import ServiceError, StateError, UsageError
-from lab.home import MARKER_ENV, SERVICES, Clock, Home, choose_ports, write_json_atomic
+from lab.home import DEFAULT_PORTS, MARKER_ENV, SERVICES, Clock, Home, choose_ports, url_env, write_json_atomic
 from lab.journal import Journal
 from lab.scenario import Scenario, load_scenario, resolve
 
 UP_TIMEOUT_SECONDS = 900.0
 DOWN_TIMEOUT_SECONDS = 60.0
+#: Each HTTP service's health path (HTTP 200 = healthy).
+HEALTH_PATHS = {"mlflow": "/health", "prefect": "/api/health", "serving": "/readyz", "traffic": "/health"}
+#: Kinds of stack a home can belong to: `lab up`'s own supervisor, or docker compose.
+STACKS = ("embedded", "compose")
+#: The compose services' URLs on the compose network, unless ``$LAB_<SERVICE>_URL`` says otherwise.
+COMPOSE_URLS = {s: f"http://{s}:{DEFAULT_PORTS[s]}" for s in SERVICES}
+
+
+def is_compose(home: Home) -> bool:
+    """Whether the home belongs to a docker compose stack (made by `lab init --stack compose`)."""
+    return (home.config() or {}).get("stack") == "compose"
+
+
+def probe(home: Home, services: tuple[str, ...] = SERVICES, timeout: float = 1.5) -> dict[str, bool]:
+    """Which services answer their health URL."""
+    import httpx
+
+    out = {}
+    with httpx.Client(timeout=timeout) as client:
+        for name in services:
+            try:
+                out[name] = client.get(home.url(name) + HEALTH_PATHS[name]).status_code == 200
+            except httpx.HTTPError:
+                out[name] = False
+    return out
+
+
+def lab_running(home: Home) -> bool:
+    """Is the lab up? Embedded: its supervisor is alive. Compose (the containers are not
+    this process's to see): the stack's services answer their health URLs."""
+    if is_compose(home):
+        return any(probe(home).values())
+    return supervisor_alive(home) is not None
 
 
 def supervisor_alive(home: Home) -> int | None:
@@ -62,9 +95,16 @@ def lab_processes(home: Home) -> list[psutil.Process]:
     return found
 
 
-def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None, port_base: int | None) -> tuple[Scenario, dict[str, Any]]:
-    """Validate everything and write the home's config. No process is started."""
+def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None, port_base: int | None,
+            stack: str = "embedded") -> tuple[Scenario, dict[str, Any]]:
+    """Validate everything and write the home's config. No process is started.
+
+    ``stack="compose"`` (`lab init --stack compose`) writes a home for docker compose: the
+    services' URLs come from ``$LAB_<SERVICE>_URL`` and no port here is checked.
+    """
     scenario = load_scenario(scenario_ref)
+    if stack not in STACKS:
+        raise UsageError(f"--stack {stack!r} is not one of: {', '.join(STACKS)}")
     if speed is not None and not 0.05 <= speed <= 86400:
         raise UsageError(f"--speed {speed} is outside 0.05..86400 seconds per scenario day")
     if seed is not None and not 0 <= seed < 2**32:
@@ -90,10 +130,18 @@ def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None
                 f"{home.root} was started with seed {previous.get('seed')}, not {seed}",
                 hint="omit --seed to continue that run, or use another --home",
             )
+        if previous.get("stack", "embedded") != stack:
+            raise StateError(
+                f"{home.root} belongs to a {previous.get('stack', 'embedded')} stack, not {stack}",
+                hint="a compose lab is started with `docker compose up`; or use another --home",
+            )
     stray = lab_processes(home)
     if stray:  # left over from a supervisor that was killed: clean up first
         _terminate(stray)
-    ports = choose_ports(port_base, (previous or {}).get("ports") if port_base is None else None)
+    if stack == "compose":  # each service has its own container: its default port there
+        ports = dict((previous or {}).get("ports") or DEFAULT_PORTS)
+    else:
+        ports = choose_ports(port_base, (previous or {}).get("ports") if port_base is None else None)
     seed = previous["seed"] if previous else (seed if seed is not None else secrets.randbelow(10_000))
     speed = speed if speed is not None else (previous or {}).get("speed", 60.0)
     resolved, drawn = resolve(scenario, seed)
@@ -106,6 +154,9 @@ def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None
         "lab_version": __version__,
         "created": (previous or {}).get("created") or datetime.now(timezone.utc).isoformat(),
     }
+    if stack == "compose":
+        config["stack"] = "compose"
+        config["urls"] = {s: (os.environ.get(url_env(s)) or COMPOSE_URLS[s]).rstrip("/") for s in SERVICES}
     write_json_atomic(home.lab_json, config)
     if not home.answer_key.exists():
         from lab.answer_key import answer_key
@@ -197,7 +248,11 @@ def _terminate(procs: list[psutil.Process], grace: float = 10.0) -> int:
 
 def down(home: Home) -> dict[str, Any]:
     """Stop everything this home started. Safe to call when nothing runs."""
+    if is_compose(home):
+        raise UsageError(f"the lab in {home.root} runs under docker compose",
+                         hint="stop it with `docker compose down` (add -v to delete its data)")
     pid = supervisor_alive(home)
+    had_state = home.run_json.exists()  # a lab ran here, even if its supervisor was killed
     stopped_by_supervisor = False
     if pid:
         try:
@@ -210,7 +265,7 @@ def down(home: Home) -> dict[str, Any]:
             pass
     leftovers = lab_processes(home)
     killed = _terminate(leftovers) if leftovers else 0
-    was_running = bool(pid) or killed > 0
+    was_running = bool(pid) or killed > 0 or had_state
     if home.clock_json.exists():
         Clock(home.clock_json).stop()
     if home.run_json.exists():
@@ -235,9 +290,9 @@ def services_status(home: Home, probe: bool = True) -> dict[str, dict[str, Any]]
     import httpx
 
     state = home.run_state() or {}
-    running = supervisor_alive(home) is not None
+    running = lab_running(home)
     out = {}
-    health_paths = {"mlflow": "/health", "prefect": "/api/health", "serving": "/readyz", "traffic": "/health"}
+    health_paths = HEALTH_PATHS
     with httpx.Client(timeout=1.5) as client:
         for name in SERVICES:
             url = home.url(name)
@@ -255,13 +310,14 @@ def services_status(home: Home, probe: bool = True) -> dict[str, dict[str, Any]]
                 "pid": entry.get("pid") if running else None,
                 "restarts": entry.get("restarts", 0),
             }
-    hb = home.root / "timeline" / "heartbeat"
-    entry = (state.get("services") or {}).get("timeline", {})
-    out["timeline"] = {
-        "url": home.url("prefect") + "/runs",
-        "healthy": running and hb.exists() and time.time() - hb.stat().st_mtime < 10,
-        "status": entry.get("status", "stopped") if running else "stopped",
-        "pid": entry.get("pid") if running else None,
-        "restarts": entry.get("restarts", 0),
-    }
+    for name, beat in (("timeline", "timeline"), ("monitor", "monitoring")):
+        hb = home.root / beat / "heartbeat"
+        entry = (state.get("services") or {}).get(name, {})
+        out[name] = {
+            "url": home.url("prefect") + "/runs",
+            "healthy": running and hb.exists() and time.time() - hb.stat().st_mtime < 10,
+            "status": entry.get("status", "stopped") if running else "stopped",
+            "pid": entry.get("pid") if running else None,
+            "restarts": entry.get("restarts", 0),
+        }
     return out

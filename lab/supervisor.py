@@ -130,6 +130,14 @@ def service_plan(home: Home) -> list[Service]:
             heartbeat=home.root / "timeline" / "heartbeat",
             startup_timeout=180.0,
         ),
+        Service(
+            "monitor",
+            [py, "-m", "lab.monitor_runner", "--home", str(home.root)],
+            None,
+            needs=("prefect", "serving"),
+            heartbeat=home.root / "monitoring" / "heartbeat",
+            startup_timeout=240.0,
+        ),
     ]
 
 

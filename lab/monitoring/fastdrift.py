@@ -133,16 +133,8 @@ def window_drift(reference: pd.DataFrame, current: pd.DataFrame, resolved: Resol
     return _summarise(columns, prediction, resolved)
 
 
-def window_drift_report(reference: pd.DataFrame, current: pd.DataFrame, resolved: ResolvedConfig) -> WindowResult:
-    """The same decisions from an Evidently Report (legacy API, which takes StatTest objects).
-
-    Builds ``Report([DataDriftPreset(columns=features, per_column_stattest=...,
-    per_column_stattest_threshold=..., drift_share=...), ColumnDriftMetric(prediction)])``
-    with an explicit column mapping (binary columns as categorical), runs it and reads
-    the per-column scores and flags and the dataset decision back from ``as_dict()``.
-    StatTest objects rather than names are passed because Evidently's own default may pin
-    ``chisquare``/``z`` on a numerical column, which Evidently refuses by name.
-    """
+def build_report(reference: pd.DataFrame, current: pd.DataFrame, resolved: ResolvedConfig):
+    """Run the Evidently Report for a window (see :func:`window_drift_report`); returns the Report."""
     from evidently.legacy.metric_preset import DataDriftPreset
     from evidently.legacy.metrics import ColumnDriftMetric
     from evidently.legacy.pipeline.column_mapping import ColumnMapping
@@ -174,6 +166,24 @@ def window_drift_report(reference: pd.DataFrame, current: pd.DataFrame, resolved
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report.run(reference_data=reference[names], current_data=current[names], column_mapping=mapping)
+    return report
+
+
+def window_drift_report(reference: pd.DataFrame, current: pd.DataFrame, resolved: ResolvedConfig) -> WindowResult:
+    """The same decisions from an Evidently Report (legacy API, which takes StatTest objects).
+
+    Builds ``Report([DataDriftPreset(columns=features, per_column_stattest=...,
+    per_column_stattest_threshold=..., drift_share=...), ColumnDriftMetric(prediction)])``
+    with an explicit column mapping (binary columns as categorical), runs it and reads
+    the per-column scores and flags and the dataset decision back from ``as_dict()``.
+    StatTest objects rather than names are passed because Evidently's own default may pin
+    ``chisquare``/``z`` on a numerical column, which Evidently refuses by name.
+    """
+    pins = dict(resolved.columns)
+    pred = resolved.prediction if resolved.prediction and resolved.prediction.column in current.columns else None
+    report = build_report(reference, current, resolved)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         out = report.as_dict()
 
     columns: dict[str, ColumnDrift] = {}

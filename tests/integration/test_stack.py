@@ -166,3 +166,52 @@ def test_alias_moved_directly_with_mlflowclient_is_journaled(lab_home):
         assert "external" in tags.get("lab.became_challenger", "")
     finally:
         client.set_registered_model_alias("resume-screener", "challenger", "2")
+
+
+def _survivors(home) -> list:
+    found = []
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if p.environ().get(MARKER_ENV) == str(home):
+                found.append(p.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    return found
+
+
+def test_killed_supervisor_leaves_nothing_after_down(lab_home):
+    import signal
+
+    state = json.loads((lab_home / "run.json").read_text())
+    os_pid = state["supervisor_pid"]
+    psutil.Process(os_pid).send_signal(signal.SIGKILL)
+    psutil.Process(os_pid).wait(10) if psutil.pid_exists(os_pid) else None
+    proc = run_lab("down", home=lab_home, check=True)
+    assert "stopped" in proc.stderr
+    assert _survivors(lab_home) == []
+
+
+def test_ctrl_c_on_foreground_up_stops_everything(lab_home):
+    """Last: `lab up` in the foreground, then Ctrl-C (SIGINT), as a user at a terminal would."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "LAB_HOME"}
+    fg = subprocess.Popen([sys.executable, "-m", "lab.cli", "up", "hiring-data-drift", "--home", str(lab_home)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    deadline = time.monotonic() + 600
+    running = False
+    while time.monotonic() < deadline and fg.poll() is None and not running:
+        state = lab_home / "run.json"
+        running = state.exists() and '"status": "running"' in state.read_text()
+        time.sleep(0.5)
+    assert running, fg.stderr.read() if fg.poll() is not None else "not up in time"
+    fg.send_signal(signal.SIGINT)
+    out, err = fg.communicate(timeout=120)
+    assert fg.returncode == 0, err
+    assert "stopped." in err
+    assert _survivors(lab_home) == []
