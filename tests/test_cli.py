@@ -83,3 +83,10 @@ def test_export_data_bad_out(tmp_path):
     blocker.write_text("x")
     proc = run_lab("export-data", "hiring-data-drift", "--out", str(blocker / "sub"))
     assert_clean_error(proc, 2, "--out")
+
+
+def test_usage_mistakes_are_one_message_not_a_traceback(tmp_path):
+    for args in (("export-data", "hiring-data-drift"), ("no-such-command",), ("up", "--seed", "abc")):
+        proc = run_lab(*args, home=tmp_path / "h")
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr and "Error:" in proc.stderr, proc.stderr

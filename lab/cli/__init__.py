@@ -39,6 +39,26 @@ _data.register(app)
 _monitor.register(app)
 
 
+# typer >= 0.29 raises its own exception classes (typer.exceptions, typer._click); older
+# typer raised click's. Catch both families.
+def _classes(*paths: str) -> tuple[type[BaseException], ...]:
+    import importlib
+
+    found = []
+    for path in paths:
+        module, _, name = path.rpartition(".")
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)
+
+
+_EXIT = _classes("click.exceptions.Exit", "typer.exceptions.Exit")
+_CLICK_ERRORS = _classes("click.ClickException", "typer._click.exceptions.ClickException")
+_ABORT = _classes("click.exceptions.Abort", "typer.exceptions.Abort", "typer._click.exceptions.Abort")
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="lab")
@@ -47,12 +67,12 @@ def main(argv: list[str] | None = None) -> None:
         if exc.hint:
             err_console.print(f"hint: {exc.hint}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except _CLICK_ERRORS as exc:  # usage mistakes: click's own one-line message, exit 2
         exc.show()
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (*_ABORT, KeyboardInterrupt):
         err_console.print("aborted")
         sys.exit(130)
     sys.exit(rv if isinstance(rv, int) else 0)
