@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 
 from lab.cli import data as _data  # noqa: E402
+from lab.cli import grade as _grade  # noqa: E402
 from lab.cli import monitor as _monitor  # noqa: E402
 from lab.cli import live as _live  # noqa: E402
 from lab.cli import release as _release  # noqa: E402
@@ -37,6 +38,7 @@ _release.register(app)
 _live.register(app)
 _data.register(app)
 _monitor.register(app)
+_grade.register(app)
 
 
 # typer >= 0.29 raises its own exception classes (typer.exceptions, typer._click); older

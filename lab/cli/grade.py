@@ -1,0 +1,152 @@
+"""`lab init-submission`, `lab submit`, `lab grade`: hand in your work and learn what it scored."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from lab.cli._common import HomeOpt, err_console, get_home, out_console
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "runbooks"
+TEMPLATE_FILES = ("monitoring.yaml", "model_card.md", "post_market_monitoring.md", "decisions.yaml")
+
+JsonOut = Annotated[Optional[Path], typer.Option("--json", help="Write the JSON report to F ('-': stdout).",
+                                                  show_default=False)]
+HtmlOut = Annotated[Optional[Path], typer.Option("--html", help="Write the HTML report to F.", show_default=False)]
+GradescopeOut = Annotated[Optional[Path], typer.Option("--gradescope", help="Write Gradescope's results.json to F.",
+                                                       show_default=False)]
+JunitOut = Annotated[Optional[Path], typer.Option("--junit", help="Write JUnit XML to F.", show_default=False)]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init-submission")(init_submission)
+    app.command("submit")(submit)
+    app.command("grade")(grade)
+
+
+def init_submission(
+    directory: Annotated[Path, typer.Argument(help="Folder for your answer (created if needed).")],
+) -> None:
+    """Copy the submission templates (monitoring.yaml, model card, runbook, decisions.yaml) into DIRECTORY."""
+    from lab.errors import StateError, UsageError
+
+    missing = [n for n in TEMPLATE_FILES if not (TEMPLATES / n).is_file()]
+    if missing:
+        raise StateError(f"templates missing from {TEMPLATES}: {', '.join(missing)}",
+                         hint="restore runbooks/ from version control")
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory} exists and is not a folder")
+    existing = [n for n in TEMPLATE_FILES if (directory / n).exists() or (directory / n).is_symlink()]
+    if existing:
+        raise UsageError(f"{directory} already has {', '.join(existing)}; nothing was copied",
+                         hint="choose an empty folder, or move those files away first")
+    directory.mkdir(parents=True, exist_ok=True)
+    for n in TEMPLATE_FILES:
+        shutil.copyfile(TEMPLATES / n, directory / n)
+    err_console.print(f"wrote {', '.join(TEMPLATE_FILES)} to {directory}/; each says what a strong answer "
+                      f"contains. Submit with `lab submit {directory}`.", highlight=False)
+
+
+def _outputs(report, folder: Path | None, json_out: Path | None, html_out: Path | None,
+             gradescope_out: Path | None, junit_out: Path | None) -> list[Path]:
+    import sys
+
+    from lab.grading.report import to_json, write_outputs
+
+    written: list[Path] = []
+    if folder is not None:
+        written += write_outputs(report, json_path=folder / "report.json", html_path=folder / "report.html",
+                                 gradescope_path=folder / "results.json", junit_path=folder / "junit.xml")
+    if json_out is not None and str(json_out) == "-":
+        sys.stdout.write(to_json(report))
+        json_out = None
+    written += write_outputs(report, json_path=json_out, html_path=html_out, gradescope_path=gradescope_out,
+                             junit_path=junit_out)
+    return written
+
+
+def _show(report, json_to_stdout: bool) -> None:
+    from lab.grading.report import print_table
+
+    print_table(report, err_console if json_to_stdout else out_console)
+
+
+def submit(
+    submission: Annotated[str, typer.Argument(help="Your answer: a folder, or a .tar.gz / .zip of one.")],
+    json_out: JsonOut = None,
+    html_out: HtmlOut = None,
+    gradescope_out: GradescopeOut = None,
+    junit_out: JunitOut = None,
+    home: HomeOpt = None,
+) -> None:
+    """Collect the evidence from the lab home, grade SUBMISSION against it, and print the report."""
+    import time
+
+    from lab import stack
+    from lab.grading.evidence import bundle_archive, collect_evidence, load_evidence
+    from lab.grading.grade import grade as run_grade
+    from lab.grading.submission import read_submission
+    from lab.home import Clock
+    from lab.journal import Journal
+
+    started = time.perf_counter()
+    h = get_home(home)
+    stack.require_config(h)
+    sub = read_submission(submission, work_dir=h.root / "tmp")  # a bad submission fails before anything is written
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    folder = h.root / "submissions" / stamp
+    n = 1
+    while folder.exists():
+        n += 1
+        folder = h.root / "submissions" / f"{stamp}-{n}"
+    evidence_dir = collect_evidence(h, folder / "evidence")
+    archive = bundle_archive(evidence_dir)
+    evidence = load_evidence(evidence_dir)
+    report = run_grade(evidence, sub)
+    to_stdout = json_out is not None and str(json_out) == "-"
+    _show(report, to_stdout)
+    written = _outputs(report, folder, json_out, html_out, gradescope_out, junit_out)
+    Journal(h.journal).append(
+        "submit",
+        {"total": report.total, "skills": {k: s.score for k, s in report.skills.items()},
+         "folder": str(folder.relative_to(h.root)), "files": sorted(sub.files),
+         "problems": len(sub.problems), "evidence": str(archive.relative_to(h.root))},
+        day=Clock(h.clock_json).day(), actor="user",
+    )
+    err_console.print(f"graded in {time.perf_counter() - started:.1f} s; reports: "
+                      f"{', '.join(str(p) for p in written)}", highlight=False)
+    err_console.print(f"re-grade offline: lab grade --evidence {archive} {submission}", highlight=False)
+
+
+def grade(
+    submission: Annotated[str, typer.Argument(help="Your answer: a folder, or a .tar.gz / .zip of one.")],
+    evidence: Annotated[Path, typer.Option("--evidence", help="An evidence bundle (folder or .tar.gz) from "
+                                                              "`lab submit`.")],
+    json_out: JsonOut = None,
+    html_out: HtmlOut = None,
+    gradescope_out: GradescopeOut = None,
+    junit_out: JunitOut = None,
+    home: HomeOpt = None,
+) -> None:
+    """Re-grade SUBMISSION against a saved evidence bundle, offline (no server needed)."""
+    import tempfile
+
+    from lab.grading.evidence import load_evidence
+    from lab.grading.grade import grade as run_grade
+    from lab.grading.submission import read_submission
+
+    h = get_home(home)
+    # archives are unpacked inside the lab home when there is one, else in the system's temp folder
+    work = h.root / "tmp" if h.lab_json.exists() else Path(tempfile.gettempdir())
+    sub = read_submission(submission, work_dir=work)
+    ev = load_evidence(evidence, work_dir=work)
+    report = run_grade(ev, sub)
+    to_stdout = json_out is not None and str(json_out) == "-"
+    _show(report, to_stdout)
+    written = _outputs(report, None, json_out, html_out, gradescope_out, junit_out)
+    if written:
+        err_console.print(f"wrote {', '.join(str(p) for p in written)}", highlight=False)

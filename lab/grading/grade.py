@@ -1,0 +1,134 @@
+"""``grade(evidence, submission) -> Report``: the five graders, over the scenario's graded tasks.
+
+Each grader is a pure function of the evidence bundle and the submission; this module
+only builds their contexts from the evidence (registry snapshot, answer key, the
+scenario's risk class, the submitted monitoring thresholds) and combines the items
+into a :class:`lab.grading.report.Report`. Nothing here calls a service, so
+``lab grade --evidence`` re-grades without a server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any
+
+from lab.grading.evidence import Evidence
+from lab.grading.items import SKILLS, Item
+from lab.grading.report import Report, build_report
+from lab.grading.submission import MODEL_CARD, MONITORING, RUNBOOK, Submission
+
+
+def monitoring_thresholds(text: str | None) -> dict[str, float] | None:
+    """The thresholds a runbook should quote, from a monitoring.yaml (None: absent or invalid).
+
+    Keys: a column name for its own test, ``prediction`` for prediction drift,
+    ``dataset_drift_share``, ``data_drift.default.threshold``, the performance metric
+    (e.g. ``roc_auc``) for its floor and ``performance.max_drop``.
+
+    >>> monitoring_thresholds("data_drift:\\n  columns: {age: {method: ks, threshold: 0.01}}\\n"
+    ...                       "performance: {metric: roc_auc, min: 0.7}\\n")
+    {'age': 0.01, 'roc_auc': 0.7}
+    """
+    if text is None:
+        return None
+    from lab.monitoring.config import ConfigError, load_monitoring_config
+
+    try:
+        cfg = load_monitoring_config(text if "\n" in text else text + "\n")
+    except ConfigError:
+        return None
+    out: dict[str, float] = {}
+    dd = cfg.data_drift
+    fields = dd.model_fields_set
+    if dd.default.threshold is not None:
+        out["data_drift.default.threshold"] = float(dd.default.threshold)
+    for name, test in sorted(dd.columns.items()):
+        if test.threshold is not None:
+            out[name] = float(test.threshold)
+    if "dataset_drift_share" in fields:
+        out["dataset_drift_share"] = float(dd.dataset_drift_share)
+    if cfg.prediction_drift is not None and cfg.prediction_drift.threshold is not None:
+        out["prediction"] = float(cfg.prediction_drift.threshold)
+    if cfg.performance is not None:
+        if cfg.performance.min is not None:
+            out[cfg.performance.metric] = float(cfg.performance.min)
+        if cfg.performance.max_drop is not None:
+            out["performance.max_drop"] = float(cfg.performance.max_drop)
+    return out
+
+
+def _card_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, float] | None) -> list[Item]:
+    from lab.generators import generator_class
+    from lab.grading.model_card import card_context_from_registry, grade_model_card
+
+    versions = []
+    for v in ev.registry.versions:
+        versions.append({"version": int(v["version"]), "run_id": v.get("run_id") or "",
+                         "aliases": tuple(v.get("aliases") or ()), "metrics": dict(v.get("metrics") or {})})
+    champion = ev.champion() or ev.answer_key.last_known_good_version
+    sensitive = generator_class(ev.scenario.generator.name).sensitive_names()
+    ctx = card_context_from_registry(ev.scenario, versions, champion, sensitive, thresholds)
+    items = grade_model_card(sub.text(MODEL_CARD) if sub else None, ctx)
+    if ev.registry.source in ("journal", "none"):
+        note = f" (Registry: {ev.registry.note}.)"
+        items = [i if i.passed or not i.id.startswith(("card.metrics", "card.groups")) else
+                 replace(i, feedback=i.feedback + note) for i in items]
+    return items
+
+
+def _runbook_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, float] | None) -> list[Item]:
+    from lab.grading.runbook import RunbookContext, grade_runbook
+
+    commands = ev.manifest.lab_commands
+    if not commands:
+        from lab.grading.evidence import lab_commands
+
+        commands = lab_commands()
+    ctx = RunbookContext(scenario_id=ev.scenario.id, risk_class=ev.scenario.risk.eu_ai_act_class,
+                         risk_basis=ev.scenario.risk.basis, model_name=ev.scenario.model.name,
+                         monitoring_thresholds=thresholds, real_commands=tuple(commands))
+    return grade_runbook(sub.text(RUNBOOK) if sub else None, ctx)
+
+
+def grade(evidence: Evidence, submission: Submission | None, *, drift_suite: Any = None,
+          graded_at: str | None = None) -> Report:
+    """Grade ``submission`` against ``evidence`` on the scenario's graded tasks; total out of 100.
+
+    ``drift_suite`` replaces the hidden replay suite (tests use a small one to stay fast).
+    """
+    from lab import __version__
+    from lab.grading.drift_grader import grade_drift_thresholds
+    from lab.grading.release_graders import grade_rollback, grade_shadow
+    from lab.grading.runbook import load_rubric
+
+    ev = evidence
+    tasks = [s for s in SKILLS if s in ev.scenario.graded_tasks]
+    thresholds = monitoring_thresholds(submission.text(MONITORING) if submission else None)
+    items: list[Item] = []
+    for task in tasks:
+        if task == "shadow":
+            items += grade_shadow(ev, submission)
+        elif task == "rollback":
+            items += grade_rollback(ev, submission)
+        elif task == "drift_thresholds":
+            items += grade_drift_thresholds(ev, submission, suite=drift_suite)
+        elif task == "model_card":
+            items += _card_items(ev, submission, thresholds)
+        elif task == "pmm_runbook":
+            items += _runbook_items(ev, submission, thresholds)
+    rubric = load_rubric()
+    sub_info: dict[str, Any] = {}
+    if submission is not None:
+        sub_info = {"files": {n: {"sha256": f.sha256, "bytes": f.size} for n, f in sorted(submission.files.items())},
+                    "notes": list(submission.notes)}
+    m = ev.manifest
+    ev_info = {"created": m.created, "files": dict(sorted(m.files.items())), "journal_verified": m.journal_verified,
+               "journal_error": m.journal_error, "registry_source": m.registry_source,
+               "registry_note": ev.registry.note, "lab_version": m.lab_version}
+    return build_report(
+        items, tasks, scenario=ev.scenario.id, seed=ev.seed, law_as_at=rubric.law_as_at.isoformat(),
+        rubric_version=rubric.rubric_version, graded_at=graded_at or datetime.now(timezone.utc).isoformat(),
+        lab_version=__version__, problems=[p.to_dict() for p in submission.problems] if submission else [],
+        submission=sub_info, evidence=ev_info,
+    )
