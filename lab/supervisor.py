@@ -217,6 +217,8 @@ class Supervisor:
 
     # -- process control ---------------------------------------------------------
     def start(self, s: Service) -> None:
+        if s.heartbeat is not None:  # a beat left by an earlier run must not count as this one's
+            s.heartbeat.unlink(missing_ok=True)
         self.home.logs.mkdir(parents=True, exist_ok=True)
         s.log_path = self.home.logs / f"{s.name}.log"
         log = open(s.log_path, "ab")
