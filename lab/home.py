@@ -37,6 +37,11 @@ DEFAULT_PORTS = {"mlflow": 5000, "prefect": 4200, "serving": 3000, "traffic": 31
 MARKER_ENV = "PRODML_LAB_HOME"
 
 
+def url_env(service: str) -> str:
+    """The environment variable that points ``service`` elsewhere: ``LAB_MLFLOW_URL``, ..."""
+    return f"LAB_{service.upper()}_URL"
+
+
 def resolve_home(home: str | os.PathLike | None) -> Path:
     raw = home or os.environ.get("LAB_HOME") or ".lab"
     return Path(raw).expanduser().resolve()
@@ -129,7 +134,14 @@ class Home:
         return read_json(self.run_json)
 
     def url(self, service: str) -> str:
+        """The service's base URL: ``$LAB_<SERVICE>_URL`` (e.g. ``LAB_MLFLOW_URL``), else
+        lab.json ``urls`` (a compose stack: ``http://mlflow:5000``), else its local port."""
+        override = os.environ.get(url_env(service))
+        if override:
+            return override.rstrip("/")
         cfg = self.config() or {}
+        if (cfg.get("urls") or {}).get(service):
+            return cfg["urls"][service].rstrip("/")
         port = (cfg.get("ports") or {}).get(service, DEFAULT_PORTS[service])
         return f"http://127.0.0.1:{port}"
 
@@ -205,6 +217,10 @@ class Clock:
     @property
     def speed(self) -> float:
         return float(self._state()["speed"])
+
+    @property
+    def running(self) -> bool:
+        return self._state()["anchor"] is not None
 
     def day(self, now: float | None = None) -> float:
         state = self._state()

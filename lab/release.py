@@ -37,7 +37,7 @@ class Ctx:
 
 def context(home: Home) -> Ctx:
     stack.require_config(home)
-    if not stack.supervisor_alive(home):
+    if not stack.lab_running(home):
         raise StateError(f"the lab in {home.root} is not running", hint="`lab up` first")
     scenario, _ = effective_scenario(home)
     return Ctx(home, scenario.model.name, home.url("mlflow"), home.url("serving"))

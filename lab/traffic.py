@@ -51,7 +51,7 @@ class Counters:
         }
 
 
-def serve_health(port: int, counters: Counters, clock: Clock) -> ThreadingHTTPServer:
+def serve_health(port: int, counters: Counters, clock: Clock, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if self.path.rstrip("/") not in ("/health", ""):
@@ -70,7 +70,7 @@ def serve_health(port: int, counters: Counters, clock: Clock) -> ThreadingHTTPSe
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -174,11 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--home", required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (a container: 0.0.0.0)")
     args = parser.parse_args(argv)
     home = Home(resolve_home(args.home))
     counters = Counters()
     clock = Clock(home.clock_json)
-    server = serve_health(args.port, counters, clock)
+    server = serve_health(args.port, counters, clock, args.host)
 
     async def run() -> None:
         stop = asyncio.Event()

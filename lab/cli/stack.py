@@ -136,7 +136,7 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
         "days": scenario.timeline.days,
         "speed": cfg["speed"],
         "home": str(h.root),
-        "running": stack.supervisor_alive(h) is not None,
+        "running": stack.lab_running(h),
         "services": services,
         "model": scenario.model.name,
         "model_versions": versions,

@@ -27,7 +27,7 @@ def inject(
 
     h = get_home(home)
     cfg = stack.require_config(h)
-    if not stack.supervisor_alive(h):
+    if not stack.lab_running(h):
         raise StateError(f"the lab in {h.root} is not running", hint="`lab up` first")
     scenario, seed = effective_scenario(h)
     names = [e.name for e in scenario.timeline.events]
