@@ -86,6 +86,7 @@ def submit(
     """Collect the evidence from the lab home, grade SUBMISSION against it, and print the report."""
     import time
 
+    started = time.perf_counter()
     from lab import stack
     from lab.grading.evidence import bundle_archive, collect_evidence, load_evidence
     from lab.grading.grade import grade as run_grade
@@ -93,7 +94,6 @@ def submit(
     from lab.home import Clock
     from lab.journal import Journal
 
-    started = time.perf_counter()
     h = get_home(home)
     stack.require_config(h)
     sub = read_submission(submission, work_dir=h.root / "tmp")  # a bad submission fails before anything is written

@@ -318,7 +318,8 @@ def _latency_item(ev: Evidence, cand: int, max_points: float, title: str, shadow
     client = {r["id"]: float(r["latency_ms"]) for r in ev.traffic_requests
               if r.get("status") == 200 and r.get("latency_ms") is not None and "id" in r}
     mirrored: list[float] = []
-    plain: list[float] = []
+    unmirrored: list[tuple[float, float]] = []  # (time, latency)
+    times: list[float] = []
     source = "client-side (traffic log)"
     for r in ev.serving_requests:
         if r.get("status") != 200:
@@ -332,8 +333,18 @@ def _latency_item(ev: Evidence, cand: int, max_points: float, title: str, shadow
         sv = _version(r.get("shadow_version"))
         if sv == cand:
             mirrored.append(float(lat))
+            times.append(float(r.get("time", 0)))
         elif sv is None:
-            plain.append(float(lat))
+            unmirrored.append((float(r.get("time", 0)), float(lat)))
+    if times:  # compare like with like: unmirrored requests just before and after the shadow ran
+        a, b = min(times), max(times)
+        span = max(b - a, 60.0)
+        near = [lat for t, lat in unmirrored if a - span <= t <= b + span]
+        plain = near if len(near) >= MIN_LATENCY_SAMPLES else [lat for _, lat in unmirrored]
+        if len(near) >= MIN_LATENCY_SAMPLES:
+            source += ", unmirrored requests from around the shadow period"
+    else:
+        plain = [lat for _, lat in unmirrored]
     if not shadow_ran or not mirrored:
         return _item(SHADOW, "shadow.latency", title, 0.0, max_points,
                      "No mirrored requests, so nothing shows the shadow leaves the champion's latency alone. "

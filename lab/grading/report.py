@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,6 +251,14 @@ def to_gradescope(report: Report) -> dict[str, Any]:
 # --------------------------------------------------------------------------- JUnit
 
 
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _x(text: str) -> str:
+    """Text XML 1.0 can hold (control characters from a submission would make the file unparseable)."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def to_junit(report: Report) -> str:
     """JUnit XML: a testsuite per skill, a testcase per item, a <failure> for every item not passed."""
     root = ET.Element("testsuites", name="prodml-lab", tests=str(len(report.items)),
@@ -262,15 +271,16 @@ def to_junit(report: Report) -> str:
         ET.SubElement(props, "property", name="score", value=f"{s.score:.2f}")
         ET.SubElement(props, "property", name="max", value=f"{s.max:.2f}")
         for i in mine:
-            case = ET.SubElement(suite, "testcase", classname=f"lab.grading.{k}", name=f"{i.id}: {i.title}", time="0")
+            case = ET.SubElement(suite, "testcase", classname=f"lab.grading.{k}", name=_x(f"{i.id}: {i.title}"),
+                                 time="0")
             if not i.passed:
                 failure = ET.SubElement(case, "failure", message=f"{i.points:.2f}/{i.max_points:.2f} points",
                                         type="grade")
-                failure.text = i.feedback
+                failure.text = _x(i.feedback)
             out = ET.SubElement(case, "system-out")
-            out.text = (f"{i.points:.2f}/{i.max_points:.2f} points. {i.feedback}"
-                        + (f"\nEvidence: {i.evidence}" if i.evidence else "")
-                        + (f"\nCitation: {i.citation}" if i.citation else ""))
+            out.text = _x(f"{i.points:.2f}/{i.max_points:.2f} points. {i.feedback}"
+                          + (f"\nEvidence: {i.evidence}" if i.evidence else "")
+                          + (f"\nCitation: {i.citation}" if i.citation else ""))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
