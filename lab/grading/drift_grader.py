@@ -98,6 +98,10 @@ def grade_drift_thresholds(evidence: Evidence, submission: Submission | None, *,
         return _zero("monitoring.yaml could not be used (see drift.detect.data for every problem).",
                      f"monitoring.yaml could not be used: {problems}. Fix each line (`lab evaluate monitoring.yaml "
                      f"--scenario {evidence.scenario.id}` lists them).")
+    except ValueError as exc:  # a config the schema accepts but the replay cannot apply
+        return _zero("monitoring.yaml could not be replayed (see drift.detect.data).",
+                     f"monitoring.yaml could not be replayed: {exc}. `lab evaluate monitoring.yaml --scenario "
+                     f"{evidence.scenario.id}` shows the same problem.")
     return _items(result)
 
 
