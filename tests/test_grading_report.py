@@ -252,3 +252,42 @@ def test_lab_submit_on_a_stopped_home_writes_everything_and_journals(tmp_path, c
     assert not (home.root / "tmp").exists() or list((home.root / "tmp").iterdir()) == []
     err = capsys.readouterr().err
     assert "lab grade --evidence" in err
+
+
+# --------------------------------------------------------------------------- the evidence bundle
+
+
+def test_bundle_records_monitoring_when_present_and_checks_itself(tmp_path):
+    import io
+    import tarfile
+
+    from lab.grading.evidence import BundleError, collect_evidence
+
+    home = build_home(tmp_path / "home", Drill(promote_version=None))
+    bare = load_evidence(collect_evidence(home, tmp_path / "bare"))
+    assert bare.monitoring is None and not bare.manifest.monitoring  # no <home>/monitoring yet
+    assert not any("inputs" in r for r in bare.serving_requests)
+    assert bare.manifest.journal_verified and bare.manifest.files.keys() >= {"journal.jsonl", "registry.json"}
+    (home.root / "monitoring").mkdir()
+    (home.root / "monitoring" / "windows.jsonl").write_text('{"window": 1, "alarm": false}\n')
+    ev = load_evidence(collect_evidence(home, tmp_path / "with"))
+    assert ev.manifest.monitoring and ev.monitoring["files"]["windows.jsonl"] == [{"window": 1, "alarm": False}]
+
+    edited = tmp_path / "with" / "labels.jsonl"
+    edited.write_text(edited.read_text() + '{"request_id": "x", "day": 0, "labels": [1], "arrived_day": 3}\n')
+    with pytest.raises(BundleError, match="does not match its sha256"):
+        load_evidence(tmp_path / "with")
+
+    lines = home.journal.read_text().splitlines()
+    home.journal.write_text("\n".join(lines[:3] + lines[4:]) + "\n")  # drop an entry
+    broken = load_evidence(collect_evidence(home, tmp_path / "broken"))
+    assert not broken.manifest.journal_verified and "chain broken" in broken.manifest.journal_error
+
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as tar:
+        info = tarfile.TarInfo("../manifest.json")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"{}"))
+    with pytest.raises(BundleError, match=r"'\.\.'"):
+        load_evidence(evil, work_dir=tmp_path / "w")
+    assert not (tmp_path / "manifest.json").exists()
