@@ -11,6 +11,7 @@ import sys
 
 import click
 import typer
+from rich.text import Text
 
 from lab.cli._common import err_console
 from lab.errors import LabError
@@ -24,7 +25,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-from lab.cli import compose as _compose  # noqa: E402
 from lab.cli import data as _data  # noqa: E402
 from lab.cli import grade as _grade  # noqa: E402
 from lab.cli import monitor as _monitor  # noqa: E402
@@ -34,7 +34,6 @@ from lab.cli import stack as _stack  # noqa: E402
 from lab.cli import timeline as _timeline  # noqa: E402
 
 _stack.register(app)
-_compose.register(app)
 _timeline.register(app)
 _release.register(app)
 _live.register(app)
@@ -67,7 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="lab")
     except LabError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True, soft_wrap=True)
+        line = Text("error:", style="bold red")
+        line.append(f" {exc.message}")  # plain text: a message may quote user input such as "[/]"
+        err_console.print(line, highlight=False, soft_wrap=True)
         if exc.hint:
             err_console.print(f"hint: {exc.hint}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -215,3 +215,16 @@ def test_ctrl_c_on_foreground_up_stops_everything(lab_home):
     assert fg.returncode == 0, err
     assert "stopped." in err
     assert _survivors(lab_home) == []
+
+
+def test_a_service_that_fails_to_start_stops_the_lab_cleanly(tmp_path):
+    home = tmp_path / "broken"
+    (home / "mlflow").mkdir(parents=True)
+    (home / "mlflow" / "mlflow.db").write_bytes(b"this is not a sqlite database" * 100)
+    proc = run_lab("up", "hiring-data-drift", "--detach", "--port-base", "0", "--seed", "1", home=home)
+    assert proc.returncode == 4, proc.stderr
+    assert "Traceback" not in proc.stderr.split("error:")[0]
+    error_lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "mlflow failed to start" in error_lines[0]
+    assert _survivors(home) == []
+    assert not (home / "run.json").exists()
