@@ -21,7 +21,10 @@ from lab.models import apply_defect, build_pipeline, classification_metrics, gro
 from lab.scenario import Scenario, load_scenario, resolve
 
 
-SKOPS_TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+SKOPS_TRUSTED_TYPES = [
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # hist_gradient_boosting
+    "sklearn.tree._tree.Tree",  # random_forest
+]
 
 
 def _pip_requirements() -> list[str]:
