@@ -8,11 +8,17 @@
       clock.json          the scenario clock
       journal.jsonl       the append-only evidence (lab.journal)
       answer_key.json     hidden ground truth for grading (never shown by `lab status`)
+      registry_snapshot.json  the registry as last seen by `lab submit` (grading a stopped lab)
+      timeline_overrides.json event days moved by `lab inject`
       data/               reference data the models were trained and evaluated on
       mlflow/             MLflow's sqlite store and proxied artifacts
       prefect/            PREFECT_HOME and Prefect's sqlite database
       serving/            the request log
       traffic/            the traffic replayer's log
+      feedback/           labels of served requests, as they arrive
+      monitoring/         the live monitor's config and per-window results
+      reports/            Evidently HTML reports per window and drift.png
+      submissions/        evidence bundles and grade reports of `lab submit`
       logs/<service>.log  each service's output
 
 Choosing the home: ``--home DIR``, else ``$LAB_HOME``, else ``./.lab``.
