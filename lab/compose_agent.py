@@ -5,7 +5,8 @@ runs in the ``lab`` control container (``python -m lab.compose_agent``) and keep
 evidence and the clock, as lab.supervisor does for ``lab up``:
 
 * it probes each service twice a second (the HTTP health URLs of MLflow, Prefect,
-  serving and traffic, and the timeline's heartbeat file) and journals what it sees:
+  serving and traffic, and the heartbeat files of the timeline and the drift monitor)
+  and journals what it sees:
   ``service.healthy`` when a service first answers; ``service.exited`` when a healthy
   service stops answering (it crashed, or its container was killed); and
   ``service.restarted`` then ``service.healthy`` when it answers again (compose's
@@ -41,7 +42,7 @@ FAILED_PROBES_TO_DOWN = 2
 HEARTBEAT_SECONDS = 10.0
 INIT_TIMEOUT_SECONDS = 600.0
 #: Services whose health is a heartbeat file the service touches (path under the home).
-HEARTBEATS = {"timeline": Path("timeline") / "heartbeat"}
+HEARTBEATS = {"timeline": Path("timeline") / "heartbeat", "monitor": Path("monitoring") / "heartbeat"}
 
 
 @dataclass

@@ -25,6 +25,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+from lab.cli import compose as _compose  # noqa: E402
 from lab.cli import data as _data  # noqa: E402
 from lab.cli import grade as _grade  # noqa: E402
 from lab.cli import monitor as _monitor  # noqa: E402
@@ -34,6 +35,7 @@ from lab.cli import stack as _stack  # noqa: E402
 from lab.cli import timeline as _timeline  # noqa: E402
 
 _stack.register(app)
+_compose.register(app)
 _timeline.register(app)
 _release.register(app)
 _live.register(app)

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# infra/build-offline.sh: builds the compose stack's images with no container registry.
+#
+#   1. base image    a minimal Debian bookworm root filesystem (debootstrap, Debian's own
+#                    packages: python3.11, python3-venv, ca-certificates) imported with
+#                    `docker import` as prodml-lab/base:bookworm
+#   2. wheelhouse    requirements.lock (+ infra/requirements-image.txt) as cp311
+#                    manylinux x86_64 wheels, downloaded on the host into the cache
+#   3. lab image     infra/Dockerfile on that base, installing only from the wheelhouse
+#   4. postgres      the same root filesystem plus Debian's postgresql-15, imported, and
+#                    infra/postgres/Dockerfile's entrypoint on top
+#
+# Everything is cached in $PRODML_LAB_CACHE (default /var/cache/prodml-lab, outside the
+# repository): a step whose inputs did not change is skipped, so a second run takes
+# seconds. Prints the two image names as shell assignments on stdout:
+#   LAB_IMAGE=prodml-lab/lab:offline
+#   LAB_POSTGRES_IMAGE=prodml-lab/postgres:15-offline
+# Needs root (debootstrap, chroot); installs debootstrap with apt-get when missing.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${PRODML_LAB_CACHE:-/var/cache/prodml-lab}"
+mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+security_mirror="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
+base_image="${LAB_BASE_IMAGE:-prodml-lab/base:bookworm}"
+pg_rootfs_image="prodml-lab/postgres-rootfs:bookworm"
+lab_image="${LAB_IMAGE:-prodml-lab/lab:offline}"
+pg_image="${LAB_POSTGRES_IMAGE:-prodml-lab/postgres:15-offline}"
+python="${PYTHON:-python3}"
+export DOCKER_BUILDKIT=0  # the legacy builder: no BuildKit or buildx needed, nothing pulled
+
+log() { printf '[build-offline %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+image_label() {  # image label -> value, or nothing when the image is missing
+  docker image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true
+}
+
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9  # one build at a time per cache
+
+# -- 1. base root filesystem and image ------------------------------------------------------
+base_packages="python3.11,python3-venv,ca-certificates,passwd,tzdata"
+base_recipe="$(printf 'bookworm minbase %s %s\n' "$base_packages" "$mirror" | sha256sum | cut -c1-16)"
+rootfs_tar="$cache/rootfs-base-$base_recipe.tar"
+
+sources_list() {
+  cat <<EOF
+deb $mirror bookworm main
+deb $mirror bookworm-updates main
+deb $security_mirror bookworm-security main
+EOF
+}
+
+clean_rootfs() {  # what a container image does not need
+  local dir="$1"
+  rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb \
+         "$dir"/var/log/*.log "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
+         "$dir"/tmp/* "$dir"/root/.cache
+  : > "$dir/etc/machine-id" 2>/dev/null || true
+}
+
+if [ ! -s "$rootfs_tar" ]; then
+  if ! command -v debootstrap >/dev/null 2>&1; then
+    log "installing debootstrap"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  fi
+  dir="$cache/rootfs-base.tmp"
+  rm -rf "$dir"
+  log "debootstrap bookworm ($base_packages) from $mirror"
+  started=$SECONDS
+  debootstrap --variant=minbase --include="$base_packages" bookworm "$dir" "$mirror" >"$cache/debootstrap.log" 2>&1 \
+    || { tail -20 "$cache/debootstrap.log" >&2; exit 1; }
+  sources_list > "$dir/etc/apt/sources.list"
+  clean_rootfs "$dir"
+  tar --numeric-owner -C "$dir" -cf "$rootfs_tar.tmp" .
+  mv "$rootfs_tar.tmp" "$rootfs_tar"
+  rm -rf "$dir"
+  log "root filesystem ready in $((SECONDS - started)) s: $(du -h "$rootfs_tar" | cut -f1)"
+fi
+if [ "$(image_label "$base_image" prodml-lab.recipe)" != "$base_recipe" ]; then
+  log "docker import $base_image"
+  docker import \
+    --change "LABEL prodml-lab.recipe=$base_recipe" \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["/bin/bash"]' \
+    "$rootfs_tar" "$base_image" >/dev/null
+fi
+
+# -- 2. wheelhouse -------------------------------------------------------------------------
+wheel_args=(--only-binary=:all: --no-deps --implementation cp --python-version 3.11 --abi cp311
+            --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64)
+wheel_recipe="$( (cat "$root/requirements.lock" "$root/infra/requirements-image.txt"; echo "${wheel_args[*]}") \
+                 | sha256sum | cut -c1-16)"
+wheels="$cache/wheels"
+if [ "$(cat "$wheels/.recipe" 2>/dev/null)" != "$wheel_recipe" ]; then
+  log "downloading the wheelhouse into $wheels"
+  started=$SECONDS
+  mkdir -p "$wheels"
+  "$python" -m pip download --quiet --disable-pip-version-check --dest "$wheels" "${wheel_args[@]}" \
+    -r "$root/requirements.lock" -r "$root/infra/requirements-image.txt"
+  echo "$wheel_recipe" > "$wheels/.recipe"
+  log "wheelhouse ready in $((SECONDS - started)) s: $(ls "$wheels" | grep -c '\.whl$') wheels, $(du -sh "$wheels" | cut -f1)"
+fi
+# a wheel that is not for CPython 3.11 on x86_64 Linux would fail inside the build: say so here
+# (name-version-python-abi-platform.whl: abi none, abi3 or cp311; platform any or x86_64 Linux)
+bad="$(ls "$wheels" | grep '\.whl$' | awk -F- '{ abi = $(NF-1); plat = $NF;
+         if (!(abi == "none" || abi == "abi3" || abi == "cp311") ||
+             !(plat == "any.whl" || plat ~ /linux.*x86_64/)) print }')"
+if [ -n "$bad" ]; then
+  log "wheels that do not fit cp311 manylinux x86_64:"; echo "$bad" >&2; exit 1
+fi
+
+# -- 3. lab image ----------------------------------------------------------------------------
+# The build context: the files infra/Dockerfile copies, plus the wheelhouse (hard links).
+lab_inputs=(pyproject.toml README.md requirements.lock infra/Dockerfile infra/requirements-image.txt
+            lab scenarios runbooks)
+lab_recipe="$( (cd "$root" && find "${lab_inputs[@]}" -type f -not -path '*/__pycache__/*' -not -name '*.pyc' \
+                 -print0 | LC_ALL=C sort -z | xargs -0 sha256sum;
+                echo "$wheel_recipe"; docker image inspect --format '{{.Id}}' "$base_image") \
+               | sha256sum | cut -c1-16)"
+if [ "$(image_label "$lab_image" prodml-lab.recipe)" != "$lab_recipe" ]; then
+  ctx="$cache/context"
+  rm -rf "$ctx"
+  mkdir -p "$ctx/infra"
+  (cd "$root" && tar --exclude='__pycache__' --exclude='*.pyc' -cf - "${lab_inputs[@]}" infra/wheelhouse) | tar -C "$ctx" -xf -
+  cp -al "$wheels" "$ctx/wheels" 2>/dev/null || cp -a "$wheels" "$ctx/wheels"
+  log "building $lab_image from $base_image and the wheelhouse (no network)"
+  started=$SECONDS
+  docker build --network none -f "$ctx/infra/Dockerfile" \
+    --build-arg BASE_IMAGE="$base_image" --build-arg WHEELHOUSE=wheels \
+    --label "prodml-lab.recipe=$lab_recipe" -t "$lab_image" "$ctx" >"$cache/build-lab.log" 2>&1 \
+    || { tail -40 "$cache/build-lab.log" >&2; exit 1; }
+  rm -rf "$ctx"
+  log "lab image built in $((SECONDS - started)) s"
+fi
+
+# -- 4. postgres image ---------------------------------------------------------------------
+pg_packages="postgresql-15"
+pg_recipe="$(printf '%s %s\n' "$base_recipe" "$pg_packages" | sha256sum | cut -c1-16)"
+pg_tar="$cache/rootfs-postgres-$pg_recipe.tar"
+if [ ! -s "$pg_tar" ]; then
+  dir="$cache/rootfs-postgres.tmp"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  tar --numeric-owner -C "$dir" -xf "$rootfs_tar"
+  log "installing $pg_packages into a copy of the root filesystem (chroot, Debian's packages)"
+  started=$SECONDS
+  # no cluster made at install time, no service started in the chroot
+  mkdir -p "$dir/etc/postgresql-common/createcluster.d"
+  echo "create_main_cluster = false" > "$dir/etc/postgresql-common/createcluster.d/no-main-cluster.conf"
+  printf '#!/bin/sh\nexit 101\n' > "$dir/usr/sbin/policy-rc.d"
+  chmod +x "$dir/usr/sbin/policy-rc.d"
+  cp /etc/resolv.conf "$dir/etc/resolv.conf"
+  mount -t proc proc "$dir/proc"
+  trap 'umount "$dir/proc" 2>/dev/null || true' EXIT
+  chroot "$dir" /bin/sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends $pg_packages" >"$cache/postgres-apt.log" 2>&1 \
+    || { tail -20 "$cache/postgres-apt.log" >&2; exit 1; }
+  umount "$dir/proc"
+  trap - EXIT
+  rm -f "$dir/usr/sbin/policy-rc.d"
+  : > "$dir/etc/resolv.conf"
+  clean_rootfs "$dir"
+  tar --numeric-owner -C "$dir" -cf "$pg_tar.tmp" .
+  mv "$pg_tar.tmp" "$pg_tar"
+  rm -rf "$dir"
+  log "postgres root filesystem ready in $((SECONDS - started)) s: $(du -h "$pg_tar" | cut -f1)"
+fi
+if [ "$(image_label "$pg_rootfs_image" prodml-lab.recipe)" != "$pg_recipe" ]; then
+  docker import --change "LABEL prodml-lab.recipe=$pg_recipe" --change 'CMD ["/bin/bash"]' \
+    "$pg_tar" "$pg_rootfs_image" >/dev/null
+fi
+pg_build_recipe="$( (cat "$root/infra/postgres/Dockerfile" "$root/infra/postgres/docker-entrypoint.sh";
+                     docker image inspect --format '{{.Id}}' "$pg_rootfs_image") | sha256sum | cut -c1-16)"
+if [ "$(image_label "$pg_image" prodml-lab.recipe)" != "$pg_build_recipe" ]; then
+  log "building $pg_image"
+  docker build --network none --build-arg BASE_IMAGE="$pg_rootfs_image" \
+    --label "prodml-lab.recipe=$pg_build_recipe" -t "$pg_image" "$root/infra/postgres" >"$cache/build-postgres.log" 2>&1 \
+    || { tail -20 "$cache/build-postgres.log" >&2; exit 1; }
+fi
+
+log "images ready: $lab_image, $pg_image"
+echo "LAB_IMAGE=$lab_image"
+echo "LAB_POSTGRES_IMAGE=$pg_image"

@@ -1,0 +1,130 @@
+"""A lab home for docker compose, without Docker: `lab init --stack compose`, service URLs,
+the commands that refuse a compose home, and the compose agent's health journal (against
+a real HTTP server that goes away and comes back). tests/compose runs the real stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from lab.home import Home
+from tests.conftest import run_lab
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def compose_env(monkeypatch):
+    """Service URLs on closed local ports (nothing answers), scenario and seed by variable."""
+    for service in ("mlflow", "prefect", "serving", "traffic"):
+        monkeypatch.setenv(f"LAB_{service.upper()}_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("LAB_SCENARIO", "churn-label-drift")
+    monkeypatch.setenv("LAB_SEED", "11")
+    monkeypatch.delenv("LAB_SPEED", raising=False)
+
+
+def test_init_writes_a_compose_home_from_the_environment(tmp_path, compose_env, monkeypatch):
+    home = tmp_path / "home"
+    run_lab("init", "--stack", "compose", home=home, check=True)
+    cfg = json.loads((home / "lab.json").read_text())
+    assert cfg["stack"] == "compose" and cfg["scenario"] == "churn-label-drift" and cfg["seed"] == 11
+    assert cfg["urls"]["mlflow"] == os.environ["LAB_MLFLOW_URL"]
+    assert (home / "answer_key.json").exists()
+    header = json.loads((home / "journal.jsonl").read_text().splitlines()[0])
+    assert header["kind"] == "lab.header" and header["data"]["seed"] == 11
+    # the URLs stay with the home; the variable still wins
+    monkeypatch.delenv("LAB_MLFLOW_URL")
+    assert Home(home).url("mlflow") == cfg["urls"]["mlflow"]
+    monkeypatch.setenv("LAB_MLFLOW_URL", "http://mlflow:5000/")
+    assert Home(home).url("mlflow") == "http://mlflow:5000"
+    # again: the same run continues; another seed is refused
+    monkeypatch.setenv("LAB_MLFLOW_URL", cfg["urls"]["mlflow"])
+    run_lab("init", "--stack", "compose", home=home, check=True)
+    assert len((home / "journal.jsonl").read_text().splitlines()) == 1
+    other = run_lab("init", "--stack", "compose", "--seed", "12", home=home)
+    assert other.returncode == 3 and "seed 11, not 12" in other.stderr
+
+
+def test_compose_defaults_to_the_service_names(tmp_path, monkeypatch):
+    for service in ("mlflow", "prefect", "serving", "traffic"):
+        monkeypatch.delenv(f"LAB_{service.upper()}_URL", raising=False)
+    home = tmp_path / "home"
+    run_lab("init", "hiring-data-drift", "--seed", "3", "--stack", "compose", home=home, check=True)
+    urls = json.loads((home / "lab.json").read_text())["urls"]
+    assert urls == {"mlflow": "http://mlflow:5000", "prefect": "http://prefect:4200",
+                    "serving": "http://serving:3000", "traffic": "http://traffic:3100"}
+
+
+def test_commands_that_do_not_apply_to_a_compose_home(tmp_path, compose_env):
+    home = tmp_path / "home"
+    run_lab("init", "--stack", "compose", home=home, check=True)
+    up = run_lab("up", "churn-label-drift", home=home)
+    assert up.returncode == 3 and "compose" in up.stderr
+    down = run_lab("down", home=home)
+    assert down.returncode == 2 and "docker compose down" in down.stderr
+    status = json.loads(run_lab("status", "--json", home=home, check=True).stdout)
+    assert status["running"] is False and not any(s["healthy"] for s in status["services"].values())
+    shadow = run_lab("shadow", "start", "--version", "2", home=home)
+    assert shadow.returncode == 3 and "not running" in shadow.stderr
+    bad = run_lab("init", "--stack", "embedded", home=tmp_path / "other")
+    assert bad.returncode == 2
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def _serve(port: int) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_agent_journals_a_service_that_dies_and_comes_back(tmp_path, compose_env, monkeypatch):
+    from lab.compose_agent import FAILED_PROBES_TO_DOWN, ComposeAgent
+    from lab.journal import Journal, verify
+
+    port = free_port()
+    monkeypatch.setenv("LAB_SERVING_URL", f"http://127.0.0.1:{port}")
+    home = tmp_path / "home"
+    run_lab("init", "--stack", "compose", home=home, check=True)
+    agent = ComposeAgent(Home(home))
+    serving = agent.by_name("serving")
+
+    server = _serve(port)
+    agent.observe(serving)
+    assert serving.status == "healthy"
+    server.shutdown()
+    server.server_close()
+    for _ in range(FAILED_PROBES_TO_DOWN):
+        agent.observe(serving)
+    assert serving.status == "down"
+    server = _serve(port)
+    agent.observe(serving)
+    server.shutdown()
+    server.server_close()
+    assert serving.status == "healthy" and serving.restarts == 1
+
+    kinds = [(e["kind"], e["data"].get("service")) for e in Journal(Path(home) / "journal.jsonl").entries()]
+    assert kinds[1:] == [("service.healthy", "serving"), ("service.exited", "serving"),
+                         ("service.restarted", "serving"), ("service.healthy", "serving")]
+    verify(Path(home) / "journal.jsonl")
+    agent.write_state()
+    state = json.loads((home / "run.json").read_text())
+    assert state["stack"] == "compose" and state["supervisor_pid"] is None
+    assert state["services"]["serving"]["restarts"] == 1
