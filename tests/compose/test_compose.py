@@ -218,6 +218,12 @@ def test_status_in_the_control_container(stack):
     assert sorted(versions) == [1, 2, 3]
     assert "champion" in versions[1]
     assert st["day"] > 0  # the agent started the clock once the stack was healthy
+    # what a browser on the host sees: the UIs on the published ports (MLflow checks the Host header)
+    import httpx
+
+    for name, path in (("MLFLOW", "/"), ("PREFECT", "/"), ("SERVING", "/readyz"), ("TRAFFIC", "/health")):
+        url = f"http://localhost:{stack.env[f'LAB_{name}_PORT']}{path}"
+        assert httpx.get(url, timeout=10).status_code == 200, url
     # the lab home is not the embedded supervisor's to stop
     down = stack.lab("down", check=False)
     assert down.returncode == 2 and "docker compose down" in down.stderr
