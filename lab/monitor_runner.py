@@ -191,6 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    heartbeat = home.root / "monitoring" / "heartbeat"
+    heartbeat.parent.mkdir(parents=True, exist_ok=True)
+
+    def beat() -> None:  # liveness for the supervisor, independent of imports and of how long a window takes
+        while True:
+            heartbeat.touch()
+            if stop.wait(2.0):
+                return
+
+    threading.Thread(target=beat, daemon=True).start()
 
     from prefect import flow
 
@@ -202,8 +212,6 @@ def main(argv: list[str] | None = None) -> int:
     monitor = LiveMonitor(home)
     reports = home.root / "reports"
     reports.mkdir(parents=True, exist_ok=True)
-    heartbeat = home.root / "monitoring" / "heartbeat"
-    heartbeat.parent.mkdir(parents=True, exist_ok=True)
 
     @flow(name="drift-monitor", flow_run_name="window {index}")
     def monitor_window(index: int, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -271,12 +279,6 @@ def main(argv: list[str] | None = None) -> int:
         plot_history(monitor.history, reports / "drift.png")
         return record
 
-    def beat() -> None:  # liveness for the supervisor, independent of how long a window takes
-        while not stop.wait(2.0):
-            heartbeat.touch()
-
-    heartbeat.touch()
-    threading.Thread(target=beat, daemon=True).start()
     while not stop.is_set():
         monitor.read_new_rows()
         size = monitor.window_size()

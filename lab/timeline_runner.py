@@ -30,14 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    heartbeat = home.root / "timeline" / "heartbeat"
+    heartbeat.parent.mkdir(parents=True, exist_ok=True)
+    heartbeat.touch()  # alive while importing; the flow loop below keeps it fresh
 
     from prefect import flow, task
 
     from lab import events, feedback
     from lab.run import effective_scenario
-
-    heartbeat = home.root / "timeline" / "heartbeat"
-    heartbeat.parent.mkdir(parents=True, exist_ok=True)
 
     @task(name="fire-event", task_run_name="fire {name}")
     def fire_event(name: str) -> dict | None:
