@@ -32,7 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     heartbeat = home.root / "timeline" / "heartbeat"
     heartbeat.parent.mkdir(parents=True, exist_ok=True)
-    heartbeat.touch()  # alive while importing; the flow loop below keeps it fresh
+
+    def beat() -> None:  # liveness for the supervisor, also while importing and creating the flow run
+        while True:
+            heartbeat.touch()
+            if stop.wait(2.0):
+                return
+
+    threading.Thread(target=beat, daemon=True).start()
 
     from prefect import flow, task
 
@@ -57,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         journal = Journal(home.journal)
         published = {e["data"]["day"] for e in journal.entries("labels.arrived")}
         while not stop.is_set():
-            heartbeat.touch()
             scenario, _ = effective_scenario(home)
             now = clock.day()
             fired = events.fired_events(home)
