@@ -121,18 +121,19 @@ lab_recipe="$( (cd "$root" && find "${lab_inputs[@]}" -type f -not -path '*/__py
                 echo "$wheel_recipe"; docker image inspect --format '{{.Id}}' "$base_image") \
                | sha256sum | cut -c1-16)"
 if [ "$(image_label "$lab_image" prodml-lab.recipe)" != "$lab_recipe" ]; then
-  ctx="$cache/context"
-  rm -rf "$ctx"
+  ctx="$(mktemp -d "$cache/context.XXXXXX")"
+  trap 'rm -rf "$ctx"' EXIT
   mkdir -p "$ctx/infra"
   (cd "$root" && tar --exclude='__pycache__' --exclude='*.pyc' -cf - "${lab_inputs[@]}" infra/wheelhouse) | tar -C "$ctx" -xf -
   cp -al "$wheels" "$ctx/wheels" 2>/dev/null || cp -a "$wheels" "$ctx/wheels"
   log "building $lab_image from $base_image and the wheelhouse (no network)"
   started=$SECONDS
-  docker build --network none -f "$ctx/infra/Dockerfile" \
+  docker build --network none --force-rm -f "$ctx/infra/Dockerfile" \
     --build-arg BASE_IMAGE="$base_image" --build-arg WHEELHOUSE=wheels \
     --label "prodml-lab.recipe=$lab_recipe" -t "$lab_image" "$ctx" >"$cache/build-lab.log" 2>&1 \
     || { tail -40 "$cache/build-lab.log" >&2; exit 1; }
   rm -rf "$ctx"
+  trap - EXIT
   log "lab image built in $((SECONDS - started)) s"
 fi
 
@@ -176,7 +177,7 @@ pg_build_recipe="$( (cat "$root/infra/postgres/Dockerfile" "$root/infra/postgres
                      docker image inspect --format '{{.Id}}' "$pg_rootfs_image") | sha256sum | cut -c1-16)"
 if [ "$(image_label "$pg_image" prodml-lab.recipe)" != "$pg_build_recipe" ]; then
   log "building $pg_image"
-  docker build --network none --build-arg BASE_IMAGE="$pg_rootfs_image" \
+  docker build --network none --force-rm --build-arg BASE_IMAGE="$pg_rootfs_image" \
     --label "prodml-lab.recipe=$pg_build_recipe" -t "$pg_image" "$root/infra/postgres" >"$cache/build-postgres.log" 2>&1 \
     || { tail -20 "$cache/build-postgres.log" >&2; exit 1; }
 fi

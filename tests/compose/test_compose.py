@@ -24,12 +24,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.compose
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "prodmllabci"
+PROJECT = f"prodmllabci{os.getpid()}"  # its own stack: another run on the machine is left alone
 SEED = "7"
 LONG_RUNNING = ("postgres", "mlflow", "prefect", "serving", "traffic", "timeline", "monitor", "lab")
 ONE_SHOT = ("init", "train")
@@ -184,7 +185,6 @@ def stack(request):
            "LAB_SERVING_PORT": str(free_port()), "LAB_TRAFFIC_PORT": str(free_port())}
     env.pop("LAB_HOME", None)
     s = Stack(env)
-    s.compose("down", "-v", "--remove-orphans", timeout=300, check=False)  # leftovers of an interrupted run
     failed_before = request.session.testsfailed
     try:
         started = time.monotonic()
@@ -219,8 +219,6 @@ def test_status_in_the_control_container(stack):
     assert "champion" in versions[1]
     assert st["day"] > 0  # the agent started the clock once the stack was healthy
     # what a browser on the host sees: the UIs on the published ports (MLflow checks the Host header)
-    import httpx
-
     for name, path in (("MLFLOW", "/"), ("PREFECT", "/"), ("SERVING", "/readyz"), ("TRAFFIC", "/health")):
         url = f"http://localhost:{stack.env[f'LAB_{name}_PORT']}{path}"
         assert httpx.get(url, timeout=10).status_code == 200, url
