@@ -80,6 +80,12 @@ def up(
         err_console.print("`lab status` to look around, `lab down` to stop.")
         return
     err_console.print("running in the foreground: Ctrl-C stops the lab.")
+    import signal
+
+    def _interrupt(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` of the foreground lab stops it as cleanly as Ctrl-C
     try:
         while stack.supervisor_alive(h):
             time.sleep(1.0)

@@ -201,8 +201,11 @@ def test_ctrl_c_on_foreground_up_stops_everything(lab_home):
     from tests.conftest import ROOT
 
     env = {k: v for k, v in os.environ.items() if k != "LAB_HOME"}
+    # A terminal delivers Ctrl-C to a process whose SIGINT is at its default; CI may run us
+    # as a background job, where SIGINT is inherited as ignored: restore the default.
     fg = subprocess.Popen([sys.executable, "-m", "lab.cli", "up", "hiring-data-drift", "--home", str(lab_home)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 600
     running = False
     while time.monotonic() < deadline and fg.poll() is None and not running:
