@@ -182,6 +182,8 @@ if [ "$(image_label "$pg_image" prodml-lab.recipe)" != "$pg_build_recipe" ]; the
     || { tail -20 "$cache/build-postgres.log" >&2; exit 1; }
 fi
 
+# earlier builds of these images, untagged by the new ones: their layers go too
+docker image prune --force --filter "label=prodml-lab.recipe" >/dev/null 2>&1 || true
 log "images ready: $lab_image, $pg_image"
 echo "LAB_IMAGE=$lab_image"
 echo "LAB_POSTGRES_IMAGE=$pg_image"
