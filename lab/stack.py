@@ -146,6 +146,7 @@ def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None
     speed = speed if speed is not None else (previous or {}).get("speed", 60.0)
     resolved, drawn = resolve(scenario, seed)
     config = {
+        **(previous or {}),  # keeps what the run learnt, e.g. that the registry is complete
         "scenario": scenario.id,
         "scenario_file": str(load_scenario_path(scenario_ref)),
         "seed": seed,
