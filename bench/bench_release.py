@@ -100,7 +100,6 @@ def main() -> None:
                     order.append((name, len(offs) - 1))
                 print(f"  {name:24s} p50 {np.percentile(lat, 50):6.1f} ms  p99 {value:6.1f} ms  failed {failed}",
                       flush=True)
-            lab("shadow", "stop", home=home)
             print("\nshadow overhead (champion p99 with shadow / mean p99 of the off phases around it):")
             for name, before in order:
                 base = statistics.mean(offs[before : before + 2])
