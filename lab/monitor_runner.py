@@ -22,15 +22,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from lab.worker import start_heartbeat, stop_on_signals
 from lab.home import Home, resolve_home
 from lab.journal import Journal
 
@@ -188,19 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", required=True)
     args = parser.parse_args(argv)
     home = Home(resolve_home(args.home))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    heartbeat = home.root / "monitoring" / "heartbeat"
-    heartbeat.parent.mkdir(parents=True, exist_ok=True)
-
-    def beat() -> None:  # liveness for the supervisor, independent of imports and of how long a window takes
-        while True:
-            heartbeat.touch()
-            if stop.wait(2.0):
-                return
-
-    threading.Thread(target=beat, daemon=True).start()
+    stop = stop_on_signals()
+    start_heartbeat(home.root / "monitoring" / "heartbeat", stop)  # health for the supervisor
 
     from prefect import flow
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import sys
-import threading
 
+from lab.worker import start_heartbeat, stop_on_signals
 from lab.home import Clock, Home, resolve_home
 from lab.journal import Journal
 
@@ -27,19 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", required=True)
     args = parser.parse_args(argv)
     home = Home(resolve_home(args.home))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    heartbeat = home.root / "timeline" / "heartbeat"
-    heartbeat.parent.mkdir(parents=True, exist_ok=True)
-
-    def beat() -> None:  # liveness for the supervisor, also while importing and creating the flow run
-        while True:
-            heartbeat.touch()
-            if stop.wait(2.0):
-                return
-
-    threading.Thread(target=beat, daemon=True).start()
+    stop = stop_on_signals()
+    start_heartbeat(home.root / "timeline" / "heartbeat", stop)  # health for the supervisor
 
     from prefect import flow, task
 
