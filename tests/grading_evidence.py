@@ -3,7 +3,7 @@
 :func:`build_home` plays a :class:`Drill` into a temporary lab home: the journal through
 the real :class:`lab.journal.Journal` (its clock patched to scenario time, 60 s of wall
 time per scenario day), and the serving log, traffic log and labels in the lab's
-formats. :func:`build_evidence` then runs the real :func:`lab.grading.evidence.collect_evidence`
+formats. :func:`build_evidence` then runs the real :func:`lab.grading.collect.collect_evidence`
 on it and loads the bundle. Predictions are drawn so each version has a known quality:
 ``score = sigmoid(s * (2y - 1) + N(0, 1))``, ROC AUC ``Phi(sqrt(2) s)``.
 """
@@ -23,7 +23,8 @@ import yaml
 
 import lab.journal as journal_module
 from lab.answer_key import answer_key
-from lab.grading.evidence import Evidence, collect_evidence, load_evidence
+from lab.grading.collect import collect_evidence
+from lab.grading.evidence import FALLBACK_COMMANDS, Evidence, load_evidence
 from lab.home import Home, write_json_atomic
 from lab.journal import Journal
 from lab.scenario import SCENARIO_DIR, load_scenario, resolve
@@ -269,7 +270,7 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
 def build_evidence(tmp: Path, drill: Drill | None = None) -> Evidence:
     """Play ``drill`` into ``tmp/home`` and return the loaded evidence bundle (``tmp/evidence``)."""
     home = build_home(tmp / "home", drill or Drill())
-    return load_evidence(collect_evidence(home, tmp / "evidence"))
+    return load_evidence(collect_evidence(home, tmp / "evidence", FALLBACK_COMMANDS))
 
 
 def auc_of(separation: float) -> float:

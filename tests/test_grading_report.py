@@ -261,16 +261,17 @@ def test_bundle_records_monitoring_when_present_and_checks_itself(tmp_path):
     import io
     import tarfile
 
-    from lab.grading.evidence import BundleError, collect_evidence
+    from lab.grading.collect import collect_evidence
+    from lab.grading.evidence import FALLBACK_COMMANDS, BundleError
 
     home = build_home(tmp_path / "home", Drill(promote_version=None))
-    bare = load_evidence(collect_evidence(home, tmp_path / "bare"))
+    bare = load_evidence(collect_evidence(home, tmp_path / "bare", FALLBACK_COMMANDS))
     assert bare.monitoring is None and not bare.manifest.monitoring  # no <home>/monitoring yet
     assert not any("inputs" in r for r in bare.serving_requests)
     assert bare.manifest.journal_verified and bare.manifest.files.keys() >= {"journal.jsonl", "registry.json"}
     (home.root / "monitoring").mkdir()
     (home.root / "monitoring" / "windows.jsonl").write_text('{"window": 1, "alarm": false}\n')
-    ev = load_evidence(collect_evidence(home, tmp_path / "with"))
+    ev = load_evidence(collect_evidence(home, tmp_path / "with", FALLBACK_COMMANDS))
     assert ev.manifest.monitoring and ev.monitoring["files"]["windows.jsonl"] == [{"window": 1, "alarm": False}]
 
     edited = tmp_path / "with" / "labels.jsonl"
@@ -280,7 +281,7 @@ def test_bundle_records_monitoring_when_present_and_checks_itself(tmp_path):
 
     lines = home.journal.read_text().splitlines()
     home.journal.write_text("\n".join(lines[:3] + lines[4:]) + "\n")  # drop an entry
-    broken = load_evidence(collect_evidence(home, tmp_path / "broken"))
+    broken = load_evidence(collect_evidence(home, tmp_path / "broken", FALLBACK_COMMANDS))
     assert not broken.manifest.journal_verified and "chain broken" in broken.manifest.journal_error
 
     evil = tmp_path / "evil.tar.gz"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -20,6 +20,22 @@ HtmlOut = Annotated[Optional[Path], typer.Option("--html", help="Write the HTML 
 GradescopeOut = Annotated[Optional[Path], typer.Option("--gradescope", help="Write Gradescope's results.json to F.",
                                                        show_default=False)]
 JunitOut = Annotated[Optional[Path], typer.Option("--junit", help="Write JUnit XML to F.", show_default=False)]
+
+
+def cli_commands(root: Any) -> list[str]:
+    """Every leaf command under the root command ``root`` (``lab shadow start``, ``lab rollback``, ...), sorted."""
+    out: list[str] = []
+
+    def walk(cmd: Any, prefix: str) -> None:
+        subs = getattr(cmd, "commands", None)
+        if isinstance(subs, dict) and subs:
+            for name, sub in sorted(subs.items()):
+                walk(sub, f"{prefix} {name}")
+        else:
+            out.append(prefix)
+
+    walk(root, "lab")
+    return sorted(out)
 
 
 def register(app: typer.Typer) -> None:
@@ -76,6 +92,7 @@ def _show(report, json_to_stdout: bool) -> None:
 
 
 def submit(
+    ctx: typer.Context,
     submission: Annotated[str, typer.Argument(help="Your answer: a folder, or a .tar.gz / .zip of one.")],
     json_out: JsonOut = None,
     html_out: HtmlOut = None,
@@ -88,7 +105,8 @@ def submit(
 
     started = time.perf_counter()
     from lab import stack
-    from lab.grading.evidence import bundle_archive, collect_evidence, load_evidence
+    from lab.grading.collect import collect_evidence
+    from lab.grading.evidence import bundle_archive, load_evidence
     from lab.grading.grade import grade as run_grade
     from lab.grading.submission import read_submission
     from lab.home import Clock
@@ -103,7 +121,8 @@ def submit(
     while folder.exists():
         n += 1
         folder = h.root / "submissions" / f"{stamp}-{n}"
-    evidence_dir = collect_evidence(h, folder / "evidence")
+    commands = cli_commands(ctx.find_root().command)
+    evidence_dir = collect_evidence(h, folder / "evidence", commands)
     archive = bundle_archive(evidence_dir)
     evidence = load_evidence(evidence_dir)
     report = run_grade(evidence, sub)

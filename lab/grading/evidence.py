@@ -17,16 +17,18 @@ A bundle holds::
     serving_requests.jsonl   merged serving records (lab.serving.requestlog.merged), without inputs
     traffic_requests.jsonl   the traffic replayer's log
     labels.jsonl             labelled feedback (lab.feedback), possibly empty
-    monitoring.json          live monitoring results, when the home has any
+    monitoring.json          live monitoring results, when the home has any: {source: "monitoring",
+                             files: {name: content}}, every path in them relative to the lab home
 
-:func:`collect_evidence` writes only inside ``out_dir`` (and refreshes the registry
-snapshot inside the lab home); :func:`load_evidence` reads a folder or a .tar.gz
-(unpacked safely into a temporary folder it removes) into a typed :class:`Evidence`.
+This module is the bundle's schema and its reader, and all graders import of it: it
+calls no service. :func:`load_evidence` reads a folder or a .tar.gz (unpacked safely
+into a temporary folder it removes) into a typed :class:`Evidence`; bundles of every
+schema in :data:`READABLE_SCHEMAS` load. The live collector that writes a bundle from a
+lab home (reading MLflow) is :func:`lab.grading.collect.collect_evidence`.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -40,11 +42,13 @@ from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lab.errors import StateError, UsageError
-from lab.home import Home, write_json_atomic
+from lab.errors import UsageError
 from lab.scenario import Scenario
 
-SCHEMA_VERSION = 1
+#: 2: ``monitoring.json`` holds no absolute path of the lab home (``source`` is
+#: ``monitoring``, report paths are relative to the home). Bundles of schema 1 load the same.
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)
 MANIFEST = "manifest.json"
 SCENARIO = "scenario.json"
 ANSWER_KEY = "answer_key.json"
@@ -56,11 +60,9 @@ TRAFFIC = "traffic_requests.jsonl"
 LABELS = "labels.jsonl"
 MONITORING = "monitoring.json"
 REQUIRED = (SCENARIO, ANSWER_KEY, JOURNAL, REGISTRY, ALIAS_HISTORY, SERVING, TRAFFIC, LABELS)
-#: Where the lab keeps the last registry it read, for grading after MLflow has stopped.
-SNAPSHOT_NAME = "registry_snapshot.json"
 MAX_BUNDLE_BYTES = 2 * 1024 * 1024 * 1024  # a month of traffic logs is well under this
 MAX_MONITORING_BYTES = 64 * 1024 * 1024
-#: The lab's commands when the CLI cannot be introspected.
+#: The lab's commands, for bundles whose manifest lists none (the CLI passes the real list to the collector).
 FALLBACK_COMMANDS = ("lab up", "lab down", "lab status", "lab logs", "lab scenarios", "lab export-data", "lab evaluate",
                      "lab inject", "lab promote", "lab rollback", "lab shadow start", "lab shadow stop",
                      "lab shadow report", "lab init-submission", "lab submit", "lab grade")
@@ -202,10 +204,10 @@ def parse_time(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-# --------------------------------------------------------------------------- collecting
+# --------------------------------------------------------------------------- reading and packing
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -213,208 +215,19 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-
-
-def _write_jsonl(path: Path, records: Any) -> int:
-    n = 0
-    with open(path, "w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n")
-            n += 1
-    return n
-
-
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    from lab.serving.requestlog import read_requests
-
-    return list(read_requests(path))
-
-
-def snapshot_path(home: Home) -> Path:
-    return home.root / SNAPSHOT_NAME
-
-
-def registry_snapshot(home: Home, model: str, journal: list[JournalEntry], *, live: bool) -> RegistrySnapshot:
-    """The registry as graders see it: MLflow when ``live``, else the saved snapshot, else the journal."""
-    now = datetime.now(timezone.utc).isoformat()
-    error = ""
-    if live:
-        from lab.errors import ServiceError
-        from lab.registry import model_versions
-
-        try:
-            versions = model_versions(home.url("mlflow"), model)
-            snap = RegistrySnapshot(source="mlflow", taken_at=now, model=model, versions=versions,
-                                    note="read from the lab's MLflow server")
-            write_json_atomic(snapshot_path(home), snap.model_dump(mode="json"))
-            return snap
-        except ServiceError as exc:
-            error = f"MLflow did not answer ({exc}); "
-    saved = snapshot_path(home)
-    if saved.exists():
-        try:
-            data = json.loads(saved.read_text(encoding="utf-8"))
-            snap = RegistrySnapshot.model_validate(data)
-            if snap.model == model:
-                return snap.model_copy(update={"source": "snapshot", "note": error + f"MLflow was not running: the "
-                                               f"snapshot saved at {snap.taken_at}"})
-        except (OSError, ValueError, ValidationError):
-            error += "the saved snapshot is unreadable; "
-    registered = [e["data"] for e in journal if e["kind"] == "model.registered" and e["data"].get("model") == model]
-    if registered:
-        aliases: dict[int, list[str]] = {}
-        state: dict[str, int | None] = {}
-        for e in journal:
-            if e["kind"] == "alias.moved" and e["data"].get("model") == model:
-                state[e["data"]["alias"]] = e["data"].get("to")
-        for alias, v in state.items():
-            if v is not None:
-                aliases.setdefault(int(v), []).append(alias)
-        versions = [{"name": model, "version": int(r["version"]), "run_id": r.get("run_id"),
-                     "aliases": sorted(aliases.get(int(r["version"]), [])), "metrics": {},
-                     "estimator": r.get("estimator")} for r in registered]
-        return RegistrySnapshot(source="journal", taken_at=now, model=model,
-                                versions=sorted(versions, key=lambda v: v["version"]),
-                                note=error + "MLflow was not running and no snapshot was saved: versions and run ids "
-                                             "from the journal, without metrics")
-    return RegistrySnapshot(source="none", taken_at=now, model=model,
-                            note=error + "MLflow was not running, no snapshot was saved and the journal records no "
-                                         "registered version")
-
-
-def _alias_history(journal: list[JournalEntry]) -> list[dict[str, Any]]:
-    out = []
-    for e in journal:
-        if e["kind"] != "alias.moved":
-            continue
-        d = e["data"]
-        out.append({"seq": e["seq"], "time": e["time"], "day": e["day"], "model": d.get("model"),
-                    "alias": d.get("alias"), "from": d.get("from"), "to": d.get("to"), "actor": e["actor"],
-                    "reason": d.get("reason"), "via": d.get("via")})
-    return out
-
-
-def _monitoring(home: Home) -> dict[str, Any] | None:
-    folder = home.root / "monitoring"
-    if not folder.is_dir():
-        return None
-    files: dict[str, Any] = {}
-    budget = MAX_MONITORING_BYTES
-    for p in sorted(folder.iterdir()):
-        if not p.is_file() or p.is_symlink() or p.suffix not in (".json", ".jsonl", ".yaml", ".yml"):
-            continue
-        size = p.stat().st_size
-        if size > budget:
-            files[p.name] = {"skipped": f"{size:,} bytes, over the bundle's limit"}
-            continue
-        budget -= size
-        if p.suffix == ".jsonl":
-            files[p.name] = _jsonl(p)
-        elif p.suffix == ".json":
-            try:
-                files[p.name] = json.loads(p.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                files[p.name] = {"unreadable": str(exc)}
-        else:
-            files[p.name] = p.read_text(encoding="utf-8", errors="replace")
-    if not files:
-        return None
-    return {"source": str(folder), "files": files}
-
-
-def lab_commands() -> list[str]:
-    """Every leaf ``lab`` command (``lab shadow start``, ``lab rollback``, ...), from the CLI itself."""
-    try:
-        import typer
-
-        from lab.cli import app
-
-        root = typer.main.get_command(app)
-    except Exception:  # a CLI module that does not import must not stop evidence collection
-        return list(FALLBACK_COMMANDS)
-    out: list[str] = []
-
-    def walk(cmd: Any, prefix: str) -> None:
-        subs = getattr(cmd, "commands", None)
-        if isinstance(subs, dict) and subs:
-            for name, sub in sorted(subs.items()):
-                walk(sub, f"{prefix} {name}")
-        else:
-            out.append(prefix)
-
-    walk(root, "lab")
-    return sorted(out)
-
-
-def collect_evidence(home: Home, out_dir: Path) -> Path:
-    """Write the evidence bundle of ``home`` into ``out_dir`` (created; must be empty) and return it."""
-    from lab import __version__
-    from lab.feedback import labels_path
-    from lab.grading.runbook import load_rubric
-    from lab.journal import JournalError, verify
-    from lab.run import effective_scenario
-    from lab.serving.requestlog import merged, read_requests
-    from lab.stack import lab_running
-
-    cfg = home.config()
-    if not cfg:
-        raise StateError(f"{home.root} holds no lab", hint="`lab up` first, or pass --home")
-    if not home.journal.exists():
-        raise StateError(f"{home.root} has no journal: nothing to grade", hint="`lab up` first")
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        raise UsageError(f"{out} is not empty; the evidence bundle needs an empty folder")
-    out.mkdir(parents=True, exist_ok=True)
-
-    scenario, seed = effective_scenario(home)
-    # copy the journal first (it keeps growing while the lab runs), then verify the copy
-    with open(home.journal, "rb") as src, open(out / JOURNAL, "wb") as dst:
-        fcntl.flock(src, fcntl.LOCK_SH)  # writers hold LOCK_EX: never copy half a line
-        try:
-            shutil.copyfileobj(src, dst)
-        finally:
-            fcntl.flock(src, fcntl.LOCK_UN)
-    journal: list[JournalEntry] = [json.loads(line) for line in (out / JOURNAL).read_text(encoding="utf-8").splitlines()
-                                   if line.strip()]
-    try:
-        n = verify(out / JOURNAL)
-        verified, journal_error = True, None
-    except JournalError as exc:
-        n, verified, journal_error = len(journal), False, str(exc).replace(str(out / JOURNAL), JOURNAL)
-
-    _write_json(out / SCENARIO, scenario.model_dump(mode="json"))
-    key = json.loads(home.answer_key.read_text(encoding="utf-8")) if home.answer_key.exists() else None
-    if key is None:
-        from lab.answer_key import answer_key
-        from lab.scenario import load_scenario, resolve
-
-        resolved, drawn = resolve(load_scenario(cfg["scenario_file"]), seed)
-        key = answer_key(resolved, seed, drawn)
-    _write_json(out / ANSWER_KEY, key)
-    live = lab_running(home)
-    registry = registry_snapshot(home, scenario.model.name, journal, live=live)
-    _write_json(out / REGISTRY, registry.model_dump(mode="json"))
-    _write_json(out / ALIAS_HISTORY, _alias_history(journal))
-    serving = merged(home.serving / "requests.jsonl")
-    _write_jsonl(out / SERVING, ({k: v for k, v in r.items() if k != "inputs"} for r in serving))
-    _write_jsonl(out / TRAFFIC, read_requests(home.traffic / "requests.jsonl"))
-    _write_jsonl(out / LABELS, read_requests(labels_path(home)))
-    monitoring = _monitoring(home)
-    if monitoring is not None:
-        _write_json(out / MONITORING, monitoring)
-
-    rubric = load_rubric()
-    files = {p.name: _sha256(p) for p in sorted(out.iterdir()) if p.is_file() and p.name != MANIFEST}
-    manifest = Manifest(
-        schema_version=SCHEMA_VERSION, lab_version=__version__, scenario=scenario.id, seed=int(seed),
-        rubric_version=rubric.rubric_version, law_as_at=rubric.law_as_at.isoformat(),
-        created=datetime.now(timezone.utc).isoformat(), files=files, journal_verified=verified,
-        journal_entries=n, journal_error=journal_error, registry_source=registry.source,
-        monitoring=monitoring is not None, lab_commands=lab_commands(),
-    )
-    _write_json(out / MANIFEST, manifest.model_dump(mode="json"))
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSON-lines file; a line cut by a crash mid-write is skipped."""
+    out: list[dict[str, Any]] = []
+    if not Path(path).exists():
+        return out
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
     return out
 
 
@@ -498,15 +311,17 @@ def _load_folder(folder: Path, shown: Path) -> Evidence:
         manifest = Manifest.model_validate_json(mpath.read_text(encoding="utf-8"))
     except (ValidationError, ValueError) as exc:
         raise BundleError(f"{shown}: {MANIFEST} is invalid ({str(exc).splitlines()[0]})") from None
-    if manifest.schema_version > SCHEMA_VERSION:
-        raise BundleError(f"{shown}: bundle schema {manifest.schema_version} is newer than this lab reads "
-                          f"({SCHEMA_VERSION})", hint="upgrade prodml-lab")
+    if manifest.schema_version not in READABLE_SCHEMAS:
+        newer = manifest.schema_version > SCHEMA_VERSION
+        raise BundleError(f"{shown}: bundle schema {manifest.schema_version} is "
+                          f"{'newer than' if newer else 'not one'} this lab reads "
+                          f"({', '.join(map(str, READABLE_SCHEMAS))})", hint="upgrade prodml-lab" if newer else None)
     missing = [n for n in REQUIRED if not (folder / n).is_file()]
     if missing:
         raise BundleError(f"{shown}: missing {', '.join(missing)}")
     for name, digest in manifest.files.items():
         f = folder / name
-        if f.is_file() and _sha256(f) != digest:
+        if f.is_file() and sha256_of(f) != digest:
             raise BundleError(f"{shown}: {name} does not match its sha256 in the manifest (edited after collection)")
 
     def read_json(name: str) -> Any:
@@ -525,7 +340,7 @@ def _load_folder(folder: Path, shown: Path) -> Evidence:
     monitoring = read_json(MONITORING) if (folder / MONITORING).is_file() else None
     return Evidence(
         path=shown, manifest=manifest, scenario=scenario, answer_key=answer_key,
-        journal=_jsonl(folder / JOURNAL),  # type: ignore[arg-type]
-        registry=registry, alias_history=aliases, serving_requests=_jsonl(folder / SERVING),
-        traffic_requests=_jsonl(folder / TRAFFIC), labels=_jsonl(folder / LABELS), monitoring=monitoring,
+        journal=read_jsonl(folder / JOURNAL),  # type: ignore[arg-type]
+        registry=registry, alias_history=aliases, serving_requests=read_jsonl(folder / SERVING),
+        traffic_requests=read_jsonl(folder / TRAFFIC), labels=read_jsonl(folder / LABELS), monitoring=monitoring,
     )

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
-from lab.grading.evidence import Evidence
+from lab.grading.evidence import FALLBACK_COMMANDS, Evidence
 from lab.grading.items import SKILLS, Item
 from lab.grading.report import Report, build_report
 from lab.grading.submission import MODEL_CARD, MONITORING, RUNBOOK, Submission
@@ -80,11 +80,7 @@ def _card_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, floa
 def _runbook_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, float] | None) -> list[Item]:
     from lab.grading.runbook import RunbookContext, grade_runbook
 
-    commands = ev.manifest.lab_commands
-    if not commands:
-        from lab.grading.evidence import lab_commands
-
-        commands = lab_commands()
+    commands = ev.manifest.lab_commands or list(FALLBACK_COMMANDS)  # bundles that list none
     ctx = RunbookContext(scenario_id=ev.scenario.id, risk_class=ev.scenario.risk.eu_ai_act_class,
                          risk_basis=ev.scenario.risk.basis, model_name=ev.scenario.model.name,
                          monitoring_thresholds=thresholds, real_commands=tuple(commands))
