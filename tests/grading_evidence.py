@@ -54,6 +54,14 @@ class Drill:
     rollback_via: str = "lab rollback"  # or "external" (MLflow UI, no reason)
     failed_during_switch: int = 0
     end_day: float | None = None  # default: the scenario's last day
+    journal_shadow_started: bool = True  # False: `lab shadow start` timed out warming (alias moved, no entry)
+    shadow_warm_days: float = 0.0  # the shadow mirrors nothing this long after the alias moved
+    shadow_stopped: bool = True  # False: the shadow alias stays set to the end of the drill
+    # shares of mirrored requests whose shadow ended so ("crashed", "dropped", "late", "no_answer": no shadow line ...)
+    shadow_statuses: tuple[tuple[str, float], ...] = ()
+    # machine load on every request's latency: ("ramp", slope per day) -> 1 + slope * day;
+    # ("step", day, factor) -> factor from that day on
+    load: tuple[Any, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -141,12 +149,16 @@ def build_home(root: Path, drill: Drill) -> Home:
         a, b = wall(drill.shadow_days[0]), wall(drill.shadow_days[1])
         move(a, "shadow", None, drill.shadow_version, "user", f"shadow v{drill.shadow_version} at 100%",
              "lab shadow start")
-        events.append((a + 1.5, "shadow.started", {"model": model, "version": drill.shadow_version, "percent": 100.0,
-                                                   "fault": None, "champion": champion, "seconds_to_mirror": 1.1},
-                       "user"))
-        shadow_periods.append((a + 0.4, b + 0.4, drill.shadow_version))
-        move(b, "shadow", drill.shadow_version, None, "user", "shadow stopped", "lab shadow stop")
-        events.append((b + 1.0, "shadow.stopped", {"model": model, "version": drill.shadow_version}, "user"))
+        if drill.journal_shadow_started:
+            events.append((a + 1.5, "shadow.started", {"model": model, "version": drill.shadow_version,
+                                                       "percent": 100.0, "fault": None, "champion": champion,
+                                                       "seconds_to_mirror": 1.1}, "user"))
+        if not drill.shadow_stopped:
+            b = wall(end + 1)
+        shadow_periods.append((a + 0.4 + drill.shadow_warm_days * SPEED, b + 0.4, drill.shadow_version))
+        if drill.shadow_stopped:
+            move(b, "shadow", drill.shadow_version, None, "user", "shadow stopped", "lab shadow stop")
+            events.append((b + 1.0, "shadow.stopped", {"model": model, "version": drill.shadow_version}, "user"))
     if drill.promote_version is not None:
         t = wall(drill.promote_day)
         move(t, "champion", champion, drill.promote_version, "user", drill.promote_reason, "lab promote")
@@ -199,7 +211,8 @@ def build_home(root: Path, drill: Drill) -> Home:
     if drill.shadow_quality == "same" and challenger_v:
         noise[challenger_v] = noise[champion_v] + rng.normal(scale=0.05, size=n)
     scores = {v: _logit(SEPARATION[q] * (2 * ys - 1) + noise[v]) for v, q in quality.items()}
-    latency = 8.0 + rng.exponential(4.0, size=n)
+    latency = (8.0 + rng.exponential(4.0, size=n)) * _load(drill.load, (times - T0) / SPEED)
+    fates = _fates(drill.shadow_statuses, n, np.random.default_rng(drill.seed + 1))
     switch_times = [t for t, _ in champ_timeline]
     failed_left = drill.failed_during_switch
     serving, traffic, labels = [], [], []
@@ -225,9 +238,13 @@ def build_home(root: Path, drill: Drill) -> Home:
         if sv is not None:
             rec_s["shadow_version"] = sv
             serving.append(rec_s)
-            serving.append({"kind": "shadow", "id": rid, "shadow_version": sv,
-                            "shadow_prediction": [round(float(scores[sv][i]), 6)],
-                            "shadow_latency_ms": round(float(latency[i]) * 1.5, 3), "shadow_status": "ok"})
+            fate = fates[i]
+            answered = fate in ("ok", "late")
+            if fate != "no_answer":
+                serving.append({"kind": "shadow", "id": rid, "shadow_version": sv,
+                                "shadow_prediction": [round(float(scores[sv][i]), 6)] if answered else None,
+                                "shadow_latency_ms": round(float(latency[i]) * 1.5, 3) if answered else None,
+                                "shadow_status": fate})
         else:
             serving.append(rec_s)
         traffic.append({**rec_t, "status": 200, "latency_ms": round(float(latency[i]) + 1.0, 3),
@@ -258,6 +275,24 @@ def build_home(root: Path, drill: Drill) -> Home:
             if kind == "alias.requested":
                 requested[t] = entry["seq"]
     return home
+
+
+def _load(load: tuple[Any, ...], days: np.ndarray) -> np.ndarray:
+    if not load:
+        return np.ones_like(days)
+    if load[0] == "ramp":
+        return 1.0 + float(load[1]) * days
+    if load[0] == "step":
+        return np.where(days >= float(load[1]), float(load[2]), 1.0)
+    raise ValueError(f"unknown load {load!r}")
+
+
+def _fates(shares: tuple[tuple[str, float], ...], n: int, rng: np.random.Generator) -> list[str]:
+    """Each request's shadow status if it is mirrored: "ok" unless drawn into one of ``shares``."""
+    names = [name for name, _ in shares] + ["ok"]
+    probs = [share for _, share in shares]
+    draws = rng.choice(len(names), size=n, p=probs + [1.0 - sum(probs)])
+    return [names[k] for k in draws]
 
 
 def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
