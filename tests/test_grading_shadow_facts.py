@@ -112,10 +112,12 @@ def test_a_real_slowdown_is_still_seen_under_load(evidence_for):
     assert got.points == 0 and got.details["ratio"] > 2.5
 
 
-def test_too_few_comparable_requests_earns_partial_credit_not_a_verdict():
-    samples = [(float(t), 10.0, t >= 20) for t in range(0, 80)]  # 20 unmirrored, then mirrored
-    cmp = interleaved_latency(samples)
-    assert cmp["n_without"] == 20 and cmp["n_with"] < MIN_LATENCY_SAMPLES
+def test_interleaved_latency_compares_only_requests_with_unmirrored_neighbours():
+    samples = [(float(t), 10.0, t >= 20) for t in range(0, 200)]  # 20 s unmirrored, then 180 s mirrored
+    cmp = interleaved_latency(samples)  # 30 s buckets; neighbours up to two buckets away
+    assert (cmp["n_without"], cmp["n_with"], cmp["unmatched"]) == (20, 70, 110)
+    assert cmp["ratio"] == 1.0
+    assert interleaved_latency([(float(t), 10.0, True) for t in range(100)])["ratio"] is None  # no control at all
 
 
 def test_small_sample_latency_item_is_half_credit(evidence_for):

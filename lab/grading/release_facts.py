@@ -7,8 +7,8 @@ period is an interval in which the ``shadow`` alias pointed at a version (from
 ``alias.moved``); mirrored requests that no alias move explains (an older bundle, a
 move made while the watcher was down) add a period spanning them. ``shadow.started``
 entries only mark a period as journaled. :func:`release_facts` derives the periods,
-the champion's moves, promotions and switches, the mirrored-request counts and the
-journal's ``shadow.crash_loop`` entries; the graders (lab.grading.shadow_grader,
+the champion's moves, promotions and switches, the mirrored-request counts of each
+shadowed version before its promotion and the journal's ``shadow.crash_loop`` entries; the graders (lab.grading.shadow_grader,
 lab.grading.rollback_grader) read nothing else about the timeline.
 """
 
@@ -92,6 +92,7 @@ class ReleaseFacts:
     switches: list[Switch]
     end_time: float
     crash_loops: list[JournalEntry]
+    counts: dict[int, dict[str, Any]]  # shadow version -> lab.shadow_report.shadow_counts, before its promotion
 
     @property
     def first_promotion(self) -> AliasMove | None:
@@ -99,6 +100,10 @@ class ReleaseFacts:
 
     def promotion_of(self, version: int | None) -> AliasMove | None:
         return next((m for m in self.promotions if m.to == version), None)
+
+    def counts_of(self, version: int) -> dict[str, Any]:
+        """What became of the requests mirrored to ``version`` before its promotion (all zero if none)."""
+        return self.counts.get(version) or shadow_counts((), version)
 
     def champion_at(self, t: float) -> int | None:
         current = None
@@ -189,15 +194,15 @@ def release_facts(ev: Evidence) -> ReleaseFacts:
     shadow = moves_of(ev, "shadow")
     end = end_time(ev)
     promotions = [m for i, m in enumerate(champion) if _is_promotion(m, {x.to for x in champion[:i]}, ev)]
-    return ReleaseFacts(champion_moves=champion, shadow_moves=shadow, shadow_periods=_shadow_periods(ev, shadow, end),
-                        promotions=promotions, switches=_switches(ev, champion), end_time=end,
-                        crash_loops=ev.entries("shadow.crash_loop"))
-
-
-def mirrored_counts(ev: Evidence, version: int, before: float | None = None) -> dict[str, Any]:
-    """:func:`lab.shadow_report.shadow_counts` of ``version``, on requests before ``before`` (a promotion)."""
-    cut = float("inf") if before is None else before
-    return shadow_counts((r for r in ev.serving_requests if float(r.get("time") or 0) < cut), version)
+    periods = _shadow_periods(ev, shadow, end)
+    counts = {}
+    for v in sorted({p.version for p in periods}):
+        promo = next((m for m in promotions if m.to == v), None)
+        cut = promo.timestamp if promo else float("inf")
+        counts[v] = shadow_counts((r for r in ev.serving_requests if float(r.get("time") or 0) < cut), v)
+    return ReleaseFacts(champion_moves=champion, shadow_moves=shadow, shadow_periods=periods, promotions=promotions,
+                        switches=_switches(ev, champion), end_time=end, crash_loops=ev.entries("shadow.crash_loop"),
+                        counts=counts)
 
 
 def substantive(text: str | None) -> bool:

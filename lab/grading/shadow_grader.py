@@ -27,8 +27,8 @@ from typing import Any
 
 from lab.grading.evidence import AliasMove, Evidence
 from lab.grading.items import Item
-from lab.grading.release_facts import (ReleaseFacts, ShadowPeriod, make_item, mirrored_counts, release_facts,
-                                       substantive, version_of)
+from lab.grading.release_facts import (ReleaseFacts, ShadowPeriod, make_item, release_facts, substantive,
+                                       version_of)
 from lab.grading.submission import Submission
 from lab.shadow_report import counts_line, interleaved_latency, latency_samples, shadow_report, shadow_warnings
 
@@ -66,10 +66,6 @@ class _Ctx:
     periods: list[ShadowPeriod]  # the candidate's
     before: list[ShadowPeriod]  # the candidate's, begun before any promotion
     promo: AliasMove | None  # the candidate's promotion
-
-    @property
-    def cut(self) -> float:
-        return self.promo.timestamp if self.promo else self.facts.end_time + 1
 
 
 def _item(id_: str, share: float, feedback: str, evidence: str = "", citation: str | None = None,
@@ -126,7 +122,7 @@ def _version_item(c: _Ctx) -> Item:
 
 
 def _mirrored_item(c: _Ctx) -> Item:
-    counts = mirrored_counts(c.ev, c.cand, c.promo.timestamp if c.promo else None)
+    counts = c.facts.counts_of(c.cand)
     answered = counts["answered"]
     fb = (f"{answered} requests mirrored to v{c.cand} got an answer" + (" before its promotion" if c.promo else "")
           + f" ({counts_line(counts)}).")
