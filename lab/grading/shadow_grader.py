@@ -27,7 +27,7 @@ from typing import Any
 
 from lab.grading.evidence import AliasMove, Evidence
 from lab.grading.items import Item
-from lab.grading.release_facts import (ReleaseFacts, ShadowPeriod, make_item, release_facts, substantive,
+from lab.grading.release_facts import (ReleaseFacts, ShadowPeriod, fmt, make_item, release_facts, substantive,
                                        version_of)
 from lab.grading.submission import Submission
 from lab.shadow_report import counts_line, interleaved_latency, latency_samples, shadow_report, shadow_warnings
@@ -182,7 +182,7 @@ def _latency_item(c: _Ctx) -> Item:
     details = {k: cmp[k] for k in ("n_with", "n_without", "unmatched", "ratio", "p99_with_ms", "p99_without_ms")}
     ev_text = (f"{source}; mirrored requests compared with unmirrored ones within {cmp['reach_seconds']:g} s: "
                f"p99 {cmp['p99_with_ms']} ms (n={cmp['n_with']}) vs {cmp['p99_without_ms']} ms "
-               f"(n={cmp['n_without']}), load-normalised ratio {cmp['ratio']}; {cmp['unmatched']} mirrored requests "
+               f"(n={cmp['n_without']}), load-normalised ratio {fmt(cmp['ratio'], 2)}; {cmp['unmatched']} mirrored requests "
                "had no unmirrored neighbours")
     if not c.periods or not mirrored:
         return _item("shadow.latency", 0.0, "No mirrored requests, so nothing shows the shadow leaves the champion's "
