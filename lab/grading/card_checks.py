@@ -269,7 +269,7 @@ class CardChecks:
         if len(best) >= 2 and best_specific:
             return Verdict(1.0, f"Describes human oversight: {', '.join(best)}.", evidence=best_ev)
         if len(best) >= 2:
-            return Verdict(0.5, f"Describes human oversight ({', '.join(best)}) in generic terms: say who, in this "
+            return Verdict(0.25, f"Describes human oversight ({', '.join(best)}) in generic terms: say who, in this "
                                 f"system, reviews what.", evidence=best_ev)
         if best:
             return Verdict(0.5 if best_specific else 0.25, f"Mentions {best[0]} only.", evidence=best_ev)
@@ -278,8 +278,14 @@ class CardChecks:
     def monitoring_link(self) -> Verdict:
         rx = phrase(r"post[\s_-]*market[\s_-]*monitoring|monitoring (?:plan|runbook)")
         link = re.compile(r"post_market_monitoring(?:\.md)?|\(\S*monitoring\S*\.md\)", re.I)
-        for s in self.doc.content:
-            if link.search(s.text) or (rx.search(s.text) and substantive(s)
-                                       and phrase(r"plan|runbook|document|\.md").search(s.text)):
-                return Verdict(1.0, "Points to the monitoring plan.", evidence=quote(s))
+        covers = phrase(r"drift|thresholds?|alert|alarm|incident|rollback|roll back|retrain|fairness|"
+                        r"performance|metrics?|labels?|serious")
+        found = [s for s in self.doc.content if link.search(s.text) or (
+            rx.search(s.text) and substantive(s) and phrase(r"plan|runbook|document|\.md").search(s.text))]
+        said = [s for s in found if covers.search(s.text)]
+        if said:
+            return Verdict(1.0, "Points to the monitoring plan and says what it covers.", evidence=quote(said[0]))
+        if found:
+            return Verdict(0.5, "Points to the monitoring plan but not what it covers (drift thresholds, incident "
+                                "reporting, rollback ...).", evidence=quote(found[0]))
         return Verdict(0.0, "The card does not point to the monitoring plan.")

@@ -13,8 +13,8 @@ as a ratio between groups is disparate impact:
 ...                   champion_version=1, sensitive_attributes=["gender"],
 ...                   versions=[{"version": 1, "run_id": "a" * 32, "metrics": {"f1": 0.55}},
 ...                             {"version": 2, "run_id": "b" * 32, "metrics": {"roc_auc": 0.8}}])
->>> doc = parse_markdown("F1 at 0.5 is 0.55. v2: ROC AUC 0.80. Lowest-to-highest selection rate ratio: "
-...                      "gender 0.82.\\n\\n## Production\\n\\nLive ROC AUC 0.70.\\n")
+>>> doc = parse_markdown("F1 at 0.5 is 0.55.\\n\\n- v2: ROC AUC 0.80\\n\\nLowest-to-highest selection rate "
+...                      "ratio: gender 0.82.\\n\\n## Production\\n\\nLive ROC AUC 0.70.\\n")
 >>> [(c.key, c.value, c.version, c.population) for c in extract_claims(doc, ctx, load_card_rubric())]
 ... # doctest: +NORMALIZE_WHITESPACE
 [('decision_threshold', 0.5, None, 'evaluation'), ('f1', 0.55, None, 'evaluation'),
@@ -88,6 +88,7 @@ class CardContext(BaseModel):
 
 _GROUP_SYNONYMS = {"female": ["female", "wom[ae]n", "girls?"], "male": ["male", "m[ae]n", "boys?"]}
 _ATTR_SYNONYMS = {"gender": "gender|sex", "age_band": r"age[\s_-]*bands?|age[\s_-]*groups?|age(?![a-z])"}
+_NUMBER_IN = re.compile(r"(?<![\w.])\d*\.\d+|(?<![\w.])\d+\s*%")
 _NOT_A_VALUE = re.compile(r"version|run(?![a-z])|step|rows?(?![a-z])|(?<![a-z])n(?![a-z])|count|days?(?![a-z])|seed|"
                           r"share|proportion|population|support", re.I)
 
@@ -199,6 +200,7 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
     ratio = any_of(rubric.ratio_cues)
     live_heading, live_cue = any_of(rubric.live_headings), any_of(rubric.live_cues)
     other = any_of(rubric.other_population_cues)
+    others = [(k, phrase(p)) for k, p in rubric.metrics.items() if k != "decision_threshold"]
     out: list[Claim] = []
     for n in label_numbers(doc, labels):
         metric = n.labels["metric"]
@@ -213,7 +215,13 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
         before, after = s.text[a:num.start], s.text[num.end:]
         version = int(n.labels["version"]) if n.labels["version"] else None
         population: Population = "live" if _is_live(n, doc, live_heading, live_cue) else "evaluation"
-        threshold = (bool(before_rx.search(before)) and not value_at.search(before)) or bool(after_rx.match(after))
+        threshold = _after_threshold_cue(before, before_rx, value_at) or bool(after_rx.match(after))
+        if metric == "decision_threshold" and not threshold and _NUMBER_IN.search(before):
+            # "accuracy at the 0.5 decision threshold is 0.734": the threshold is 0.5, 0.734 is accuracy
+            ends = {k: max(m.end() for m in rx.finditer(before)) for k, rx in others if rx.search(before)}
+            if not ends:
+                continue
+            metric = max(ends, key=lambda k: ends[k])
         if threshold or metric == "decision_threshold":
             if metric == "decision_threshold" or decision.search(clause) or decision.search(s.lead):
                 out.append(Claim("decision_threshold", num.fraction(), version, n, population))
@@ -231,6 +239,18 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
         if key:
             out.append(Claim(key, value, version, n, population))
     return out
+
+
+def _after_threshold_cue(before: str, cue: re.Pattern[str], value_at: re.Pattern[str]) -> bool:
+    """True when the text before a number ends in a threshold cue ("F1 at", "precision@", "cut-off of").
+
+    Not when the cue follows a value verb ("stands at") or a threshold already stated
+    ("recall at the 0.5 threshold is 0.535": 0.535 is the recall).
+    """
+    m = cue.search(before)
+    if m is None or value_at.search(before):
+        return False
+    return not re.search(r"(?<![\w.])\d*\.?\d+\s*%?\s*(?:[a-z]+\s+)?$", before[: m.start()], re.I)
 
 
 def _key(metric: str, group: str | None, attr: str | None) -> str | None:

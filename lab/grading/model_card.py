@@ -235,8 +235,9 @@ class CardFacts:
         if bad:
             notes.append("Metrics disagree with MLflow, each costing its share: " + "; ".join(bad) + ".")
         if ok:
-            notes.append(f"{right} of {denom} shares match the run within {r.tolerance} "
-                         f"({', '.join(sorted({k for (_, k), good in own.items() if good}))}).")
+            named = sorted({k for (_, k), good in own.items() if good}) + (["per-group values"] if group_slot else [])
+            notes.append(f"{right + group_slot} of {denom} shares match the run within {r.tolerance} "
+                         f"({', '.join(named)}).")
         missing = []
         if card is not None and (card.version, r.headline_metric) not in own and r.headline_metric in card.metrics:
             missing.append(f"the headline metric {r.headline_metric}")
