@@ -64,8 +64,9 @@ def test_a_number_after_at_is_the_threshold_not_the_metric(cards) -> None:
         ("Accuracy at the 0.5 decision threshold is 0.734.", "accuracy", 0.734),
         ("Precision @ 0.5: 0.579.", "precision", 0.579),
         ("We advance applications above a cut-off of 0.5; recall is 0.535.", "recall", 0.535),
+        ("Accuracy at 73.4% is what the evaluation window gives.", "accuracy", 0.734),
     ],
-    ids=["value-verb-at", "at-the-threshold", "at-sign", "cut-off-then-value"],
+    ids=["value-verb-at", "at-the-threshold", "at-sign", "cut-off-then-value", "percent-after-at"],
 )
 def test_threshold_cues_leave_the_value_to_its_metric(sentence, key, value) -> None:
     from lab.grading.card_facts import extract_claims
@@ -73,8 +74,16 @@ def test_threshold_cues_leave_the_value_to_its_metric(sentence, key, value) -> N
 
     claims = extract_claims(parse_markdown(f"# resume-screener\n\n{sentence}\n"), card_ctx(), load_card_rubric())
     values = {c.key: c.value for c in claims}
-    assert values.get(key) == value, values
+    assert values.get(key) == pytest.approx(value), values
     assert all(c.value != 0.5 for c in claims if c.key != "decision_threshold"), claims
+
+
+def test_an_alert_threshold_is_not_the_decision_threshold() -> None:
+    from lab.grading.card_facts import extract_claims
+    from lab.grading.markdown import parse_markdown
+
+    text = "# resume-screener\n\nThe accuracy alert threshold is 0.70. The drift threshold is 0.05.\n"
+    assert extract_claims(parse_markdown(text), card_ctx(), load_card_rubric()) == []
 
 
 def test_live_figures_in_a_labelled_section_are_reported_not_graded(cards) -> None:
@@ -148,13 +157,19 @@ def test_the_group_named_disadvantaged_must_be_the_one_the_numbers_show(cards) -
         ("Applicants aged 50+ are advanced less often than applicants aged 18-29.", True),
         ("Qualified applicants aged 18-29 are advanced less often than those aged 50+.", False),
         ("Every group is selected at the same rate.", False),
+        ("The youngest applicants, aged 18-29, are the lowest age band; fewer men than women applied.", None),
+        ("The model must not disadvantage men.", None),
     ],
-    ids=["lowest-right", "lowest-wrong", "lower-than-right", "lower-than-wrong", "parity"],
+    ids=["lowest-right", "lowest-wrong", "lower-than-right", "lower-than-wrong", "parity", "not-a-claim",
+         "negated"],
 )
 def test_disadvantaged_group_sentences(sentence, passes) -> None:
     got = item(grade_model_card(f"# resume-screener\n\n## Ethical considerations\n\n{sentence}\n", card_ctx()),
                "card.groups.disadvantaged")
-    assert got.passed == passes and got.details["wrong"] == (not passes), got.feedback
+    if passes is None:  # no claim: missing, not wrong
+        assert got.points == 0 and not got.details["wrong"] and "does not say" in got.feedback, got.feedback
+    else:
+        assert got.passed == passes and got.details["wrong"] == (not passes), got.feedback
 
 
 # --------------------------------------------------------------------------- wrong facts, boilerplate, pasting

@@ -215,7 +215,10 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
         before, after = s.text[a:num.start], s.text[num.end:]
         version = int(n.labels["version"]) if n.labels["version"] else None
         population: Population = "live" if _is_live(n, doc, live_heading, live_cue) else "evaluation"
+        at_only = bool(re.search(r"(?:(?<![a-z])at|@)\s*(?:the\s+|a\s+)?$", before, re.I))
         threshold = _after_threshold_cue(before, before_rx, value_at) or bool(after_rx.match(after))
+        if threshold and at_only and num.unit == "%":
+            threshold = False  # "accuracy at 73.4%": a value; thresholds are written as probabilities
         if metric == "decision_threshold" and not threshold and _NUMBER_IN.search(before):
             # "accuracy at the 0.5 decision threshold is 0.734": the threshold is 0.5, 0.734 is accuracy
             ends = {k: max(m.end() for m in rx.finditer(before)) for k, rx in others if rx.search(before)}
@@ -223,7 +226,8 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
                 continue
             metric = max(ends, key=lambda k: ends[k])
         if threshold or metric == "decision_threshold":
-            if metric == "decision_threshold" or decision.search(clause) or decision.search(s.lead):
+            metric_at = at_only and any(rx.search(before) for k, rx in others if k in rubric.threshold_metrics)
+            if metric == "decision_threshold" or metric_at or decision.search(clause) or decision.search(s.lead):
                 out.append(Claim("decision_threshold", num.fraction(), version, n, population))
             continue
         if s.source in ("prose", "table") and bound.search(s.text[u0:u1] if s.source == "prose" else clause):

@@ -110,6 +110,7 @@ class CardRubric(_Frozen):
     value_at: str
     threshold_after: str
     decision_cues: tuple[str, ...] = Field(min_length=1)
+    threshold_metrics: tuple[str, ...] = ()
     bound_cues: str
     live_headings: tuple[str, ...] = Field(min_length=1)
     live_cues: tuple[str, ...] = Field(min_length=1)
@@ -132,6 +133,9 @@ class CardRubric(_Frozen):
         _compiles((*self.ratio_cues, self.threshold_before, self.value_at, self.threshold_after, *self.decision_cues,
                    self.bound_cues, *self.live_headings, *self.live_cues, *self.other_population_cues,
                    *(p for ps in self.domains.values() for p in ps)))
+        unknown = sorted(set(self.threshold_metrics) - set(self.metrics))
+        if unknown:
+            raise ValueError(f"threshold_metrics {', '.join(unknown)} are not among the metrics")
         if self.headline_metric not in self.metrics:
             raise ValueError(f"headline_metric {self.headline_metric!r} is not one of the metrics")
         for a, b in self.metric_aliases.items():
