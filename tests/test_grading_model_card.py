@@ -12,8 +12,10 @@ import copy
 import pytest
 import yaml
 
+from lab.grading.card_facts import extract_claims
 from lab.grading.card_rubric import CARD_RUBRIC_PATH, CardRubricError, load_card_rubric, parse_card_rubric
 from lab.grading.items import Item
+from lab.grading.markdown import parse_markdown
 from lab.grading.model_card import grade_model_card
 from tests.test_grading_documents import card_ctx, item, pct, read
 
@@ -69,9 +71,6 @@ def test_a_number_after_at_is_the_threshold_not_the_metric(cards) -> None:
     ids=["value-verb-at", "at-the-threshold", "at-sign", "cut-off-then-value", "percent-after-at"],
 )
 def test_threshold_cues_leave_the_value_to_its_metric(sentence, key, value) -> None:
-    from lab.grading.card_facts import extract_claims
-    from lab.grading.markdown import parse_markdown
-
     claims = extract_claims(parse_markdown(f"# resume-screener\n\n{sentence}\n"), card_ctx(), load_card_rubric())
     values = {c.key: c.value for c in claims}
     assert values.get(key) == pytest.approx(value), values
@@ -79,9 +78,6 @@ def test_threshold_cues_leave_the_value_to_its_metric(sentence, key, value) -> N
 
 
 def test_an_alert_threshold_is_not_the_decision_threshold() -> None:
-    from lab.grading.card_facts import extract_claims
-    from lab.grading.markdown import parse_markdown
-
     text = "# resume-screener\n\nThe accuracy alert threshold is 0.70. The drift threshold is 0.05.\n"
     assert extract_claims(parse_markdown(text), card_ctx(), load_card_rubric()) == []
 
@@ -97,6 +93,27 @@ def test_live_figures_in_a_labelled_section_are_reported_not_graded(cards) -> No
         "production traffic since the applicant pool shifted on day 12, not the evaluation run: ", "Also, ")
     wrong = item(grade_model_card(unlabelled, card_ctx()), "card.metrics.match")
     assert not wrong.passed and any("0.702" in m for m in wrong.details["mismatches"]), wrong.feedback
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("In production, after the drift:\n\n| Metric | Value |\n|---|---|\n| ROC AUC | 0.70 |\n",
+         [("roc_auc", "live")]),
+        ("**Live metrics since the drift:**\n\n- ROC AUC 0.70\n- accuracy 0.68\n",
+         [("roc_auc", "live"), ("accuracy", "live")]),
+        ("The model in production (v1) reaches a ROC AUC of 0.781 on the evaluation window.",
+         [("roc_auc", "evaluation")]),
+        ("The selection rate ratio female/male is 0.87.", []),
+        ("Four-fifths ratio (min/max selection rate) per attribute: gender 0.82, age band 0.78.",
+         [("disparate_impact.gender", "evaluation"), ("disparate_impact.age_band", "evaluation")]),
+    ],
+    ids=["table-after-live-lead-in", "list-after-live-lead-in", "evaluation-wins", "two-group-ratio",
+         "four-fifths-per-attribute"],
+)
+def test_population_and_metric_binding(text, expected) -> None:
+    claims = extract_claims(parse_markdown(f"# resume-screener\n\n{text}\n"), card_ctx(), load_card_rubric())
+    assert [(c.key, c.population) for c in claims] == expected
 
 
 def test_another_versions_numbers_are_checked_against_that_version() -> None:

@@ -168,15 +168,26 @@ def _span(spans: Sequence[tuple[int, int]], a: int, b: int, n: int) -> tuple[int
     return next((s for s in spans if s[0] <= a and b <= s[1]), (0, n))
 
 
-def _is_live(n: Labelled, doc: Document, live_heading: re.Pattern[str], live_cue: re.Pattern[str]) -> bool:
+def lead_ins(doc: Document) -> dict[int, str]:
+    """Per block, the lead-in a reader sees: a paragraph ending in ":" right before a list or table."""
+    last: dict[int, Snippet] = {}
+    for s in doc.snippets:
+        last[s.block] = s
+    return {b + 1: s.text for b, s in last.items() if s.source == "prose" and s.text.rstrip().endswith(":")
+            and (b + 1) in last and last[b + 1].section == s.section}
+
+
+def _is_live(n: Labelled, doc: Document, leads: dict[int, str], live_heading: re.Pattern[str],
+             live_cue: re.Pattern[str], evaluation: re.Pattern[str]) -> bool:
     s = n.snippet
     if s.section is not None and any(live_heading.search(k) for k in doc.sections[s.section].path):
         return True
-    if s.lead and (live_heading.search(s.lead) or live_cue.search(s.lead)):
-        return True
+    for lead in (s.lead, leads.get(s.block, "")):
+        if lead and (live_heading.search(lead) or live_cue.search(lead)) and not evaluation.search(lead):
+            return True
     if s.source == "table":
         return bool(live_heading.search(clause_of(n).split(":")[0]))
-    return bool(live_cue.search(s.text[: n.number.start]))
+    return bool(live_cue.search(s.text[: n.number.start])) and not evaluation.search(s.text)
 
 
 def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[Claim]:
@@ -199,6 +210,8 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
     bound = re.compile(rubric.bound_cues, re.I)
     ratio = any_of(rubric.ratio_cues)
     live_heading, live_cue = any_of(rubric.live_headings), any_of(rubric.live_cues)
+    evaluation = any_of(rubric.evaluation_cues)
+    leads = lead_ins(doc)
     other = any_of(rubric.other_population_cues)
     others = [(k, phrase(p)) for k, p in rubric.metrics.items() if k != "decision_threshold"]
     out: list[Claim] = []
@@ -214,7 +227,8 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
         u0, u1 = _span(s.units, num.start, num.end, len(s.text))
         before, after = s.text[a:num.start], s.text[num.end:]
         version = int(n.labels["version"]) if n.labels["version"] else None
-        population: Population = "live" if _is_live(n, doc, live_heading, live_cue) else "evaluation"
+        live = _is_live(n, doc, leads, live_heading, live_cue, evaluation)
+        population: Population = "live" if live else "evaluation"
         at_only = bool(re.search(r"(?:(?<![a-z])at|@)\s*(?:the\s+|a\s+)?$", before, re.I))
         threshold = _after_threshold_cue(before, before_rx, value_at) or bool(after_rx.match(after))
         if threshold and at_only and num.unit == "%":
@@ -237,7 +251,8 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
         value = num.fraction()
         if not 0.0 <= value <= 1.0:
             continue
-        if metric == "selection_rate" and (ratio.search(clause) or ratio.search(s.lead)):
+        if metric == "selection_rate" and (ratio.search(s.text[: num.start]) or ratio.search(clause)
+                                           or ratio.search(s.lead)):
             metric = "disparate_impact"
         key = _key(metric, n.labels["group"], n.labels["attr"])
         if key:
@@ -262,9 +277,7 @@ def _key(metric: str, group: str | None, attr: str | None) -> str | None:
         g_attr, g = group.split("\0")
         if metric in ("selection_rate", "tpr", "recall"):
             return f"{'selection_rate' if metric == 'selection_rate' else 'tpr'}.{g_attr}.{g}"
-        if metric == "disparate_impact":
-            return f"disparate_impact.{g_attr}"
-        return None
+        return None  # a ratio between two named groups is not the attribute's lowest-to-highest ratio
     if metric == "disparate_impact":
         return f"disparate_impact.{attr}" if attr else None
     return "recall" if metric == "tpr" else metric

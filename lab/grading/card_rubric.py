@@ -114,6 +114,7 @@ class CardRubric(_Frozen):
     bound_cues: str
     live_headings: tuple[str, ...] = Field(min_length=1)
     live_cues: tuple[str, ...] = Field(min_length=1)
+    evaluation_cues: tuple[str, ...] = ()
     other_population_cues: tuple[str, ...] = ()
     disadvantage_cues: DisadvantageCues
     domains: dict[str, tuple[str, ...]] = {}
@@ -131,7 +132,8 @@ class CardRubric(_Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> "CardRubric":
         _compiles((*self.ratio_cues, self.threshold_before, self.value_at, self.threshold_after, *self.decision_cues,
-                   self.bound_cues, *self.live_headings, *self.live_cues, *self.other_population_cues,
+                   self.bound_cues, *self.live_headings, *self.live_cues, *self.evaluation_cues,
+                   *self.other_population_cues,
                    *(p for ps in self.domains.values() for p in ps)))
         unknown = sorted(set(self.threshold_metrics) - set(self.metrics))
         if unknown:
