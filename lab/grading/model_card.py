@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.grading.card_checks import CardChecks, Verdict, quote
-from lab.grading.card_facts import CardContext, Claim, RegisteredVersion, group_pattern
+from lab.grading.card_facts import CardContext, Claim, GroupClaim, RegisteredVersion, group_pattern
 from lab.grading.card_rubric import CardItem, CardRubric, load_card_rubric
 from lab.grading.items import Item
 from lab.grading.markdown import parse_markdown
@@ -188,11 +188,14 @@ class CardFacts:
                 return v, v.metrics[key]
         return None
 
-    def _check(self, claims: Sequence[Claim]) -> tuple[dict[tuple[int, str], bool], list[str], list[Claim]]:
-        """Per (version, key): True when every claim of it matches; the mismatches; the claims that matched."""
+    def _check(self, claims: Sequence[Claim]) -> tuple[dict[tuple[int, str], bool], list[str], list[Claim],
+                                                       Claim | None]:
+        """Per (version, key): True when every claim of it matches; the mismatches; the claims that
+        matched; the first claim that did not (for the item's evidence)."""
         ledger: dict[tuple[int, str], bool] = {}
         bad: list[str] = []
         ok: list[Claim] = []
+        first_bad: Claim | None = None
         for c in claims:
             found = self._logged(c)
             if found is None:
@@ -203,9 +206,10 @@ class CardFacts:
             if good:
                 ok.append(c)
             else:
+                first_bad = first_bad or c
                 bad.append(f"{c.key}: the card says {c.source.number.raw}, run {v.run_id[:8]} (v{v.version}) "
                            f"logged {_fmt(logged)}")
-        return ledger, list(dict.fromkeys(bad)), ok
+        return ledger, list(dict.fromkeys(bad)), ok, first_bad
 
     @staticmethod
     def _per_group(c: Claim) -> bool:
@@ -214,9 +218,9 @@ class CardFacts:
     def metrics(self) -> Verdict:
         r = self.rubric
         overall = [c for c in self.claims if not self._per_group(c)]
-        ledger, bad, ok = self._check(overall)
-        group_ledger, _, _ = self._check([c for c in self.claims if self._per_group(c)
-                                          and c.version in (None, self.card_version)])
+        ledger, bad, ok, first_bad = self._check(overall)
+        group_ledger, _, _, _ = self._check([c for c in self.claims if self._per_group(c)
+                                             and c.version in (None, self.card_version)])
         card = self.ctx.version(self.card_version)
         own = {k: good for k, good in ledger.items() if card is not None and k[0] == card.version}
         shares = set(own)
@@ -252,10 +256,8 @@ class CardFacts:
         if self.live:
             notes.append(f"{len(self.live)} live figure(s) in a production section were read as the champion's "
                          f"live metrics, not compared with the evaluation run: reporting drift is good practice.")
-        ev = quote((self.claims[0] if self.claims else self.live[0]).source.snippet) if self.claims or self.live else ""
-        if bad:
-            ev = quote(next(c for c in overall if self._logged(c)
-                            and abs(c.value - self._logged(c)[1]) > r.tolerance + 1e-9).source.snippet)  # type: ignore[index]
+        shown = first_bad or (ok[0] if ok else None) or (self.live[0] if self.live else None)
+        ev = quote(shown.source.snippet) if shown else ""
         return Verdict(score, " ".join(notes), evidence=ev, wrong=wrong > 0, details=details)
 
     @staticmethod
@@ -266,7 +268,7 @@ class CardFacts:
         sr_names = sorted(self.ctx.groups_of(attr, "selection_rate", self.card_version))
         tpr_names = sorted(self.ctx.groups_of(attr, "tpr", self.card_version))
         mine = [c for c in self.claims if c.key.split(".")[1:2] == [attr] and self._per_group(c)]
-        ledger, bad, ok = self._check(mine)
+        ledger, bad, ok, _ = self._check(mine)
         if not sr_names:
             return Verdict(1.0 if mine else 0.0, f"No per-group metrics for {attr} were logged to compare with.")
         cur = [c for c in ok if c.version in (None, self.card_version)]
@@ -345,7 +347,7 @@ class CardFacts:
                             "selection rate is for ...\", \"... are advanced less often than ...\").")
 
     @staticmethod
-    def _group_claim_holds(gc: Any, values: dict[str, float], tol: float) -> tuple[bool, str] | None:
+    def _group_claim_holds(gc: GroupClaim, values: dict[str, float], tol: float) -> tuple[bool, str] | None:
         low = [g for g in gc.low if g in values]
         if not low:
             return None
