@@ -21,7 +21,7 @@ from tests.test_grading_documents import card_ctx, item, pct, read
 
 CARDS = ("expert", "incomplete", "confidently_wrong", "keyword_stuffed", "card_disparate_impact",
          "card_f1_at_threshold", "card_live_section", "card_metrics_off", "card_two_numbers", "card_wrong_group",
-         "card_wrong_version", "card_boilerplate", "card_status_paste")
+         "card_wrong_version", "card_boilerplate", "card_status_paste", "card_paraphrased")
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,13 @@ def test_score_table_and_ordering(cards) -> None:
     assert score["expert"] > score["incomplete"] > score["confidently_wrong"], score
     for low in ("keyword_stuffed", "card_boilerplate", "card_status_paste"):
         assert score[low] <= 12, (low, [(i.id, i.points) for i in cards[low] if i.points])
+
+
+def test_a_correct_card_in_other_words_passes_every_item(cards) -> None:
+    """Paraphrased headings, a version-column table, prose per-group rates, a live subsection."""
+    card = cards["card_paraphrased"]
+    assert [(i.id, i.feedback) for i in card if not i.passed or i.details["wrong"]] == []
+    assert len(item(card, "card.metrics.match").details["live"]) == 2
 
 
 # --------------------------------------------------------------------------- what a number is bound to
