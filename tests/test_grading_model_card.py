@@ -215,6 +215,25 @@ def test_wrong_facts_cost_at_least_their_absence(cards) -> None:
     assert pct(wrong) < pct(absent)
 
 
+SHORT_CORRECT = """# Model card: resume-screener
+
+## Model details
+
+This card documents resume-screener version 1, MLflow run 8c1f4e2a9b7d4c3e8f6a1b2c3d4e5f60.
+
+## Quantitative analyses
+
+Version 1 reaches a ROC AUC of 0.781 and an accuracy of 0.734; the selection rate is 0.262 for women and 0.302 for men.
+"""
+
+
+def test_a_short_correct_card_beats_a_complete_looking_wrong_one(cards) -> None:
+    short = grade_model_card(SHORT_CORRECT, card_ctx())
+    assert not any(i.details["wrong"] for i in short)
+    assert item(short, "card.metrics.match").details["matched"] == 2  # AUC and accuracy, beside the per-group rates
+    assert pct(cards["confidently_wrong"]) < pct(short) < pct(cards["expert"]) - 50
+
+
 def test_generic_boilerplate_earns_little_per_section(cards) -> None:
     card = cards["card_boilerplate"]
     sections = [i for i in card if i.id.startswith("card.section.")]

@@ -30,8 +30,8 @@ _OUT_OF_SCOPE_HEADING = r"out of scope|misuse|not intended|prohibited use|limita
 _OUT_OF_SCOPE_TEXT = (r"out[\s-]of[\s-]scope|not intended|must not be used|should not be used|"
                       r"not (?:be )?used (?:to|for|as)|"
                       r"not designed|do not use|never (?:be )?used|is not (?:suitable|meant)|misuse|prohibited")
-_INTENDED_TEXT = (r"intended (?:to|for)|is used (?:to|for|by)|used by|designed to|helps?|supports?|ranks?|scores?|"
-                  r"screens?|estimates?|predicts?")
+_INTENDED_TEXT = (r"intended (?:to|for)|is used (?:to|for|by)|used by|designed to|"
+                  r"(?:helps?|supports?|ranks?|scores?|screens?|estimates?|predicts?)(?![\w-])")
 _DATA_FACT = re.compile(r"\d.*(?:days?|rows|records|weeks?|months?|period|window|(?:19|20)\d\d)|"
                         r"(?:days?|rows|records|weeks?|months?|period|window)\D{0,30}\d", re.I)
 
@@ -59,7 +59,7 @@ def substantive(s: Snippet) -> bool:
     if s.source != "prose":
         return False
     words = re.findall(r"[A-Za-z0-9][\w'.%+-]*", s.text)
-    return len(words) >= 5 and sum(1 for w in words if w.lower() in FUNCTION_WORDS) >= 2
+    return len(words) >= 5 and sum(1 for w in words if w.lower() in FUNCTION_WORDS) >= 1
 
 
 class CardChecks:

@@ -196,6 +196,7 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
     for attr in ctx.sensitive_attributes:
         for g in logged_groups(ctx, attr):
             groups[f"{attr}\0{g}"] = group_pattern(g)
+    group_rx = {k: phrase(p if isinstance(p, str) else p.regex) for k, p in groups.items()}
     versions: dict[str, Pattern | str] = {}
     for v in ctx.versions:
         pats = [rf"v{v.version}(?![0-9])", rf"version\s*:?\s*{v.version}(?![0-9])", rf"models:/[\w.-]+/{v.version}(?![0-9])"]
@@ -254,7 +255,10 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
         if metric == "selection_rate" and (ratio.search(s.text[: num.start]) or ratio.search(clause)
                                            or ratio.search(s.lead)):
             metric = "disparate_impact"
-        key = _key(metric, n.labels["group"], n.labels["attr"])
+        group = n.labels["group"]
+        if group and s.source == "prose" and not group_rx[group].search(s.text[u0:u1]):
+            group = None  # in prose a group binds within its clause ("AUC 0.78; 0.26 for women")
+        key = _key(metric, group, n.labels["attr"])
         if key:
             out.append(Claim(key, value, version, n, population))
     return out
