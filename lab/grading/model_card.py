@@ -231,7 +231,9 @@ class CardFacts:
         right, wrong = sum(own.values()), sum(1 for x in ledger.values() if not x)
         group_right = sum(group_ledger.values())
         group_slot = int(group_right >= 1 and group_right >= len(group_ledger) - group_right) if has_groups else 0
-        denom = max(len(shares), r.min_quoted) + (1 if has_groups else 0)
+        logged = {k for k in (card.metrics if card else {}) if k in r.metrics or k.startswith("disparate_impact.")}
+        need = min(r.min_quoted, len(logged))  # a run that logged two metrics cannot be quoted three times
+        denom = max(len(shares), need, 1) + (1 if has_groups else 0)
         score = max(0.0, (right - wrong + group_slot) / denom)
         details: dict[str, Any] = {"mismatches": bad, "shares": denom, "matched": right, "wrong": wrong > 0,
                                    "live": [f"{c.key} {c.source.number.raw}" for c in self.live]}
@@ -247,8 +249,8 @@ class CardFacts:
             missing.append(f"the headline metric {r.headline_metric}")
         if has_groups and not group_slot:
             missing.append("per-group values that match")
-        if len(shares) < r.min_quoted:
-            missing.append(f"at least {r.min_quoted} logged metrics")
+        if len(shares) < need:
+            missing.append(f"at least {need} logged metrics")
         if missing:
             notes.append("Missing for full credit: " + ", ".join(missing) + ".")
         if not ledger and not bad:
@@ -311,6 +313,10 @@ class CardFacts:
                  for m in ("selection_rate", "tpr")}
         lowest = {a: min(rates[(a, "selection_rate")], key=rates[(a, "selection_rate")].get)
                   for a in ctx.sensitive_attributes if rates[(a, "selection_rate")]}
+        if not lowest:
+            named = bool(self.checks.group_claims)
+            return Verdict(1.0 if named else 0.0, "No per-group selection rates were logged to compare the group "
+                                                  "the card names with.")
         truth = "; ".join(f"{a}: lowest selection rate for {g} ({_fmt(rates[(a, 'selection_rate')][g])})"
                           for a, g in lowest.items())
         right, wrong = [], []
