@@ -67,8 +67,9 @@ def _card_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, floa
         versions.append({"version": int(v["version"]), "run_id": v.get("run_id") or "",
                          "aliases": tuple(v.get("aliases") or ()), "metrics": dict(v.get("metrics") or {})})
     champion = ev.champion() or ev.answer_key.last_known_good_version
-    sensitive = generator_class(ev.scenario.generator.name).sensitive_names()
-    ctx = card_context_from_registry(ev.scenario, versions, champion, sensitive, thresholds)
+    generator = generator_class(ev.scenario.generator.name)
+    ctx = card_context_from_registry(ev.scenario, versions, champion, generator.sensitive_names(), thresholds,
+                                     features=generator.feature_names())
     items = grade_model_card(sub.text(MODEL_CARD) if sub else None, ctx)
     if ev.registry.source in ("journal", "none"):
         note = f" (Registry: {ev.registry.note}.)"

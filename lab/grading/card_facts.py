@@ -1,0 +1,345 @@
+"""What a model card states, each fact bound to what it is about.
+
+A number is bound to a metric, to the version it is stated for and to the population it
+describes: the registry's evaluation run (graded), the champion's live traffic in a
+section or lead-in labelled as production (reported, never compared with the run), or
+another population such as the training set (ignored). A number right after "at", "@",
+"threshold" or "cut-off" is a threshold, not a metric value, and a selection rate stated
+as a ratio between groups is disparate impact:
+
+>>> from lab.grading.card_rubric import load_card_rubric
+>>> from lab.grading.markdown import parse_markdown
+>>> ctx = CardContext(scenario_id="s", risk_class="minimal", risk_basis="-", model_name="m",
+...                   champion_version=1, sensitive_attributes=["gender"],
+...                   versions=[{"version": 1, "run_id": "a" * 32, "metrics": {"f1": 0.55}},
+...                             {"version": 2, "run_id": "b" * 32, "metrics": {"roc_auc": 0.8}}])
+>>> doc = parse_markdown("F1 at 0.5 is 0.55.\\n\\n- v2: ROC AUC 0.80\\n\\nLowest-to-highest selection rate "
+...                      "ratio: gender 0.82.\\n\\n## Production\\n\\nLive ROC AUC 0.70.\\n")
+>>> [(c.key, c.value, c.version, c.population) for c in extract_claims(doc, ctx, load_card_rubric())]
+... # doctest: +NORMALIZE_WHITESPACE
+[('decision_threshold', 0.5, None, 'evaluation'), ('f1', 0.55, None, 'evaluation'),
+ ('roc_auc', 0.8, 2, 'evaluation'), ('disparate_impact.gender', 0.82, None, 'evaluation'),
+ ('roc_auc', 0.7, None, 'live')]
+
+Threshold cues are checked locally on the text before and after each number; they could
+move into :mod:`lab.grading.markdown` as a label of the number itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from lab.grading.card_rubric import CardRubric, RiskClass
+from lab.grading.markdown import Document, Labelled, Pattern, Snippet, clause_of, label_numbers, phrase
+
+Population = Literal["evaluation", "live"]
+
+
+# --------------------------------------------------------------------------- context
+
+
+class RegisteredVersion(BaseModel):
+    """One registry version as :func:`lab.registry.model_versions` returns it (extra keys ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version: int
+    run_id: str
+    aliases: tuple[str, ...] = ()
+    metrics: dict[str, float] = {}
+
+
+class CardContext(BaseModel):
+    """What the card is checked against: the scenario and the registry when it was submitted.
+
+    ``domain`` (the scenario's, e.g. "hiring") and ``features`` (the model's input
+    columns) tell a statement about this model from generic text.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scenario_id: str
+    risk_class: RiskClass
+    risk_basis: str
+    model_name: str
+    champion_version: int
+    versions: tuple[RegisteredVersion, ...]
+    sensitive_attributes: tuple[str, ...] = ()
+    monitoring_thresholds: dict[str, float] | None = None
+    domain: str = ""
+    features: tuple[str, ...] = ()
+
+    def version(self, n: int | None) -> RegisteredVersion | None:
+        return next((v for v in self.versions if v.version == n), None)
+
+    def groups_of(self, attr: str, family: str = "selection_rate", version: int | None = None) -> dict[str, float]:
+        """``{group: value}`` logged for ``family.attr.<group>`` by ``version`` (default: the champion)."""
+        v = self.version(self.champion_version if version is None else version)
+        prefix = f"{family}.{attr}."
+        return {k[len(prefix):]: x for k, x in (v.metrics.items() if v else ()) if k.startswith(prefix)}
+
+
+# --------------------------------------------------------------------------- vocabularies
+
+_GROUP_SYNONYMS = {"female": ["female", "wom[ae]n", "girls?"], "male": ["male", "m[ae]n", "boys?"]}
+_ATTR_SYNONYMS = {"gender": "gender|sex", "age_band": r"age[\s_-]*bands?|age[\s_-]*groups?|age(?![a-z])"}
+_NUMBER_IN = re.compile(r"(?<![\w.])\d*\.\d+|(?<![\w.])\d+\s*%")
+_NOT_A_VALUE = re.compile(r"version|run(?![a-z])|step|rows?(?![a-z])|(?<![a-z])n(?![a-z])|count|days?(?![a-z])|seed|"
+                          r"share|proportion|population|support", re.I)
+
+
+def group_pattern(group: str) -> str:
+    """A pattern for a logged group name, as people write it.
+
+    >>> import re
+    >>> bool(re.fullmatch(group_pattern("50plus"), "50+")), bool(re.fullmatch(group_pattern("18-29"), "18 to 29"))
+    (True, True)
+    >>> bool(re.fullmatch(group_pattern("non_binary"), "non-binary"))
+    True
+    """
+    g = group.lower()
+    if g in _GROUP_SYNONYMS:
+        return "(?:" + "|".join(_GROUP_SYNONYMS[g]) + ")(?![a-z0-9])"
+    m = re.fullmatch(r"(\d+)plus", g)
+    if m:
+        n = m.group(1)
+        return rf"(?:{n}\s*(?:\+|plus|and (?:over|above|older)|or (?:over|older))|(?:over|above|aged) {n}(?![0-9]))"
+    m = re.fullmatch(r"(\d+)-(\d+)", g)
+    if m:
+        return rf"{m.group(1)}\s*(?:-|to)\s*{m.group(2)}(?![0-9])"
+    words = [w for w in re.split(r"[\s_\-]+", g) if w]
+    return r"[\s_-]*".join(re.escape(w) for w in words) + r"(?![a-z0-9])"
+
+
+def attr_pattern(attr: str) -> str:
+    """A pattern for a sensitive attribute's name ("age_band" also as "age band", "age")."""
+    return _ATTR_SYNONYMS.get(attr, r"[\s_-]*".join(re.escape(w) for w in re.split(r"[_\-\s]+", attr)))
+
+
+def any_of(patterns: Sequence[str]) -> re.Pattern[str]:
+    """One :func:`phrase` pattern matching any of ``patterns``."""
+    return phrase("|".join(f"(?:{p})" for p in patterns) or "(?!)")
+
+
+def logged_groups(ctx: CardContext, attr: str) -> list[str]:
+    """Every group of ``attr`` any version logged a selection rate or TPR for."""
+    keys: dict[str, None] = {}
+    for v in ctx.versions:
+        for k in v.metrics:
+            parts = k.split(".")
+            if len(parts) == 3 and parts[0] in ("selection_rate", "tpr") and parts[1] == attr:
+                keys[parts[2]] = None
+    return sorted(keys)
+
+
+def specific_pattern(ctx: CardContext, rubric: CardRubric) -> re.Pattern[str]:
+    """Words that make a statement about this model: its domain, name, features, attributes, groups, versions."""
+    parts = list(rubric.domains.get(ctx.domain, ()))
+    name_words = [w for w in re.split(r"[\W_]+", ctx.model_name) if len(w) >= 4]
+    parts += [re.escape(ctx.model_name)] + [re.escape(w) for w in name_words]
+    parts += [attr_pattern(f) for f in ctx.features]
+    for attr in ctx.sensitive_attributes:
+        parts.append(attr_pattern(attr))
+        parts += [group_pattern(g) for g in logged_groups(ctx, attr)]
+    parts += [r"v\d+(?![0-9])", r"version\s*:?\s*\d", r"[0-9a-f]{32}"]
+    return any_of(parts)
+
+
+# --------------------------------------------------------------------------- metric claims
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One number the card states: ``key`` as MLflow logs it (``selection_rate.gender.female``)."""
+
+    key: str
+    value: float
+    version: int | None  # None: the version the card documents
+    source: Labelled
+    population: Population = "evaluation"
+
+
+def _span(spans: Sequence[tuple[int, int]], a: int, b: int, n: int) -> tuple[int, int]:
+    return next((s for s in spans if s[0] <= a and b <= s[1]), (0, n))
+
+
+def lead_ins(doc: Document) -> dict[int, str]:
+    """Per block, the lead-in a reader sees: a paragraph ending in ":" right before a list or table."""
+    last: dict[int, Snippet] = {}
+    for s in doc.snippets:
+        last[s.block] = s
+    return {b + 1: s.text for b, s in last.items() if s.source == "prose" and s.text.rstrip().endswith(":")
+            and (b + 1) in last and last[b + 1].section == s.section}
+
+
+def _is_live(n: Labelled, doc: Document, leads: dict[int, str], live_heading: re.Pattern[str],
+             live_cue: re.Pattern[str], evaluation: re.Pattern[str]) -> bool:
+    s = n.snippet
+    if s.section is not None and any(live_heading.search(k) for k in doc.sections[s.section].path):
+        return True
+    for lead in (s.lead, leads.get(s.block, "")):
+        if lead and (live_heading.search(lead) or live_cue.search(lead)) and not evaluation.search(lead):
+            return True
+    if s.source == "table":
+        return bool(live_heading.search(clause_of(n).split(":")[0]))
+    return bool(live_cue.search(s.text[: n.number.start])) and not evaluation.search(s.text)
+
+
+def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[Claim]:
+    """Every metric value the card states, bound to metric, version and population (see the module doc)."""
+    groups: dict[str, Pattern | str] = {}
+    for attr in ctx.sensitive_attributes:
+        for g in logged_groups(ctx, attr):
+            groups[f"{attr}\0{g}"] = group_pattern(g)
+    group_rx = {k: phrase(p if isinstance(p, str) else p.regex) for k, p in groups.items()}
+    versions: dict[str, Pattern | str] = {}
+    for v in ctx.versions:
+        pats = [rf"v{v.version}(?![0-9])", rf"version\s*:?\s*{v.version}(?![0-9])", rf"models:/[\w.-]+/{v.version}(?![0-9])"]
+        pats += [re.escape(a) for a in v.aliases]
+        versions[str(v.version)] = "|".join(pats)
+    attrs = {a: attr_pattern(a) for a in ctx.sensitive_attributes}
+    labels = {"metric": dict(rubric.metrics), "group": groups, "version": versions, "attr": attrs}
+    before_rx = re.compile(rubric.threshold_before, re.I)
+    value_at = re.compile(rubric.value_at, re.I)
+    after_rx = re.compile(rubric.threshold_after, re.I)
+    decision = any_of(rubric.decision_cues)
+    bound = re.compile(rubric.bound_cues, re.I)
+    ratio = any_of(rubric.ratio_cues)
+    live_heading, live_cue = any_of(rubric.live_headings), any_of(rubric.live_cues)
+    evaluation = any_of(rubric.evaluation_cues)
+    leads = lead_ins(doc)
+    other = any_of(rubric.other_population_cues)
+    others = [(k, phrase(p)) for k, p in rubric.metrics.items() if k != "decision_threshold"]
+    out: list[Claim] = []
+    for n in label_numbers(doc, labels):
+        metric = n.labels["metric"]
+        s, num = n.snippet, n.number
+        if metric is None or ("." not in num.raw and num.unit != "%" and metric != "decision_threshold"):
+            continue
+        clause = clause_of(n)
+        if s.source == "table" and _NOT_A_VALUE.search(clause.split(":")[0]):
+            continue
+        a, _ = _span(s.groups, num.start, num.end, len(s.text))
+        u0, u1 = _span(s.units, num.start, num.end, len(s.text))
+        before, after = s.text[a:num.start], s.text[num.end:]
+        version = int(n.labels["version"]) if n.labels["version"] else None
+        live = _is_live(n, doc, leads, live_heading, live_cue, evaluation)
+        population: Population = "live" if live else "evaluation"
+        at_only = bool(re.search(r"(?:(?<![a-z])at|@)\s*(?:the\s+|a\s+)?$", before, re.I))
+        threshold = _after_threshold_cue(before, before_rx, value_at) or bool(after_rx.match(after))
+        if threshold and at_only and num.unit == "%":
+            threshold = False  # "accuracy at 73.4%": a value; thresholds are written as probabilities
+        if metric == "decision_threshold" and not threshold and _NUMBER_IN.search(before):
+            # "accuracy at the 0.5 decision threshold is 0.734": the threshold is 0.5, 0.734 is accuracy
+            ends = {k: max(m.end() for m in rx.finditer(before)) for k, rx in others if rx.search(before)}
+            if not ends:
+                continue
+            metric = max(ends, key=lambda k: ends[k])
+        if threshold or metric == "decision_threshold":
+            metric_at = at_only and any(rx.search(before) for k, rx in others if k in rubric.threshold_metrics)
+            if metric == "decision_threshold" or metric_at or decision.search(clause) or decision.search(s.lead):
+                out.append(Claim("decision_threshold", num.fraction(), version, n, population))
+            continue
+        if s.source in ("prose", "table") and bound.search(s.text[u0:u1] if s.source == "prose" else clause):
+            continue  # "AUC above 0.7", "alert below 0.72": a bound, not a value
+        if other.search(s.text[: num.start]) or other.search(clause):
+            continue
+        value = num.fraction()
+        if not 0.0 <= value <= 1.0:
+            continue
+        if metric == "selection_rate" and (ratio.search(s.text[: num.start]) or ratio.search(clause)
+                                           or ratio.search(s.lead)):
+            metric = "disparate_impact"
+        group = n.labels["group"]
+        if group and s.source == "prose" and not group_rx[group].search(s.text[u0:u1]):
+            group = None  # in prose a group binds within its clause ("AUC 0.78; 0.26 for women")
+        key = _key(metric, group, n.labels["attr"])
+        if key:
+            out.append(Claim(key, value, version, n, population))
+    return out
+
+
+def _after_threshold_cue(before: str, cue: re.Pattern[str], value_at: re.Pattern[str]) -> bool:
+    """True when the text before a number ends in a threshold cue ("F1 at", "precision@", "cut-off of").
+
+    Not when the cue follows a value verb ("stands at") or a threshold already stated
+    ("recall at the 0.5 threshold is 0.535": 0.535 is the recall).
+    """
+    m = cue.search(before)
+    if m is None or value_at.search(before):
+        return False
+    return not re.search(r"(?<![\w.])\d*\.?\d+\s*%?\s*(?:[a-z]+\s+)?$", before[: m.start()], re.I)
+
+
+def _key(metric: str, group: str | None, attr: str | None) -> str | None:
+    if group:
+        g_attr, g = group.split("\0")
+        if metric in ("selection_rate", "tpr", "recall"):
+            return f"{'selection_rate' if metric == 'selection_rate' else 'tpr'}.{g_attr}.{g}"
+        return None  # a ratio between two named groups is not the attribute's lowest-to-highest ratio
+    if metric == "disparate_impact":
+        return f"disparate_impact.{attr}" if attr else None
+    return "recall" if metric == "tpr" else metric
+
+
+# --------------------------------------------------------------------------- disadvantaged groups
+
+
+@dataclass(frozen=True)
+class GroupClaim:
+    """"``low`` is disadvantaged (against ``ref``)" for one attribute; ``kind`` lowest, lower or parity."""
+
+    attr: str
+    low: tuple[str, ...]
+    ref: tuple[str, ...]
+    kind: Literal["lowest", "lower", "parity"]
+    measure: Literal["selection_rate", "tpr", "any"]  # "any": the sentence does not say which rate
+    snippet: Snippet
+
+
+_CLAUSES = re.compile(r";|,\s*(?:and|while|but|whereas)\s|\.\s|\s(?:while|whereas)\s")
+
+
+def extract_group_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[GroupClaim]:
+    """Which group the card says is disadvantaged, clause by clause (live sections left out)."""
+    cues = rubric.disadvantage_cues
+    lowest, lower, parity = any_of(cues.lowest), any_of(cues.lower), any_of(cues.parity)
+    negation, tpr = any_of(cues.negation), any_of(cues.tpr)
+    rate = any_of([rubric.metrics["selection_rate"], "select", "advanced", "approved", "shortlisted", "invited"])
+    live_heading = any_of(rubric.live_headings)
+    group_rx = {(attr, g): phrase(group_pattern(g)) for attr in ctx.sensitive_attributes
+                for g in logged_groups(ctx, attr)}
+    out: list[GroupClaim] = []
+    for s in doc.content:
+        if s.source != "prose":
+            continue
+        if s.section is not None and any(live_heading.search(k) for k in doc.sections[s.section].path):
+            continue
+        for clause in _CLAUSES.split(s.text):
+            cue = lowest.search(clause) or lower.search(clause)
+            if parity.search(clause) and not cue:
+                out.append(GroupClaim("*", (), (), "parity", "selection_rate", s))
+                continue
+            if not cue or negation.search(clause[max(0, cue.start() - 12):cue.start()]):
+                continue
+            kind: Literal["lowest", "lower"] = "lowest" if lowest.search(clause) else "lower"
+            than = re.search(r"\bthan\b|\bcompared (?:with|to)\b|\bagainst\b|\brelative to\b", clause, re.I)
+            measure: Literal["selection_rate", "tpr", "any"] = (
+                "tpr" if tpr.search(clause) else "selection_rate" if rate.search(clause) else "any")
+            for attr in ctx.sensitive_attributes:
+                found = [(m.start(), g) for (a, g), rx in group_rx.items() if a == attr for m in rx.finditer(clause)]
+                if not found:
+                    continue
+                if than and kind == "lower":
+                    low = tuple(dict.fromkeys(g for p, g in sorted(found) if p < than.start()))
+                    ref = tuple(dict.fromkeys(g for p, g in sorted(found) if p > than.start() and g not in low))
+                else:
+                    low, ref = tuple(dict.fromkeys(g for _, g in sorted(found))), ()
+                if low:
+                    out.append(GroupClaim(attr, low, ref, kind, measure, s))
+    return out

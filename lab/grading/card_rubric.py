@@ -1,0 +1,198 @@
+"""The model card's rubric (``rubrics/model_card.yaml``): schema and loader.
+
+The rubric is data: items with their points, titles and feedback, the section headings
+and their synonyms, what people call each logged metric, and the cue words that bind a
+number to a threshold, a live section or another population. It is validated by frozen
+pydantic models before anything is graded:
+
+>>> rubric = load_card_rubric()
+>>> rubric.describe()
+'model_card rubric v2'
+>>> sum(i.points * (len(rubric.sections) if i.check == "section" else 1)
+...     for i in rubric.items if "high" in i.applies_to)
+100.0
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lab.errors import LabError
+
+CARD_RUBRIC_PATH = Path(__file__).resolve().parent / "rubrics" / "model_card.yaml"
+RiskClass = Literal["prohibited", "high", "limited", "minimal"]
+RISK_CLASSES: tuple[RiskClass, ...] = ("prohibited", "high", "limited", "minimal")
+CheckName = Literal["section", "model_name", "version", "run_id", "metrics", "groups", "disadvantaged", "uses",
+                    "oversight", "monitoring_link"]
+#: Metric keys the grader gives a meaning to (registry keys, and the per-group families).
+KNOWN_METRICS = frozenset({"roc_auc", "accuracy", "f1", "precision", "recall", "selection_rate", "positive_rate",
+                           "base_rate", "brier_score", "tpr", "disparate_impact", "decision_threshold"})
+
+
+class CardRubricError(LabError):
+    """The model card rubric file is invalid: a lab bug, not the user's (exit 1)."""
+
+
+def _compiles(patterns: Iterable[str]) -> None:
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise ValueError(f"invalid pattern {p!r}: {exc}") from None
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SectionSpec(_Frozen):
+    id: str = Field(pattern=r"^[a-z_]+$")
+    title: str = Field(min_length=3)
+    headings: tuple[str, ...] = Field(min_length=1)
+    exclude: tuple[str, ...] = ()
+    needs: str = Field(min_length=5)
+
+    @model_validator(mode="after")
+    def _patterns(self) -> "SectionSpec":
+        _compiles(self.headings + self.exclude)
+        return self
+
+
+class CardItem(_Frozen):
+    id: str = Field(pattern=r"^card\.[a-z0-9.\-]+$")
+    title: str = Field(min_length=3)
+    check: CheckName
+    points: float = Field(gt=0)
+    applies_to: tuple[RiskClass, ...] = RISK_CLASSES
+    citation: str | None = None
+    citation_if_high: str | None = None
+    feedback: str = Field(min_length=20)
+
+
+class SubstanceGate(_Frozen):
+    min_sections: int = Field(ge=1)
+    factor: float = Field(ge=0, le=1)
+
+
+class DisadvantageCues(_Frozen):
+    lowest: tuple[str, ...] = Field(min_length=1)
+    lower: tuple[str, ...] = Field(min_length=1)
+    parity: tuple[str, ...] = Field(min_length=1)
+    negation: tuple[str, ...] = Field(min_length=1)
+    tpr: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _patterns(self) -> "DisadvantageCues":
+        _compiles(self.lowest + self.lower + self.parity + self.negation + self.tpr)
+        return self
+
+
+class CardRubric(_Frozen):
+    rubric_version: int = Field(ge=1)
+    source: str = Field(min_length=5)
+    tolerance: float = Field(gt=0, lt=0.1)
+    headline_metric: str
+    min_quoted: int = Field(ge=1)
+    parity_tolerance: float = Field(gt=0, lt=0.5)
+    substance_gate: SubstanceGate
+    generic_section_credit: float = Field(ge=0, lt=1)
+    sections: tuple[SectionSpec, ...] = Field(min_length=1)
+    metrics: dict[str, str] = Field(min_length=1)
+    metric_aliases: dict[str, str] = {}
+    ratio_cues: tuple[str, ...] = Field(min_length=1)
+    threshold_before: str
+    value_at: str
+    threshold_after: str
+    decision_cues: tuple[str, ...] = Field(min_length=1)
+    threshold_metrics: tuple[str, ...] = ()
+    bound_cues: str
+    live_headings: tuple[str, ...] = Field(min_length=1)
+    live_cues: tuple[str, ...] = Field(min_length=1)
+    evaluation_cues: tuple[str, ...] = ()
+    other_population_cues: tuple[str, ...] = ()
+    disadvantage_cues: DisadvantageCues
+    domains: dict[str, tuple[str, ...]] = {}
+    items: tuple[CardItem, ...] = Field(min_length=1)
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names(cls, metrics: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(metrics) - KNOWN_METRICS)
+        if unknown:
+            raise ValueError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_METRICS))}")
+        _compiles(metrics.values())
+        return metrics
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "CardRubric":
+        _compiles((*self.ratio_cues, self.threshold_before, self.value_at, self.threshold_after, *self.decision_cues,
+                   self.bound_cues, *self.live_headings, *self.live_cues, *self.evaluation_cues,
+                   *self.other_population_cues,
+                   *(p for ps in self.domains.values() for p in ps)))
+        unknown = sorted(set(self.threshold_metrics) - set(self.metrics))
+        if unknown:
+            raise ValueError(f"threshold_metrics {', '.join(unknown)} are not among the metrics")
+        if self.headline_metric not in self.metrics:
+            raise ValueError(f"headline_metric {self.headline_metric!r} is not one of the metrics")
+        for a, b in self.metric_aliases.items():
+            if a not in self.metrics or b not in self.metrics:
+                raise ValueError(f"metric alias {a} -> {b} names a metric that is not listed")
+        ids = [i.id for i in self.items]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"item ids repeated: {', '.join(dup)}")
+        sids = [s.id for s in self.sections]
+        if len(set(sids)) != len(sids):
+            raise ValueError("section ids repeated")
+        for risk in RISK_CLASSES:
+            total = sum(self.points_of(i) for i in self.items if risk in i.applies_to)
+            if abs(total - 100.0) > 1e-6:
+                raise ValueError(f"the items that apply to risk class {risk!r} sum to {total:g} points, not 100")
+        return self
+
+    def points_of(self, item: CardItem) -> float:
+        """An item's points in total (a section item scores once per section)."""
+        return item.points * (len(self.sections) if item.check == "section" else 1)
+
+    def applicable(self, risk_class: str) -> list[CardItem]:
+        return [i for i in self.items if risk_class in i.applies_to]
+
+    def describe(self) -> str:
+        return f"model_card rubric v{self.rubric_version}"
+
+
+def parse_card_rubric(text: str, source: str = "model_card.yaml") -> CardRubric:
+    """Validate a rubric document; a bad file raises :class:`CardRubricError` naming field and reason."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CardRubricError(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    try:
+        return CardRubric.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise CardRubricError(f"{source}: {loc}: {err['msg']}{more}",
+                              hint="the rubric ships with the lab; restore it from version control") from None
+
+
+_CACHE: dict[Path, CardRubric] = {}
+
+
+def load_card_rubric(path: str | Path = CARD_RUBRIC_PATH) -> CardRubric:
+    """The rubric at ``path`` (validated once per process)."""
+    p = Path(path)
+    if p not in _CACHE:
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CardRubricError(f"cannot read rubric {p}: {exc.strerror}") from None
+        _CACHE[p] = parse_card_rubric(text, p.name)
+    return _CACHE[p]
