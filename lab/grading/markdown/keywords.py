@@ -122,6 +122,8 @@ def is_keyword_list(text: str, code: Sequence[str] = ()) -> bool:
     False
     >>> is_keyword_list("Evidence to preserve: journal, request logs, labels, registry snapshot, monitoring reports.")
     False
+    >>> is_keyword_list("On a serious incident, inform us, the provider, first and immediately, then the authority.")
+    False
     """
     body = text.strip().rstrip(".!")
     lead = ""
@@ -132,6 +134,9 @@ def is_keyword_list(text: str, code: Sequence[str] = ()) -> bool:
     parts = [p.strip() for p in re.split(r"[,;]|\band\b(?=[^,;]*$)", body) if p.strip()]
     if len(parts) < 4:
         return False
+    words = _words(text)
+    if sum(1 for w in words if w.lower() in FUNCTION_WORDS) >= 0.25 * len(words):
+        return False  # the grammar of a sentence: "on a serious incident, inform us, the provider, first, ..."
     if not lead and len(_words(parts[0])) >= 2 and _action_lead(_words(parts[0])[0]):
         return False  # "Copy the journal, request logs, ..."
     if lead and _action_lead(lead):
