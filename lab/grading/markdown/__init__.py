@@ -42,7 +42,7 @@ somewhere in the file.
 
 
 from lab.grading.markdown.document import Document, Section, Snippet, Source, Table
-from lab.grading.markdown.keywords import is_keyword_list, is_statement
+from lab.grading.markdown.keywords import is_keyword_list, is_statement, listed_items
 from lab.grading.markdown.labels import (
     Labelled,
     Labels,
@@ -75,6 +75,6 @@ __all__ = [
     "FUNCTION_WORDS", "Document", "Labelled", "Labels", "Mention", "Number", "Pattern", "Section", "Snippet",
     "Source", "Span", "Table", "assign", "clause_of", "clean_inline", "find_mentions", "find_numbers",
     "find_quantities", "find_values", "has_placeholder", "inflect", "is_keyword_list", "is_statement",
-    "label_numbers", "lemma", "load_metadata", "normalise_heading", "parse_markdown", "phrase", "plain",
+    "label_numbers", "lemma", "listed_items", "load_metadata", "normalise_heading", "parse_markdown", "phrase", "plain",
     "split_front_matter", "split_sentences", "strip_placeholders", "template_lines", "unit_of", "word_family",
 ]

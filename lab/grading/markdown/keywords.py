@@ -134,7 +134,7 @@ def is_keyword_list(text: str, code: Sequence[str] = ()) -> bool:
     parts = [p.strip() for p in re.split(r"[,;]|\band\b(?=[^,;]*$)", body) if p.strip()]
     if len(parts) < 4:
         return False
-    words = _words(text)
+    words = _words(body)
     if sum(1 for w in words if w.lower() in FUNCTION_WORDS) >= 0.25 * len(words):
         return False  # the grammar of a sentence: "on a serious incident, inform us, the provider, first, ..."
     if not lead and len(_words(parts[0])) >= 2 and _action_lead(_words(parts[0])[0]):
@@ -161,3 +161,28 @@ def is_statement(text: str, code: Sequence[str] = ()) -> bool:
         return True
     parts = [p for p in re.split(r"[,;:]", text) if p.strip()]
     return sum(1 for p in parts if _kind(p, code) in ("fact", "clause")) >= 2
+
+
+_ENUMERATION_START = re.compile(
+    r"\s*(?:(?:are|is|were|was|include|includes|including|comprise|comprises|consist of|cover|covers|such as)\b"
+    r"\s*:?|:)\s*", re.I)
+_ENUMERATION_SPLIT = re.compile(r",|;|\b(?:and|or|as well as|plus)\b", re.I)
+_DETERMINERS = re.compile(r"^(?:(?:the|our|a|an|all|any|both|also|its|their|we|us)\s+)+", re.I)
+
+
+def listed_items(text: str, start: int = 0) -> list[str]:
+    """The items of an enumeration in prose that starts at ``start`` (after "are", "include", ":"
+    or "such as"), up to the end of the sentence; determiners dropped.
+
+    >>> t = "Our data sources are the request logs, the delayed labels and recruiter overrides."
+    >>> listed_items(t, t.index(" are"))
+    ['request logs', 'delayed labels', 'recruiter overrides']
+    >>> listed_items("We keep logs.", 7)
+    []
+    """
+    m = _ENUMERATION_START.match(text, start)
+    if m is None:
+        return []
+    tail = re.split(r"[.!?](?:\s|$)", text[m.end() :])[0]
+    items = [_DETERMINERS.sub("", p.strip()).strip() for p in _ENUMERATION_SPLIT.split(tail)]
+    return [p for p in items if len(p) >= 3]
