@@ -46,7 +46,7 @@ DERIVED: dict[str, tuple[str, ...]] = {
     "retain": ("retention",), "submit": ("submission",), "suspend": ("suspension",), "decide": ("decision",),
     "describe": ("description",), "intervene": ("intervention",), "explain": ("explanation",),
     "deny": ("denial",), "disclose": ("disclosure",), "comply": ("compliance", "compliant"),
-    "apply": ("application",), "analyse": ("analysis", "analyses"), "analyze": ("analysis", "analyses"),
+"analyse": ("analysis", "analyses"), "analyze": ("analysis", "analyses"),
     "detain": ("detention",), "prevent": ("prevention",), "provide": ("provision",), "receive": ("receipt",),
     "fail": ("failure",), "erase": ("erasure",), "expose": ("exposure",),
 }
@@ -133,14 +133,16 @@ _WORD_END = re.compile(r"\(\?!(?:\[(?:\^?a-z|\^?A-Za-z|\\w|a-z0-9|a-zA-Z)|\\w)|\
 def inflect(pattern: str) -> str:
     """``pattern`` with each base word (outside character classes and lookarounds) widened to its family.
 
-    A word followed by a quantifier (``sources?``) or inside a lookaround stays as written; a
-    word followed by a specific exclusion (``inform(?!ation)``) only gains forms that do not
-    start with it, so the exclusion still holds.
+    A word followed by a quantifier (``sources?``) or inside a lookaround stays as written.
+    As a pattern matches from a word start on, a word only gains the forms that do not start
+    with it ("notified", "escalation", "told"), so an exclusion such as ``inform(?!ation)``
+    still holds; after a word-end check (``tell\\b``) it gains them all. Irregular forms are
+    whole words ("sent" never matches "sentence").
 
     >>> inflect(r"tell|send(?:s)? to|sources?")
-    '(?:tell|telling|tells|told)|(?:send|sending|sends|sent)(?:s)? to|sources?'
-    >>> inflect(r"inform(?!ation)")
-    'inform(?!ation)'
+    '(?:tell|told(?![a-z]))|(?:send|sent(?![a-z]))(?:s)? to|sources?'
+    >>> inflect(r"inform(?!ation)"), inflect(r"notify")
+    ('inform(?!ation)', '(?:notify|notification|notified|notifies)')
     """
     return _inflect(pattern)
 
@@ -199,10 +201,12 @@ def _inflect(pattern: str) -> str:
             family = word_family(word) if not (any(looks) or quantified or joined) else (word,)
             if len(family) > 1:
                 rest = pattern[j:]
-                if rest.startswith("(?!") and not _WORD_END.match(rest):
-                    family = (word, *[f for f in family[1:] if not f.startswith(word.lower())])
-                if len(family) > 1:
-                    out.append("(?:" + "|".join((word, *family[1:])) + ")")
+                whole = _WORD_END.match(rest) is not None  # "tell\b": every form, as a whole word
+                irregular = set(IRREGULAR.get(word.lower(), ()))
+                forms = [f"{f}(?![a-z])" if f in irregular else f for f in family[1:]
+                         if whole or not f.startswith(word.lower())]  # a stem already matches its own endings
+                if forms:
+                    out.append("(?:" + "|".join((word, *forms)) + ")")
                     i = j
                     continue
             out.append(word)
