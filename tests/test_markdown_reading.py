@@ -110,6 +110,22 @@ def test_code_fences_give_code_lines_and_html_stays_text() -> None:
     assert prose.text == "Report within days." and not prose.template
 
 
+def test_prose_over_a_rule_stays_prose_and_short_lines_are_headings() -> None:
+    doc = parse_markdown("# Plan\n\nLogs are kept\nfor 6 months.\n---\n\nReporting\n---------\n\nWithin 15 days.\n")
+    assert [s.key for s in doc.sections] == ["plan", "reporting"]
+    assert [(s.text, s.heading) for s in doc.snippets] == [
+        ("Logs are kept for 6 months.", "Plan"), ("Within 15 days.", "Reporting")]
+
+
+def test_windows_line_endings() -> None:
+    doc = parse_markdown("---\r\nlicense: mit\r\n---\r\nReporting\r\n=========\r\n\r\n- Report within 15 days.\r\n"
+                         "  - to the authority\r\n")
+    assert doc.metadata == {"license": "mit"}
+    assert [(s.key, s.line) for s in doc.sections] == [("reporting", 4)]
+    assert [(s.text, s.line, s.lead) for s in doc.snippets if s.source == "prose"] == [
+        ("Report within 15 days.", 7, ""), ("to the authority", 8, "Report within 15 days.")]
+
+
 def test_template_lines_are_recognised_inside_quotes_and_lists() -> None:
     template = "# Plan\n\n> Describe the data sources here.\n\n- Owner of the monitoring plan: name\n"
     doc = parse_markdown("# Plan\n\n> Describe the data sources here.\n\n- Owner of the monitoring plan: name\n"

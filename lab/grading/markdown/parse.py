@@ -94,6 +94,14 @@ def _render(token: Token) -> _Inline:
     return _Inline([plain(x) for x in lines], raw[: len(lines)], code, first)
 
 
+def _paragraph_read_as_heading(t: Token, inline: Token) -> bool:
+    """A paragraph of several lines (or many words) over a ``---`` line: a renderer makes it a
+    setext heading, but its author wrote prose followed by a rule, and its facts count."""
+    if t.markup not in ("=", "-"):
+        return False
+    return "\n" in inline.content or len(inline.content.split()) > 12
+
+
 def _joined(inline: _Inline) -> str:
     return plain(" ".join(inline.lines))
 
@@ -147,7 +155,10 @@ class _Walker:
             t = tokens[i]
             kind = t.type
             if kind == "heading_open":
-                self.on_heading(t, tokens[i + 1])
+                if _paragraph_read_as_heading(t, tokens[i + 1]):
+                    self.on_paragraph(tokens[i + 1])
+                else:
+                    self.on_heading(t, tokens[i + 1])
                 i += 3
                 continue
             if kind == "paragraph_open":
