@@ -264,10 +264,20 @@ def test_labelled_numbers_carry_their_clause_and_mention() -> None:
         ("decision threshold 0.5, precision 0.58", ["threshold", "value"]),
         ("cut-off of 0.4 gives TPR 0.53", ["threshold", "value"]),
         ("ROC AUC stands at 0.78 and is at least 0.72", ["value", "value"]),
+        ("selection rate: women at 0.26, men at 0.30", ["value", "value"]),
+        ("accuracy at 73%", ["value"]),
     ],
 )
 def test_numbers_after_at_or_threshold_are_thresholds(text: str, roles: list[str]) -> None:
     assert [n.role for n in find_numbers(text)] == roles
+
+
+def test_a_metric_at_a_threshold_in_a_table_header() -> None:
+    doc = parse_markdown("| Version | F1 at 0.5 | Recall (at 0.5) |\n|---|---|---|\n| 1 | 0.556 | 0.535 |\n")
+    got = [(n.number.value, n.labels["metric"], n.threshold)
+           for n in label_numbers(doc, {"metric": {"f1": "f1", "recall": "recall"}})]
+    assert [g for g in got if not g[2]] == [(0.556, "f1", False), (0.535, "recall", False)]
+    assert sorted(g[0] for g in got if g[2]) == [0.5, 0.5]
 
 
 def test_planted_f1_at_threshold() -> None:

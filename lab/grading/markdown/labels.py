@@ -261,9 +261,13 @@ def label_numbers(doc: Document, labels: Labels, *, quantities: bool = False,
         ctx_dim = {dim: find_mentions(snip.context, pats) for dim, pats in compiled.items()}
         skip = [(m.start, m.end) for ms in per_dim.values() for m in ms]
         nums = find_quantities(snip.text, skip) if quantities else find_numbers(snip.text, skip)
+        if snip.source in ("table", "metadata"):  # a number in a header or key ("F1 at 0.5") is not a value
+            nums = [n for n in nums if _containing(snip.units, n.start, n.end) is not None or n.threshold]
         if not nums:
             continue
-        units_with_numbers = {_containing(snip.units, n.start, n.end) for n in nums}
+        units_with_numbers = {_containing(snip.units, n.start, n.end) for n in nums if not n.threshold}
+        if snip.source in ("table", "metadata"):
+            units_with_numbers.discard(None)  # a header is not a cell with a number of its own
 
         def owned(m: Mention) -> bool:
             return _containing(snip.units, m.start, m.end) in units_with_numbers

@@ -1,10 +1,13 @@
 """Numbers and durations as written in a submission, with references, dates and ids masked out.
 
-A number right after "at", "@", "threshold" or "cut-off" is a decision threshold, not a
-measured value: "F1 at 0.5 is 0.56" states F1 = 0.56 at threshold 0.5.
+A number right after "@", "threshold" or "cut-off", or after "at" following a classification
+metric ("F1 at 0.5"), is a decision threshold, not a measured value: "F1 at 0.5 is 0.56"
+states F1 = 0.56 at threshold 0.5.
 
 >>> [(n.value, n.role) for n in find_numbers("F1 at 0.5 is 0.56; recall @0.3: 0.71; AUC stands at 0.78")]
 [(0.5, 'threshold'), (0.56, 'value'), (0.3, 'threshold'), (0.71, 'value'), (0.78, 'value')]
+>>> [n.role for n in find_numbers("selection rate: women at 0.26, men at 0.30; accuracy at 73%")]
+['value', 'value', 'value']
 """
 
 from __future__ import annotations
@@ -115,24 +118,26 @@ def _mask(text: str, extra: Sequence[Span] = ()) -> str:
     return "".join(chars)
 
 
-#: What makes the next number a threshold: "at 0.5" (not "at least"), "@0.5", "threshold (of|=|:) 0.5",
-#: "cut-off 0.5", "decision threshold at 0.5".
+#: What makes the next number a threshold: "@0.5", "threshold (of|=|:) 0.5", "cut-off 0.5",
+#: "decision threshold at 0.5".
 _THRESHOLD_BEFORE = re.compile(
-    r"(?:\bat|@|\bthreshold|\bcut[\s-]?off|\bcutoff|\boperating point)\s*(?:of|=|:|at|set to|is)?\s*(?:[<>]=?\s*)?$",
+    r"(?:@|\bthreshold|\bcut[\s-]?off|\bcutoff|\boperating point)\s*(?:of|=|:|at|set to|is)?\s*(?:[<>]=?\s*)?$",
+    re.I,
+)
+#: "F1 at 0.5", "recall at 0.3": "at" right after a classification metric gives the threshold it is taken at
+#: ("women at 0.26" and "AUC stands at 0.78" are values).
+_METRIC_AT = re.compile(
+    r"\b(?:f1|f-1|f1[\s-]score|recall|precision|tpr|fpr|tnr|fnr|accuracy|sensitivity|specificity|ppv|npv|"
+    r"selection rate|positive rate|true positive rate|false positive rate)\s*(?:\([^)]{0,20}\)\s*)?[(,]?\s*at\s*$",
     re.I,
 )
 
 
-#: "AUC stands at 0.78" states a value: "at" after these words is not a threshold.
-_AT_VALUE = re.compile(r"\b(?:stands?|stood|is|was|are|were|sits?|sat|remains?|remained|peaked|peaks|lies|lay|"
-                       r"settled|now|currently|around|roughly|approximately|came in|comes in|ended|ends)\s+at\s*$", re.I)
-
-
-def _role(masked: str, start: int) -> Role:
-    before = masked[max(0, start - 40) : start]
-    if not _THRESHOLD_BEFORE.search(before[-30:]):
-        return "value"
-    return "value" if _AT_VALUE.search(before) else "threshold"
+def _role(ref_masked: str, start: int, percent: bool) -> Role:
+    before = ref_masked[max(0, start - 40) : start]
+    if _THRESHOLD_BEFORE.search(before[-30:]):
+        return "threshold"
+    return "threshold" if _METRIC_AT.search(before) and not percent else "value"
 
 
 def find_quantities(text: str, skip: Sequence[Span] = ()) -> list[Number]:
@@ -163,11 +168,13 @@ def find_numbers(text: str, skip: Sequence[Span] = ()) -> list[Number]:
     [(0.78, None), (73.0, '%')]
     """
     masked = _mask(text, skip)
+    references = _mask(text)  # labels (masked in ``masked``) still tell a threshold from a value
     out = []
     for m in _NUMBER.finditer(masked):
         value = float(m.group("num").replace(",", ""))
         if m.group("sign"):
             value = -value
         out.append(Number(value=value, raw=text[m.start() : m.end()].strip(), start=m.start(), end=m.end(),
-                          unit="%" if m.group("pct") else None, role=_role(masked, m.start())))
+                          unit="%" if m.group("pct") else None,
+                          role=_role(references, m.start(), bool(m.group("pct")))))
     return out
