@@ -53,6 +53,13 @@ def test_setext_headings_are_sections() -> None:
     assert death.context == "Post-market monitoring plan > Reporting"
     retention = doc.in_sections(doc.sections_matching(r"log retention"))
     assert [s.text for s in retention] == ["Request logs are kept for 6 months."]
+    assert doc.sections[2].heading == "3. Log retention"  # numbered, underlined: a heading, not a list item
+
+
+def test_a_numbered_step_over_a_rule_stays_a_step() -> None:
+    doc = parse_markdown("# Plan\n\nSteps:\n1. Roll back\n---\n")
+    assert [s.key for s in doc.sections] == ["plan"]
+    assert [(s.text, s.item, s.lead) for s in doc.snippets] == [("Steps:", False, ""), ("Roll back", True, "Steps:")]
 
 
 def test_blockquote_text_has_no_quote_marks() -> None:

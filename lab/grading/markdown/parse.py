@@ -52,6 +52,8 @@ from lab.grading.markdown.text import (
 #: CommonMark with GitHub tables; raw HTML is read as text (``<days>`` is a placeholder, not a tag).
 _MD = MarkdownIt("commonmark", {"html": False}).enable("table")
 _TASK_BOX = re.compile(r"^\[[ xX]\]\s+")
+#: "3. Data sources" underlined: CommonMark reads a list item and a rule, its author a numbered heading.
+_NUMBERED_SETEXT = re.compile(r"(\A|\n[ \t]*\n)([ ]{0,3}\d{1,3})([.)])([ \t]+\S[^\n]*\n[ ]{0,3}(?:=+|-+)[ \t]*)(?=\n|\Z)")
 
 
 @dataclass
@@ -288,6 +290,7 @@ def parse_markdown(text: str, *, template: str | None = None) -> Document:
     metadata_snippets(metadata, b)
     body = _strip_comments(body)
     walker = _Walker(b, body.split("\n"), first)
+    body = _NUMBERED_SETEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}\\{m.group(3)}{m.group(4)}", body)
     walker.run(_MD.parse(body))
     return Document(metadata=metadata, sections=walker.built_sections(), tables=tuple(walker.tables),
                     snippets=tuple(b.snippets), metadata_error=metadata_error)
