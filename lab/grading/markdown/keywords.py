@@ -147,20 +147,23 @@ def is_keyword_list(text: str, code: Sequence[str] = ()) -> bool:
 
 
 def is_statement(text: str, code: Sequence[str] = ()) -> bool:
-    """True when ``text`` states something: a sentence with some grammar, or a list of facts.
+    """True when ``text`` states something: a sentence with some grammar, or at least one
+    concrete fact (a ``key: value`` line such as "Model: resume-screener v1" states one).
 
     >>> is_statement("Applicants are told that a model ranks them."), is_statement("bias, fairness, drift")
     (True, False)
     >>> is_statement("Champion: resume-screener v1, run 8c1f4e2a9b7d, ROC AUC 0.781")
     True
+    >>> is_statement("Model: resume-screener v1"), is_statement("Model: name")
+    (True, False)
     """
     if is_keyword_list(text, code):
         return False
     words = _words(text)
     if len(words) >= 5 and sum(1 for w in words if w.lower() in FUNCTION_WORDS) >= 2:
         return True
-    parts = [p for p in re.split(r"[,;:]", text) if p.strip()]
-    return sum(1 for p in parts if _kind(p, code) in ("fact", "clause")) >= 2
+    kinds = [_kind(p, code) for p in re.split(r"[,;:]", text) if p.strip()]
+    return "fact" in kinds or kinds.count("clause") >= 2
 
 
 _ENUMERATION_START = re.compile(
