@@ -13,6 +13,12 @@ from lab.grading.markdown.text import clean_inline, has_placeholder, strip_place
 
 
 def load_metadata(yaml_text: str | None) -> tuple[dict[str, Any], str | None]:
+    """``(metadata, error)``: the front matter as a mapping (safe loader, no anchors or aliases),
+    or ``{}`` and why it could not be read.
+
+    >>> load_metadata("license: mit"), load_metadata("a: &x 1")[1]
+    (({'license': 'mit'}, None), 'the metadata block uses YAML anchors or aliases, which are not read')
+    """
     if yaml_text is None or not yaml_text.strip():
         return {}, None
     try:
@@ -34,6 +40,7 @@ def _key_words(key: Any) -> str:
 
 
 def metadata_snippets(data: Any, b: _Builder, path: tuple[str, ...] = ()) -> None:
+    """One snippet per leaf, ``key path: value``; a model-index ``{type, value}`` entry is named by its type."""
     if not path:
         if not data:
             return
