@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import lab.grading.markdown as markdown
 from lab.grading.markdown import (
     Document,
     Pattern,
@@ -292,3 +293,16 @@ def test_planted_f1_at_threshold() -> None:
     got = [(n.number.value, n.labels["metric"], n.threshold)
            for n in label_numbers(doc, {"metric": {"f1": "f1"}})]
     assert got == [(0.15, None, False), (0.5, "f1", True), (0.556, "f1", False)]
+
+
+def test_public_names_are_pinned() -> None:
+    """The graders (runbook, model card) import these; renaming one breaks them."""
+    assert set(markdown.__all__) == {
+        "FUNCTION_WORDS", "Document", "Labelled", "Labels", "Mention", "Number", "Pattern", "Role", "Scope",
+        "Section", "Snippet", "Source", "Span", "Table", "assign", "assign_scoped", "clause_of", "clean_inline",
+        "find_mentions", "find_numbers", "find_quantities", "find_values", "has_placeholder", "inflect",
+        "is_keyword_list", "is_statement", "label_numbers", "lemma", "listed_items", "load_metadata",
+        "normalise_heading", "parse_markdown", "phrase", "plain", "split_front_matter", "split_sentences",
+        "strip_placeholders", "template_lines", "unit_of", "word_family",
+    }
+    assert all(hasattr(markdown, name) for name in markdown.__all__)

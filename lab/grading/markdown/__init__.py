@@ -48,7 +48,9 @@ from lab.grading.markdown.labels import (
     Labels,
     Mention,
     Pattern,
+    Scope,
     assign,
+    assign_scoped,
     clause_of,
     find_mentions,
     find_values,
@@ -56,7 +58,7 @@ from lab.grading.markdown.labels import (
     unit_of,
 )
 from lab.grading.markdown.metadata import load_metadata
-from lab.grading.markdown.numbers import Number, find_numbers, find_quantities
+from lab.grading.markdown.numbers import Number, Role, find_numbers, find_quantities
 from lab.grading.markdown.parse import parse_markdown
 from lab.grading.markdown.text import (
     Span,
@@ -72,8 +74,8 @@ from lab.grading.markdown.text import (
 from lab.grading.markdown.words import FUNCTION_WORDS, inflect, lemma, phrase, word_family
 
 __all__ = [
-    "FUNCTION_WORDS", "Document", "Labelled", "Labels", "Mention", "Number", "Pattern", "Section", "Snippet",
-    "Source", "Span", "Table", "assign", "clause_of", "clean_inline", "find_mentions", "find_numbers",
+    "FUNCTION_WORDS", "Document", "Labelled", "Labels", "Mention", "Number", "Pattern", "Role", "Scope", "Section",
+    "Snippet", "Source", "Span", "Table", "assign", "assign_scoped", "clause_of", "clean_inline", "find_mentions", "find_numbers",
     "find_quantities", "find_values", "has_placeholder", "inflect", "is_keyword_list", "is_statement",
     "label_numbers", "lemma", "listed_items", "load_metadata", "normalise_heading", "parse_markdown", "phrase", "plain",
     "split_front_matter", "split_sentences", "strip_placeholders", "template_lines", "unit_of", "word_family",
