@@ -239,13 +239,18 @@ def test_a_number_is_not_bound_to_the_subject_of_another_clause() -> None:
     labels = {"case": {"log retention": Pattern(r"(?:request )?logs?\b|log retention")}}
     got = [(n.number.raw, n.labels["case"], n.scopes["case"]) for n in label_numbers(doc, labels, quantities=True)]
     assert got == [("three days", None, None), ("twelve months", "log retention", "unit")]
+    doc = parse_markdown("Categorical inputs such as source_channel use chi-squared (p < 0.05), numeric inputs use "
+                         "Wasserstein > 0.15.")
+    got = [(n.number.raw, n.labels["name"]) for n in label_numbers(doc, {"name": {"source_channel": "source_channel"}})]
+    assert got == [("0.05", "source_channel"), ("0.15", None)]
 
 
 def test_borrowing_still_works_within_a_statement() -> None:
-    doc = parse_markdown("For a death, 10 days. Logs are retained; we keep them for 6 months.")
+    doc = parse_markdown("For a death, 10 days. Logs are retained; we keep them for 6 months. "
+                         "We keep the request logs, the journal and the registry snapshot for 12 months.")
     labels = {"case": {"death": "death", "logs": "logs?"}}
     assert [(n.number.raw, n.labels["case"]) for n in label_numbers(doc, labels, quantities=True)] == [
-        ("10 days", "death"), ("6 months", "logs")]
+        ("10 days", "death"), ("6 months", "logs"), ("12 months", "logs")]
     doc = parse_markdown("Selection rate is 0.26 for women and 0.30 for men.")
     metric = {"metric": {"selection_rate": "selection rate"}, "group": {"women": "women", "men": "men"}}
     got = [(n.number.value, n.labels["metric"], n.labels["group"]) for n in label_numbers(doc, metric)]

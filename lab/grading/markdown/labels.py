@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lab.grading.markdown.document import Document, Snippet
-from lab.grading.markdown.keywords import _ACTION_VERBS
 from lab.grading.markdown.numbers import _NUMBER_WORDS, _UNIT_WORDS, Number, find_numbers, find_quantities
 from lab.grading.markdown.text import Span
 from lab.grading.markdown.words import FUNCTION_WORDS, lemma, phrase
@@ -143,43 +142,52 @@ _NOT_SUBJECT = frozenset(
 )
 _COPULAS = frozenset("is are was were be been being has have had will must should can may shall would could "
                      "might".split())
-_COMMON_VERBS = frozenset(
-    "use apply trigger fire exceed reach arrive set stay remain become get take give make need require mean show "
-    "fall drop rise move change happen occur stand sit hold come report flag raise compute calculate test detect "
-    "alert page go climb cross hit pass breach jump spike dip sink increase decrease grow shift degrade decline "
-    "last lag".split()
+#: Verbs (as lemmas) that are rarely nouns: one of them makes a clause a statement of its own.
+_VERBS = frozenset(
+    "arrive exceed reach use apply keep retain send notify inform occur happen become remain stay go come take give "
+    "need require mean show rise fall climb cross warn indicate tolerate allow accept preserve escalate suspend "
+    "revert restore promote retrain redeploy collect gather investigate assess evaluate pause remove withdraw "
+    "publish tell detect compute calculate delete purge drift degrade decline".split()
 )
+_DIRECTIONS = frozenset("above below over under beyond past".split())
+_DETERMINERS = frozenset("a an the any each every no this that its their our".split())
 
 
-def _is_verb(word: str) -> bool:
-    w = word.lower()
-    return w in _COPULAS or lemma(w) in _ACTION_VERBS or lemma(w) in _COMMON_VERBS or w in _ACTION_VERBS \
-        or w in _COMMON_VERBS
-
-
-def _words_in(text: str, span: Span, skip: Sequence[Span]) -> list[str]:
+def _tokens(text: str, span: Span, skip: Sequence[Span] = ()) -> list[str]:
     out = []
     for m in re.finditer(r"[A-Za-z][A-Za-z_'-]*", text[span[0] : span[1]]):
         a, b = span[0] + m.start(), span[0] + m.end()
         if not any(x <= a and b <= y for x, y in skip):
-            out.append(m.group(0))
+            out.append(m.group(0).lower())
     return out
+
+
+def _verb_flags(words: list[str]) -> list[bool]:
+    """Which words read as verbs: a copula, a verb that is rarely a noun, or a word before
+    "above"/"below" that no determiner makes a noun ("numeric inputs alert above 0.15")."""
+    flags = []
+    for k, w in enumerate(words):
+        before = words[k - 1] if k else ""
+        after = words[k + 1] if k + 1 < len(words) else ""
+        flags.append(w in _COPULAS or lemma(w) in _VERBS or w in _VERBS
+                     or (after in _DIRECTIONS and before not in _DETERMINERS and w not in FUNCTION_WORDS))
+    return flags
 
 
 def _has_subject(text: str, span: Span, skip: Sequence[Span]) -> bool:
     """True when the clause names something of its own ("numeric inputs alert above 0.15")."""
-    for w in _words_in(text, span, skip):
-        lw = w.lower()
-        if len(lw) <= 2 or lw in FUNCTION_WORDS or lw in _NOT_SUBJECT or lw in _UNIT_WORDS or lw in _NUMBER_WORDS:
+    words = _tokens(text, span, skip)
+    for w, verb in zip(words, _verb_flags(words)):
+        if verb or len(w) <= 2 or w in FUNCTION_WORDS or w in _NOT_SUBJECT or w in _UNIT_WORDS or w in _NUMBER_WORDS:
             continue
-        if not _is_verb(lw):
-            return True
+        return True
     return False
 
 
 def _states(text: str, span: Span) -> bool:
-    """True when the clause has a verb: it makes a statement of its own, not a modifier ("for a death")."""
-    return any(_is_verb(w) for w in re.findall(r"[A-Za-z][A-Za-z'-]*", text[span[0] : span[1]]))
+    """True when the clause has a verb: a statement of its own, not a modifier ("for a death") or
+    an item of an enumeration ("the registry snapshot for 12 months")."""
+    return any(_verb_flags(_tokens(text, span)))
 
 
 def assign(snippet: Snippet, number: Number, mentions: Sequence[Mention], owned: Callable[[Mention], bool],
@@ -279,7 +287,7 @@ def label_numbers(doc: Document, labels: Labels, *, quantities: bool = False,
         for n in nums:
             unit = _containing(snip.units, n.start, n.end)
             named = unit is not None and any(_inside(m, unit) for ms in per_dim.values() for m in ms)
-            subject = snip.source == "prose" and unit is not None and not named and \
+            subject = snip.source == "prose" and unit is not None and not named and _states(snip.text, unit) and \
                 _has_subject(snip.text, unit, skip + [(x.start, x.end) for x in nums])
             found = {dim: assign_scoped(snip, n, per_dim[dim], owned, ctx_dim[dim], may_inherit=named,
                                         foreign=stated_elsewhere if subject else None) for dim in compiled}

@@ -105,8 +105,8 @@ _LEMMAS: dict[str, str] = {form: base for table in (IRREGULAR, DERIVED) for base
 def lemma(word: str) -> str:
     """A best guess at the base of an inflected word (irregulars, ``-s``, ``-ed``, ``-ing``, ``-ies``).
 
-    >>> [lemma(w) for w in ("told", "notified", "copies", "preserving", "keeps", "labels", "goes", "crosses")]
-    ['tell', 'notify', 'copy', 'preserve', 'keep', 'label', 'go', 'cross']
+    >>> [lemma(w) for w in ("told", "notified", "copies", "preserving", "keeps", "labels", "goes", "crosses", "uses")]
+    ['tell', 'notify', 'copy', 'preserve', 'keep', 'label', 'go', 'cross', 'use']
     """
     w = word.lower()
     if w in _LEMMAS:
@@ -119,7 +119,7 @@ def lemma(word: str) -> str:
     if len(w) > 4 and w.endswith("ed"):
         stem = w[:-2]
         return stem + "e" if stem.endswith(("rv", "at", "iz", "is", "us", "ov", "iv")) else stem
-    if len(w) > 3 and w.endswith("es") and w[:-2].endswith(("s", "x", "z", "ch", "sh", "o")):
+    if len(w) > 3 and w.endswith("es") and w[:-2].endswith(("ss", "x", "z", "ch", "sh", "o")):
         return w[:-2]
     if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
         return w[:-1]
