@@ -198,6 +198,9 @@ def test_label_patterns_use_word_families() -> None:
         "Owners: Dana Lee (ML lead), Sam Ortiz (compliance), Priya Nair (on-call), Tom Berg (DPO).",
         "Roll back: lab rollback, lab status, lab shadow stop, lab submit.",
         "Reviews: weekly drift report, monthly fairness audit, quarterly plan review, yearly DPIA update.",
+        "Weekly: PSI per feature, ROC AUC on labelled data, selection-rate ratio per gender and age band.",
+        "Freeze: journal, request logs, labels, registry snapshot.",
+        "Inputs monitored: years_experience, source_channel, education_level, skills_count.",
         "On a serious incident, inform us, the provider, first and immediately, then the authority.",
     ],
 )
@@ -214,6 +217,7 @@ def test_lists_of_facts_are_statements(text: str) -> None:
         "Factors: sensitive attributes, fairness, subgroups, demographic groups, protected characteristics.",
         "This runbook covers every obligation: serious incidents, deadlines, the authority, logs, evidence.",
         "Model name, version, run id, MLflow, registry, champion, challenger, alias, resume screener.",
+        "Drift, monitoring, fairness, bias, thresholds, alerts, rollback.",
     ],
 )
 def test_bare_terms_are_keyword_stuffing(text: str) -> None:

@@ -139,8 +139,8 @@ def is_keyword_list(text: str, code: Sequence[str] = ()) -> bool:
         return False  # the grammar of a sentence: "on a serious incident, inform us, the provider, first, ..."
     if not lead and len(_words(parts[0])) >= 2 and _action_lead(_words(parts[0])[0]):
         return False  # "Copy the journal, request logs, ..."
-    if lead and _action_lead(lead):
-        return False
+    if lead and (_action_lead(lead) or _kind(lead, code) == "fact"):
+        return False  # "Keep: journal, ...", "Weekly: PSI per feature, ..."
     kinds = [_kind(p, code) for p in parts]
     empty = sum(1 for k in kinds if k in ("bare", "loose"))
     return empty >= 3 and empty >= 0.6 * len(parts)
