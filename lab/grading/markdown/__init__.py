@@ -7,7 +7,8 @@
   normalised (numbering, case, punctuation) so synonyms can be matched;
 * ``snippets``: the units a fact must sit in to count: one per prose sentence, list
   item sentence, table row, code line and metadata leaf. Each snippet knows its
-  context (heading path, a list's lead-in, a table's header, a metadata key path) and
+  context (heading path, a list's lead-in and parent items, a table's header, a metadata
+  key path) and
   whether it is template text (a placeholder such as ``[More Information Needed]``,
   ``TODO``, ``{{ ... }}``, ``<fill in>``, or a line copied unchanged from our template).
 
@@ -38,8 +39,13 @@ somewhere in the file.
 >>> sorted((n.labels["case"], n.number.value, n.snippet.source)
 ...        for n in label_numbers(doc, labels, quantities=True))
 [('death', 10.0, 'table'), ('general', 15.0, 'metadata'), ('widespread', 2.0, 'prose')]
-"""
 
+The modules, in the order they build on each other: ``text`` (placeholders, template
+lines, headings, sentences), ``words`` (function words, word families, :func:`phrase`),
+``numbers`` (numbers, durations, thresholds), ``keywords`` (keyword stuffing versus
+statements), ``document`` (the data classes), ``metadata`` (front matter), ``parse``
+(markdown-it tokens to a :class:`Document`) and ``labels`` (numbers bound to labels).
+"""
 
 from lab.grading.markdown.document import Document, Section, Snippet, Source, Table
 from lab.grading.markdown.keywords import is_keyword_list, is_statement, listed_items
