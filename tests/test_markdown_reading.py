@@ -100,6 +100,21 @@ def test_nested_list_items_keep_their_parent_as_context() -> None:
     assert row.lead == "Step | Owner | Deadline (days)" and row.block != items[0].block
 
 
+def test_a_table_inside_a_list_item_has_the_item_as_context() -> None:
+    doc = parse_markdown("# Plan\n\nSteps:\n\n- Alert thresholds:\n\n  | Input | PSI |\n  |---|---|\n"
+                         "  | years_experience | 0.01 |\n\n  Reviewed weekly.\n- Roll back.\n")
+    got = [(s.source, s.text, s.lead, s.line) for s in doc.snippets]
+    assert got == [
+        ("prose", "Steps:", "", 3),
+        ("prose", "Alert thresholds:", "Steps:", 5),
+        ("table", "Input: years_experience | PSI: 0.01", "Input | PSI", 9),
+        ("prose", "Reviewed weekly.", "Steps: | Alert thresholds:", 11),
+        ("prose", "Roll back.", "Steps:", 12),
+    ]
+    assert doc.snippets[2].context == "Plan | Steps: | Alert thresholds: | Input | PSI"
+    assert doc.tables[0].rows == ({"Input": "years_experience", "PSI": "0.01"},)
+
+
 def test_prose_lists_its_data_sources() -> None:
     doc = planted("prose_data_sources")
     assert [s.key for s in doc.sections] == ["data sources"]

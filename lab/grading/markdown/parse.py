@@ -144,10 +144,16 @@ class _Walker:
                 level = self.sections[j]["level"]
         return " > ".join(reversed(names))
 
-    def chain(self) -> list[str]:
+    def chain(self, *, within_item: bool = True) -> list[str]:
+        """The lead-ins above what comes next: the list's lead-in, the enclosing items and, for
+        a table, code or later paragraph inside an item (``within_item``), that item's text."""
         if self.lists:
-            return [c for c in self.lists[-1].chain if c]
+            frame = self.lists[-1]
+            return [c for c in frame.chain + ([frame.item_text] if within_item else []) if c]
         return [self.lead_in] if self.lead_in else []
+
+    def context(self, chain: list[str]) -> str:
+        return self.context_path() + "".join(f" | {c}" for c in chain)
 
     # ------------------------------------------------------------------ tokens
 
@@ -203,9 +209,8 @@ class _Walker:
             frame = self.lists[-1]
             if frame.item_paragraphs == 0 and rendered.lines:
                 rendered.lines[0] = _TASK_BOX.sub("", rendered.lines[0])
-            chain = self.chain()
-            context = self.context_path() + "".join(f" | {c}" for c in chain)
-            _prose_snippets(self.b, rendered, self.first, self.cur, context, frame.block, item=True,
+            chain = self.chain(within_item=frame.item_paragraphs > 0)
+            _prose_snippets(self.b, rendered, self.first, self.cur, self.context(chain), frame.block, item=True,
                             heading=self.heading(), lead=" | ".join(chain), depth=frame.depth)
             if frame.item_paragraphs == 0:
                 frame.item_text = _joined(rendered)
@@ -230,7 +235,8 @@ class _Walker:
             code = raw.strip()
             if code:
                 self.b.add(text=code, source="code", line=self.first + start + k, section=self.cur,
-                           context=self.context_path(), heading=self.heading(),
+                           context=self.context(self.chain()) if self.lists else self.context_path(),
+                           heading=self.heading(),
                            template=self.b.is_template(raw, code), block=block, units=((0, len(code)),),
                            groups=((0, len(code)),), code=(code,))
         if not self.lists:
@@ -255,10 +261,8 @@ class _Walker:
                     rows.append((row_line, row))
                 row = None
             i += 1
-        chain = self.chain()
-        context = self.context_path() + "".join(f" | {c}" for c in chain)
-        self.tables.append(_table(self.b, self.lines, header, rows, line, self.first, self.cur, context,
-                                  self.heading()))
+        self.tables.append(_table(self.b, self.lines, header, rows, line, self.first, self.cur,
+                                  self.context(self.chain()), self.heading()))
         if not self.lists:
             self.lead_in = ""
         return i + 1
