@@ -57,26 +57,25 @@ def _regular(base: str) -> set[str]:
     """Regular inflections and derived nouns of ``base`` (only for words of four letters or more)."""
     if len(base) < 4 or base in FUNCTION_WORDS:
         return set()
-    out = {base + "s", base + "ed", base + "ing"}
     if base.endswith("e") and not base.endswith("ee"):
         stem = base[:-1]
-        out |= {base + "d", stem + "ing"}
-        if len(base) >= 6:
-            out.add(stem + "ation")
-            if not base.endswith("ce"):  # practice is not practical
-                out.add(stem + "al")
-            if base.endswith("te"):
-                out.add(stem + "ion")  # escalate -> escalation, delete -> deletion
-            if base.endswith(("ise", "ize")):
-                out.add(stem + "ation")
-    elif base.endswith("y") and base[-2] not in _VOWELS:
+        out = {base + "s", base + "d", stem + "ing"}
+        if len(base) >= 6 and base.endswith("te"):
+            out.add(stem + "ion")  # escalate -> escalation, delete -> deletion
+        elif len(base) >= 6 and base.endswith(("ve", "re", "ine", "ise", "ize")):
+            out.add(stem + "ation")  # preserve -> preservation, declare -> declaration, organise
+        if len(base) >= 6 and base.endswith(("ve", "se")):
+            out.add(stem + "al")  # approve -> approval, propose -> proposal (never practice -> practical)
+        return out
+    if base.endswith("y") and base[-2] not in _VOWELS:
         stem = base[:-1]
-        out |= {stem + "ies", stem + "ied"}
+        out = {stem + "ies", stem + "ied", base + "ing"}
         if base.endswith("fy"):
             out.add(stem + "ication")  # notify -> notification
-    elif base.endswith(("s", "x", "z", "ch", "sh")):
-        out.add(base + "es")
-    elif len(base) <= 5 and base[-1] not in _VOWELS + "wxy" and base[-2] in _VOWELS and base[-3] not in _VOWELS:
+        return out
+    out = {base + "ed", base + "ing"}
+    out.add(base + "es" if base.endswith(("s", "x", "z", "ch", "sh")) else base + "s")
+    if len(base) <= 5 and base[-1] not in _VOWELS + "wxy" and base[-2] in _VOWELS and base[-3] not in _VOWELS:
         out |= {base + base[-1] + "ed", base + base[-1] + "ing"}  # stop -> stopped
     return out
 
