@@ -147,7 +147,7 @@ _VERBS = frozenset(
     "arrive exceed reach use apply keep retain send notify inform occur happen become remain stay go come take give "
     "need require mean show rise fall climb cross warn indicate tolerate allow accept preserve escalate suspend "
     "revert restore promote retrain redeploy collect gather investigate assess evaluate pause remove withdraw "
-    "publish tell detect compute calculate delete purge drift degrade decline".split()
+    "publish tell detect compute calculate delete purge degrade decline".split()
 )
 _DIRECTIONS = frozenset("above below over under beyond past".split())
 _DETERMINERS = frozenset("a an the any each every no this that its their our".split())
