@@ -298,3 +298,47 @@ def test_each_new_rubric_rule_has_a_bad_fixture(name) -> None:
     with pytest.raises(RubricError) as exc:
         parse_rubric(_mutate(fn))
     assert message in str(exc.value), str(exc.value)
+
+
+# --------------------------------------------------------------------------- bundles written under rubric v1
+
+
+ALWAYS_ALARM = """\
+data_drift:
+  columns:
+    years_experience: {method: ks, threshold: 0.999}
+    source_channel: {method: chisquare, threshold: 0.999}
+  dataset_drift_share: 0.05
+prediction_drift: {method: psi, threshold: 0.000001}
+performance: {metric: roc_auc, min: 0.999}
+"""
+
+
+def test_a_bundle_written_under_rubric_v1_is_graded_with_the_rubric_in_force(tmp_path) -> None:
+    import json
+    import shutil
+
+    from lab.grading.evidence import load_evidence
+    from lab.grading.grade import grade as grade_all
+    from lab.grading.submission import read_submission
+    from lab.monitoring.evaluate import SuiteSpec
+    from tests.grading_evidence import build_evidence
+
+    ev = build_evidence(tmp_path / "run")
+    manifest = ev.path / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data.update(rubric_version=1, law_as_at="2026-11-26")  # as today's main wrote it
+    manifest.write_text(json.dumps(data))
+    sub_dir = tmp_path / "sub"
+    sub_dir.mkdir()
+    shutil.copy(SUBMISSIONS / "always_alarm" / "post_market_monitoring.md", sub_dir)
+    (sub_dir / "monitoring.yaml").write_text(ALWAYS_ALARM)
+    small = SuiteSpec(data_magnitudes=(1.0,), concept_magnitudes=(1.0,), label_magnitudes=(0.15,),
+                      episodes_per_magnitude=1, no_drift_streams=1)
+    report = grade_all(load_evidence(ev.path), read_submission(sub_dir, work_dir=tmp_path / "w"), drift_suite=small)
+    assert report.rubric_version == 2 and report.law_as_at == "2026-11-30"
+    runbook_items = {i.id: i for i in report.items if i.skill == "pmm_runbook"}
+    assert {i.details["rubric_version"] for i in runbook_items.values()} == {2}
+    assert drift_config_useful(report.items) is False  # always-alarm: no better than the baselines
+    thresholds = runbook_items["pmm.config.thresholds-match"]
+    assert thresholds.points == 0 and "baselines" in thresholds.feedback, thresholds.feedback
