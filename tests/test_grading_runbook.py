@@ -123,12 +123,14 @@ def test_the_rubric_is_the_law_as_at_2026_11_30_with_sources() -> None:
         ("Under the AI Act (Art. 113) the high-risk obligations apply from 2 August 2026.", -1.0, True),
         ("The high-risk obligations apply to this system from 2 August 2026.", -1.0, True),
         ("The high-risk obligations apply to this system from 2 August 2027.", -1.0, True),
+        ("The AI Act applies generally from 2 August 2026, but the high-risk obligations for Annex III systems apply "
+         "from 2 December 2027.", 1.0, False),
         ("We run this plan voluntarily from 2 August 2026, as good practice.", 0.5, False),
         ("We run this plan voluntarily from 2 August 2026, ahead of 2 December 2027 when the high-risk obligations "
          "apply.", 1.0, False),
     ],
     ids=["art-113-c", "as-amended", "under-2024-1689", "date-alone", "history", "outdated", "outdated-unsourced",
-         "annex-i-date", "voluntary-early", "voluntary-and-legal"],
+         "annex-i-date", "general-date", "voluntary-early", "voluntary-and-legal"],
 )
 def test_application_date_is_judged_on_the_date(text, score, wrong) -> None:
     items = grade_runbook("# Plan\n\nThe screener is a high-risk AI system under Annex III point 4(a).\n\n" + text, ctx())
@@ -155,6 +157,8 @@ def test_a_conditional_sentence_is_not_a_classification(sid, name) -> None:
     alone = item(grade_runbook("If the scores were used for credit decisions, it would fall under Annex III point "
                                "5(b).", ctx()), "pmm.scope.classification")
     assert alone.points == 0 and not alone.details["wrong"], alone.feedback
+    terse = item(grade_runbook("High-risk AI system, Annex III point 4(a).", ctx()), "pmm.scope.classification")
+    assert terse.passed, terse.feedback
     both = item(grade_runbook("The screener is a high-risk AI system under Annex III point 4(a); if the scores were "
                               "used for credit decisions, it would fall under Annex III point 5(b).", ctx()),
                 "pmm.scope.classification")

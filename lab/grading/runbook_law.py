@@ -100,7 +100,8 @@ def classification(ri: RubricItem, c: ClassificationCheck, doc: Document, ctx: R
                 continue
             if _negated(t, m.start()) or t[max(0, m.start() - 4) : m.start()].lower().endswith("non-"):
                 says_low.append((s, "not high-risk"))
-            elif _CLAIM.search(t[max(0, m.start() - 60) : m.start()]) or s.source in ("metadata", "table"):
+            elif (_CLAIM.search(t[max(0, m.start() - 60) : m.start()]) or s.source in ("metadata", "table")
+                  or any(live(p.start()) for p in _POINT.finditer(t))):  # "High-risk, Annex III point 4(a)."
                 says_high.append(s)
         for m in _LOW.finditer(t):
             if live(m.start()) and not _negated(t, m.start()):
@@ -197,6 +198,8 @@ def application_date(ri: RubricItem, c: ApplicationDateCheck, doc: Document, ctx
     """The date the Annex III obligations apply from, judged on the date (a citation names no version)."""
     context = _any(c.context)
     past, voluntary = _any(c.past_markers), _any(c.voluntary_markers)
+    other = _any(c.not_about) if c.not_about else re.compile(r"(?!)")
+    high = phrase(r"high[\s-]*risk|annex iii|art(?:icle)?s?\.?\s*7[23]|chapter iii")
     good: Verdict | None = None
     wrong: Verdict | None = None
     early: Verdict | None = None
@@ -205,6 +208,8 @@ def application_date(ri: RubricItem, c: ApplicationDateCheck, doc: Document, ctx
             continue
         for day, a, _b, raw in dates(s.text):
             clause = _clause_at(s.text, a)
+            if other.search(clause) and not high.search(clause):
+                continue  # "the AI Act applies generally from 2 August 2026": another date, not Annex III's
             if day == c.date:
                 good = good or Verdict(1.0, f"Gives {raw}, when the Annex III obligations apply under {c.text}.",
                                        evidence=quote(s))

@@ -192,6 +192,7 @@ class ApplicationDateCheck(_Check):
     superseded: dict[dt.date, str] = {}  # dates that no longer apply, and why
     past_markers: list[Regex] = Field(min_length=1)  # a superseded date told as history ("would", "originally")
     voluntary_markers: list[Regex] = Field(min_length=1)  # an earlier, voluntary start
+    not_about: list[Regex] = []  # a clause about another date of the Act (general application, Art. 50, GPAI)
     other_dates: dict[dt.date, str] = {}
 
 
