@@ -346,3 +346,31 @@ def test_a_bundle_written_under_rubric_v1_is_graded_with_the_rubric_in_force(tmp
     assert drift_config_useful(report.items) is False  # always-alarm: no better than the baselines
     thresholds = runbook_items["pmm.config.thresholds-match"]
     assert thresholds.points == 0 and "baselines" in thresholds.feedback, thresholds.feedback
+
+
+@pytest.mark.parametrize(
+    "text, item_id",
+    [
+        ("Serious incidents are reported within 15 days. Serious incidents are reported within 30 days when the "
+         "facts are unclear.", "pmm.art73-2.deadline"),
+        ("Logs are kept for 30 days in hot storage; logs are archived for 12 months.", "pmm.art19.log-retention"),
+    ],
+    ids=["two-deadlines", "hot-and-archive"],
+)
+def test_a_wrong_value_beside_the_right_one_scores_zero_without_a_penalty(text, item_id) -> None:
+    got = item(grade_runbook(text, ctx()), item_id)
+    assert got.points == 0 and not got.details["wrong"] and "both" in got.feedback, got.feedback
+
+
+def test_a_release_checklist_is_not_an_incident_order() -> None:
+    text = ("# Plan\n\n## Releasing a new version\n\n1. Train the challenger.\n2. Promote it with `lab promote`.\n"
+            "3. Archive the old run.\n")
+    got = item(grade_runbook(text, ctx()), "pmm.art73-6.evidence-freeze")
+    assert got.points == 0 and not got.details["wrong"], got.feedback
+    incident = text.replace("Releasing a new version", "Incident response")
+    assert item(grade_runbook(incident, ctx()), "pmm.art73-6.evidence-freeze").details["wrong"]
+
+
+def test_a_later_complete_report_is_not_a_second_deadline() -> None:
+    text = "Serious incidents are reported within 15 days; the complete report follows within 30 days."
+    assert item(grade_runbook(text, ctx()), "pmm.art73-2.deadline").passed

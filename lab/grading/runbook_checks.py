@@ -150,6 +150,10 @@ def quantity(ri: RubricItem, c: QuantityCheck, doc: Document, ctx: RunbookContex
     citation = ri.citation or "the rubric"
     if wrong:
         found = ", ".join(dict.fromkeys(n.number.raw for n in wrong))
+        if exact:  # right and wrong for the same subject: no credit, but not a confidently wrong fact
+            return Verdict(0.0, f"You give both {exact[0].number.raw} and {found} {c.subject}; say which one is the "
+                                f"legal limit ({citation}: {c.bound}) and what the other is for.",
+                           evidence="; ".join(quote(n.snippet) for n in (exact[0], wrong[0])))
         return Verdict(0.0, f"You give {found} {c.subject}; {citation} sets {c.bound}.",
                        evidence="; ".join(quote(n.snippet) for n in wrong[:2]), wrong=True)
     if exact:
@@ -293,6 +297,8 @@ def before(ri: RubricItem, c: BeforeCheck, doc: Document, ctx: RunbookContext, e
     for s in doc.content:
         if s.item or s.source == "table":
             blocks.setdefault(s.block, []).append(s)
+    incident = phrase(r"incident|roll[\s-]*back|corrective|investigat|evidence|serious|malfunction|when (?:things|it|"
+                      r"something) goes? wrong")
     wrong: Verdict | None = None
     for ss in blocks.values():
         keep = next((k for k, s in enumerate(ss) if preserves(s.text)), None)
@@ -301,8 +307,9 @@ def before(ri: RubricItem, c: BeforeCheck, doc: Document, ctx: RunbookContext, e
             if keep < act:
                 return Verdict(1.0, "Preserves the evidence (a step before) changing the system.",
                                evidence=f"{quote(ss[keep])} then {quote(ss[act])}")
-            wrong = wrong or Verdict(0.0, "Your steps change the system before the evidence is preserved.",
-                                     evidence=f"{quote(ss[act])} before {quote(ss[keep])}", wrong=True)
+            if incident.search(f"{ss[0].heading} | {ss[0].lead}"):  # a release checklist is not an incident's
+                wrong = wrong or Verdict(0.0, "Your steps change the system before the evidence is preserved.",
+                                         evidence=f"{quote(ss[act])} before {quote(ss[keep])}", wrong=True)
     if wrong:
         return wrong
     return Verdict(0.0, "No step preserves the evidence before the system is changed.")

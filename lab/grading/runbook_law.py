@@ -225,6 +225,9 @@ def application_date(ri: RubricItem, c: ApplicationDateCheck, doc: Document, ctx
                 wrong = wrong or Verdict(0.0, f"You give {raw}: {c.other_dates[day]}.", evidence=quote(s),
                                          wrong=True)
     when = f"{c.date:%-d %B %Y}"
+    if wrong and good:  # both dates as the one that applies: no credit, but not a confidently wrong fact
+        return Verdict(0.0, f"You give both {when} and another date for when the obligations apply: "
+                            f"{wrong.reason[0].lower()}{wrong.reason[1:]}", evidence=wrong.evidence)
     if wrong:
         return wrong
     if good:
