@@ -102,6 +102,9 @@ def test_rollback_to_the_defective_version_is_wrong() -> None:
     unknown = item(grade_runbook(runbook("wrong_rollback").replace("--to 3", "--to 7"), ctx()), "pmm.art20.rollback")
     assert unknown.details["wrong"] and "registry does not have" in unknown.feedback
     assert item(grade("expert"), "pmm.art20.rollback").passed  # `--to 1` is the known-good version
+    warned = runbook("expert").replace("picks the version explicitly)", "picks the version explicitly; never roll back "
+                                       "to version 3, the defective release)")
+    assert item(grade_runbook(warned, ctx()), "pmm.art20.rollback").passed
 
 
 # --------------------------------------------------------------------------- the law as at 2026-11-30

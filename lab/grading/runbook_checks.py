@@ -396,10 +396,15 @@ _TARGET = re.compile(r"(?:--to\s*=?\s*|\bback to (?:version|v)\s*#?|\brestor\w* 
                      r"\b(?:roll\w*|revert\w*) (?:\w+ ){0,3}?to (?:version|v)\s*#?)(\d+)\b", re.I)
 
 
+_NOT = re.compile(r"\b(?:not|never|avoid|instead of|rather than)\b|n't\b", re.I)
+
+
 def _bad_target(scope: Sequence[Snippet], ctx: RunbookContext) -> Verdict | None:
     """A rollback to the defective release, or to a version the registry does not have."""
     for s in scope:
         for m in _TARGET.finditer(s.text):
+            if _NOT.search(s.text[max(0, m.start() - 40) : m.start()]):
+                continue  # "never roll back to version 3"
             v = int(m.group(1))
             if v in ctx.defective_versions:
                 return Verdict(0.0, f"The procedure rolls back to version {v}, the defective release; roll back to a "
