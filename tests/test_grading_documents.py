@@ -119,7 +119,7 @@ def test_every_expert_item_passes(graded) -> None:
 def test_confidently_wrong_loses_the_specific_items(graded, file, item_id, mentions) -> None:
     card, runbook = graded["confidently_wrong"]
     got = item(runbook if file.startswith("post") else card, item_id)
-    assert got.points == 0 and not got.passed
+    assert got.points <= 0 and not got.passed  # the runbook's wrong items cost points: tests/test_grading_runbook.py
     for text in mentions:
         assert text in got.feedback, (text, got.feedback)
 
@@ -271,24 +271,6 @@ def test_specific_deadlines_are_not_mistaken_for_the_general_one() -> None:
     items = grade_runbook(text, runbook_ctx())
     for item_id in ("pmm.art73-2.deadline", "pmm.art73-3.deadline", "pmm.art73-4.deadline"):
         assert item(items, item_id).passed, item(items, item_id).feedback
-
-
-@pytest.mark.parametrize(
-    "text, passes, says",
-    [
-        ("Under the AI Act as published (Art. 113) the high-risk obligations apply from 2 August 2026.", True, ""),
-        ("As amended by the digital omnibus (Regulation (EU) 2026/1744), the high-risk obligations apply to Annex III "
-         "systems from 2 December 2027.", True, ""),
-        ("The high-risk obligations apply from 2 December 2027.", False, "which text"),
-        ("Under Art. 113 as published, the high-risk obligations apply from 2 December 2027.", False, "2 August 2026"),
-        ("The high-risk obligations apply to this system from 2 August 2027.", False, "Annex I"),
-    ],
-    ids=["original", "omnibus", "unsourced", "mismatched", "annex-i-date"],
-)
-def test_application_date_accepts_either_reading_when_the_text_is_named(text, passes, says) -> None:
-    got = item(grade_runbook(text, runbook_ctx()), "pmm.scope.application-date")
-    assert got.passed == passes, got.feedback
-    assert says in got.feedback
 
 
 def test_group_names_with_plus_match_the_logged_plus_names() -> None:

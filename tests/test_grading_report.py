@@ -145,7 +145,7 @@ def test_no_labels_means_no_concept_drift_feedback(drill_evidence, tmp_path):
 
 def test_report_carries_the_rubric_and_only_the_scenarios_tasks(reports, tmp_path):
     r = reports["expert"]
-    assert r.law_as_at == "2026-11-26" and r.rubric_version == 1
+    assert r.law_as_at == "2026-11-30" and r.rubric_version == 2  # the rubric in force, whatever wrote the bundle
     assert list(r.skills) == ["shadow", "rollback", "drift_thresholds", "model_card", "pmm_runbook"]
     assert sum(s.max for s in r.skills.values()) == pytest.approx(100)
     ev = build_evidence(tmp_path, Drill(scenario="bad-release-rollback", shadow_version=None, promote_version=None))
@@ -182,7 +182,7 @@ def test_all_five_outputs_are_valid_and_user_text_is_escaped(drill_evidence, tmp
     assert not re.search(r"<\s*script", page, re.I) and "<img" not in page
     assert "&lt;script&gt;" in page  # the problem message quotes it, escaped
     assert not re.search(r"(src|href)\s*=\s*[\"']?https?:", page) and "<link" not in page
-    assert "law as at 2026-11-26" in page
+    assert "law as at 2026-11-30" in page
 
     suites = ET.parse(tmp_path / "junit.xml").getroot()
     cases = suites.findall(".//testcase")

@@ -78,13 +78,40 @@ def _card_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, floa
     return items
 
 
-def _runbook_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, float] | None) -> list[Item]:
+def drift_config_useful(drift_items: list[Item]) -> bool | None:
+    """Whether the replayed monitoring.yaml did better than its baselines (None: drift not graded).
+
+    The drift grader scores the do-nothing and always-alarm baselines at 0 by
+    construction; when its items report baseline scores (``details["baseline_points"]``,
+    the best baseline's points for that item), the config must beat their sum. A config
+    must earn more than the best baseline to be useful, so an always-alarm config quoted
+    faithfully in the runbook earns no consistency points.
+
+    >>> drift_config_useful([]) is None
+    True
+    >>> drift_config_useful([Item(id="drift.detect.data", skill="drift_thresholds", title="t", points=0.0,
+    ...                           max_points=20.0, feedback="")])
+    False
+    """
+    mine = [i for i in drift_items if i.skill == "drift_thresholds"]
+    if not mine:
+        return None
+    baseline = sum(float(i.details.get("baseline_points", 0.0) or 0.0) for i in mine)
+    return sum(i.points for i in mine) > baseline + 1e-9
+
+
+def _runbook_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, float] | None,
+                   config_useful: bool | None = None) -> list[Item]:
     from lab.grading.runbook import RunbookContext, grade_runbook
 
     commands = ev.manifest.lab_commands or list(FALLBACK_COMMANDS)  # bundles that list none
+    registered = tuple(sorted(int(v["version"]) for v in ev.registry.versions if v.get("version") is not None))
+    defective = ev.scenario.version_of("defective")
     ctx = RunbookContext(scenario_id=ev.scenario.id, risk_class=ev.scenario.risk.eu_ai_act_class,
                          risk_basis=ev.scenario.risk.basis, model_name=ev.scenario.model.name,
-                         monitoring_thresholds=thresholds, real_commands=tuple(commands))
+                         role=ev.scenario.risk.role, monitoring_thresholds=thresholds, config_useful=config_useful,
+                         real_commands=tuple(commands), registered_versions=registered,
+                         defective_versions=(defective,) if defective is not None else ())
     return grade_runbook(sub.text(RUNBOOK) if sub else None, ctx)
 
 
@@ -113,7 +140,8 @@ def grade(evidence: Evidence, submission: Submission | None, *, drift_suite: Any
         elif task == "model_card":
             items += _card_items(ev, submission, thresholds)
         elif task == "pmm_runbook":
-            items += _runbook_items(ev, submission, thresholds)
+            useful = drift_config_useful(items) if "drift_thresholds" in tasks else None
+            items += _runbook_items(ev, submission, thresholds, useful)
     rubric = load_rubric()
     sub_info: dict[str, Any] = {}
     if submission is not None:
