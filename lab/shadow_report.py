@@ -2,6 +2,8 @@
 
 Reads the serving request log (both predictions under one request id) and, once they
 have arrived, the labels of those requests (lab.feedback). Pure: give it records.
+Decisions (agreement, accuracy, F1, selection rate) are taken at the scenario's
+``decision_threshold``.
 """
 
 from __future__ import annotations
@@ -9,8 +11,6 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 import numpy as np
-
-DECISION = 0.5
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -21,10 +21,10 @@ def _latency(values: list[float]) -> dict[str, Any]:
     return {"n": len(values), "p50_ms": _pct(values, 50), "p95_ms": _pct(values, 95), "p99_ms": _pct(values, 99)}
 
 
-def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
+def _metrics(y: np.ndarray, p: np.ndarray, decision: float) -> dict[str, float | None]:
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-    pred = (p >= DECISION).astype(int)
+    pred = (p >= decision).astype(int)
     return {
         "roc_auc": round(float(roc_auc_score(y, p)), 4) if len(np.unique(y)) == 2 else None,
         "accuracy": round(float(accuracy_score(y, pred)), 4),
@@ -34,8 +34,9 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
 
 
 def shadow_report(records: Iterable[dict[str, Any]], labels: Iterable[dict[str, Any]],
-                  version: int | None = None) -> dict[str, Any]:
-    """Compare shadow ``version`` (default: the most recent one mirrored) with the champion."""
+                  version: int | None = None, *, decision_threshold: float) -> dict[str, Any]:
+    """Compare shadow ``version`` (default: the most recent one mirrored) with the champion,
+    deciding at ``decision_threshold`` (the scenario's ``model.decision_threshold.value``)."""
     records = [r for r in records if r.get("status") == 200]
     mirrored_all = [r for r in records if r.get("shadow_version") is not None]
     if version is None and mirrored_all:
@@ -50,11 +51,12 @@ def shadow_report(records: Iterable[dict[str, Any]], labels: Iterable[dict[str, 
     shadow = np.array([p for r in ok for p in r["shadow_prediction"]], dtype=float)
     report: dict[str, Any] = {
         "shadow_version": version,
+        "decision_threshold": decision_threshold,
         "champion_versions": sorted({r["champion_version"] for r in mirrored}),
         "mirrored_requests": len(mirrored),
         "shadow_status": statuses,
         "compared_rows": int(len(champ)),
-        "agreement_rate": round(float(np.mean((champ >= DECISION) == (shadow >= DECISION))), 4) if len(champ) else None,
+        "agreement_rate": round(float(np.mean((champ >= decision_threshold) == (shadow >= decision_threshold))), 4) if len(champ) else None,
         "mean_score_delta": round(float(np.mean(shadow - champ)), 4) if len(champ) else None,
         "mean_abs_score_delta": round(float(np.mean(np.abs(shadow - champ))), 4) if len(champ) else None,
         "latency": {
@@ -72,7 +74,8 @@ def shadow_report(records: Iterable[dict[str, Any]], labels: Iterable[dict[str, 
     report["labelled_rows"] = len(y)
     if y:
         yy = np.array(y)
-        report["labelled"] = {"champion": _metrics(yy, np.array(pc)), "shadow": _metrics(yy, np.array(ps))}
+        report["labelled"] = {"champion": _metrics(yy, np.array(pc), decision_threshold),
+                              "shadow": _metrics(yy, np.array(ps), decision_threshold)}
     else:
         report["labelled"] = None
     return report

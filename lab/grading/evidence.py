@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lab.errors import StateError, UsageError
 from lab.home import Home, write_json_atomic
-from lab.scenario import Scenario
+from lab.scenario import Scenario, scenario_from_json
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -516,7 +516,7 @@ def _load_folder(folder: Path, shown: Path) -> Evidence:
             raise BundleError(f"{shown}: {name} is unreadable ({exc})") from None
 
     try:
-        scenario = Scenario.model_validate(read_json(SCENARIO))
+        scenario = scenario_from_json(read_json(SCENARIO))  # fills in 0.5 for bundles written before thresholds
         answer_key = AnswerKey.model_validate(read_json(ANSWER_KEY))
         registry = RegistrySnapshot.model_validate(read_json(REGISTRY))
         aliases = [AliasMove.model_validate(a) for a in read_json(ALIAS_HISTORY)]
