@@ -2,6 +2,10 @@
 the metrics logged for them (overall and per sensitive group), and the defects a
 'defective' version carries.
 
+Label metrics and fairness slices take the scenario's decision threshold
+(``model.decision_threshold``): a row is "selected" (advanced, flagged as a likely
+default, offered retention) when its score is at or above it.
+
 Pure scikit-learn; MLflow registration lives in lab.train.
 """
 
@@ -14,7 +18,7 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, precision_score, recall_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -26,9 +30,6 @@ _METRIC_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :/]")
 def metric_key(*parts: str) -> str:
     """A name MLflow accepts: ``selection_rate.age_band.50plus`` for group "50+"."""
     return ".".join(_METRIC_UNSAFE.sub("_", str(p).replace("+", "plus")) for p in parts)
-
-#: Decision threshold: a row is "selected" (advanced, approved, flagged) at p >= 0.5.
-THRESHOLD = 0.5
 
 
 def build_pipeline(gen: type[Generator], estimator: str, params: dict) -> Pipeline:
@@ -76,28 +77,44 @@ def apply_defect(df: pd.DataFrame, defect: str | None) -> pd.DataFrame:
     return out
 
 
-def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    pred = (p >= THRESHOLD).astype(int)
+def classification_metrics(y: np.ndarray, p: np.ndarray, *, threshold: float) -> dict[str, float]:
+    """Overall metrics of scores ``p`` against labels ``y``, decisions at ``p >= threshold``.
+
+    ``selection_rate`` is the share decided positive; ``base_rate`` the share of positive
+    labels (``positive_rate`` is the same number under its older name, kept for readers
+    of earlier runs); ``brier_score`` the mean squared error of ``p`` (calibration: lower
+    is better, and predicting the base rate everywhere scores ``base_rate (1 - base_rate)``).
+
+    >>> m = classification_metrics(np.array([0, 0, 1, 1]), np.array([0.1, 0.3, 0.2, 0.6]), threshold=0.25)
+    >>> m["selection_rate"], m["recall"], m["precision"], m["base_rate"], m["brier_score"]
+    (0.5, 0.5, 0.5, 0.5, 0.225)
+    """
+    pred = (p >= threshold).astype(int)
     out = {
         "accuracy": accuracy_score(y, pred),
         "f1": f1_score(y, pred, zero_division=0),
         "precision": precision_score(y, pred, zero_division=0),
         "recall": recall_score(y, pred, zero_division=0),
         "selection_rate": float(pred.mean()),
+        "base_rate": float(np.mean(y)),
         "positive_rate": float(np.mean(y)),
+        "brier_score": brier_score_loss(y, p),
+        "decision_threshold": threshold,
     }
     out["roc_auc"] = roc_auc_score(y, p) if len(np.unique(y)) == 2 else float("nan")
     return {k: round(float(v), 6) for k, v in out.items()}
 
 
-def group_metrics(df: pd.DataFrame, p: np.ndarray, sensitive: list[str], target: str = "label") -> dict[str, float]:
-    """Per-group selection rate and TPR, keyed ``selection_rate.<attr>.<group>``.
+def group_metrics(
+    df: pd.DataFrame, p: np.ndarray, sensitive: list[str], *, threshold: float, target: str = "label"
+) -> dict[str, float]:
+    """Per-group selection rate and TPR at ``p >= threshold``, keyed ``selection_rate.<attr>.<group>``.
 
     Also the disparate-impact ratio per attribute (lowest selection rate divided by
     the highest; the US "four-fifths rule" flags values below 0.8).
     """
     out: dict[str, float] = {}
-    pred = (p >= THRESHOLD).astype(int)
+    pred = (p >= threshold).astype(int)
     y = df[target].to_numpy()
     for attr in sensitive:
         rates = []

@@ -221,8 +221,9 @@ def main(argv: list[str] | None = None) -> int:
                 ref_y = monitor.reference["label"].to_numpy(dtype=float)
                 from lab.monitoring import metric_value
 
-                ref_value = metric_value(resolved.performance.metric, ref_y, reference[PREDICTION].to_numpy())
-                check = check_performance(y, s, resolved.performance, ref_value)
+                threshold = monitor.scenario.model.decision_threshold.value
+                ref_value = metric_value(resolved.performance.metric, ref_y, reference[PREDICTION].to_numpy(), threshold)
+                check = check_performance(y, s, resolved.performance, ref_value, threshold)
                 performance = check.model_dump()
                 if check.alarm:
                     signals.append("performance")

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from lab.errors import ScenarioError
 from lab.generators import GENERATORS, generator_class
@@ -76,9 +76,21 @@ class ModelVersionSpec(_Frozen):
         return self
 
 
+class DecisionThreshold(_Frozen):
+    """The business cut-off: a score at or above ``value`` is a positive decision (advance,
+    flag as a likely default, offer retention). Label metrics, fairness slices and the live
+    performance check all threshold scores here; ``rationale`` says why this value."""
+
+    value: float = Field(gt=0, lt=1, description="cut-off on the predicted probability of the positive class")
+    rationale: Annotated[str, StringConstraints(strip_whitespace=True, min_length=20)] = Field(
+        description="why this cut-off: the decision's costs and the base rate"
+    )
+
+
 class ModelSpec(_Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{2,62}$", description="registered model name")
     eval_days: tuple[int, int]
+    decision_threshold: DecisionThreshold
     versions: list[ModelVersionSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -283,6 +295,31 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(
             _format_error(source, err), hint="see the scenario format in the README"
         ) from None
+
+
+#: What scored every label metric before scenarios stated their threshold.
+LEGACY_DECISION_THRESHOLD = {
+    "value": 0.5,
+    "rationale": "not stated: written before scenarios had a decision threshold, when every score was cut at 0.5",
+}
+
+
+def scenario_from_json(data: dict[str, Any]) -> Scenario:
+    """An effective scenario as an evidence bundle stores it (``Scenario.model_dump``).
+
+    Bundles written before scenarios stated ``model.decision_threshold`` were scored at
+    0.5; that is what they get, with a rationale that says so. Raises pydantic's
+    ``ValidationError`` as ``Scenario.model_validate`` does.
+
+    >>> data = load_scenario("churn-label-drift").model_dump(mode="json")
+    >>> del data["model"]["decision_threshold"]
+    >>> scenario_from_json(data).model.decision_threshold.value
+    0.5
+    """
+    model = data.get("model") if isinstance(data, dict) else None
+    if isinstance(model, dict) and "decision_threshold" not in model:
+        data = {**data, "model": {**model, "decision_threshold": LEGACY_DECISION_THRESHOLD}}
+    return Scenario.model_validate(data)
 
 
 def scenario_ids(directory: Path = SCENARIO_DIR) -> list[str]:

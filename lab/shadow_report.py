@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-DECISION = 0.5
 
 #: Shadow statuses (lab.serving.shadow) counted as a failure of the shadow.
 FAILED_STATUSES = ("error", "crashed", "unavailable")
@@ -43,10 +42,10 @@ def _latency(values: list[float]) -> dict[str, Any]:
     return {"n": len(values), "p50_ms": _pct(values, 50), "p95_ms": _pct(values, 95), "p99_ms": _pct(values, 99)}
 
 
-def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | None]:
+def _metrics(y: np.ndarray, p: np.ndarray, decision: float) -> dict[str, float | None]:
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-    pred = (p >= DECISION).astype(int)
+    pred = (p >= decision).astype(int)
     return {
         "roc_auc": round(float(roc_auc_score(y, p)), 4) if len(np.unique(y)) == 2 else None,
         "accuracy": round(float(accuracy_score(y, pred)), 4),
@@ -213,9 +212,11 @@ def shadow_warnings(counts: dict[str, Any], crash_loops: Iterable[dict[str, Any]
 
 
 def shadow_report(records: Iterable[dict[str, Any]], labels: Iterable[dict[str, Any]],
-                  version: int | None = None, *, traffic: Iterable[dict[str, Any]] | None = None,
+                  version: int | None = None, *, decision_threshold: float,
+                  traffic: Iterable[dict[str, Any]] | None = None,
                   crash_loops: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
-    """Compare shadow ``version`` (default: the most recent one mirrored) with the champion.
+    """Compare shadow ``version`` (default: the most recent one mirrored) with the champion,
+    deciding at ``decision_threshold`` (the scenario's ``model.decision_threshold.value``).
 
     ``traffic`` (the traffic log) gives client-side latencies for the interleaved
     comparison; ``crash_loops`` are the journal's ``shadow.crash_loop`` entries.
@@ -232,12 +233,13 @@ def shadow_report(records: Iterable[dict[str, Any]], labels: Iterable[dict[str, 
     samples, source = latency_samples(records, traffic, version)
     report: dict[str, Any] = {
         "shadow_version": version,
+        "decision_threshold": decision_threshold,
         "champion_versions": sorted({r["champion_version"] for r in mirrored}),
         "mirrored_requests": len(mirrored),
         "counts": {k: v for k, v in counts.items() if k != "by_status"},
         "shadow_status": counts["by_status"],
         "compared_rows": int(len(champ)),
-        "agreement_rate": round(float(np.mean((champ >= DECISION) == (shadow >= DECISION))), 4) if len(champ) else None,
+        "agreement_rate": round(float(np.mean((champ >= decision_threshold) == (shadow >= decision_threshold))), 4) if len(champ) else None,
         "mean_score_delta": round(float(np.mean(shadow - champ)), 4) if len(champ) else None,
         "mean_abs_score_delta": round(float(np.mean(np.abs(shadow - champ))), 4) if len(champ) else None,
         "latency": {
@@ -257,7 +259,8 @@ def shadow_report(records: Iterable[dict[str, Any]], labels: Iterable[dict[str, 
     report["labelled_rows"] = len(y)
     if y:
         yy = np.array(y)
-        report["labelled"] = {"champion": _metrics(yy, np.array(pc)), "shadow": _metrics(yy, np.array(ps))}
+        report["labelled"] = {"champion": _metrics(yy, np.array(pc), decision_threshold),
+                              "shadow": _metrics(yy, np.array(ps), decision_threshold)}
     else:
         report["labelled"] = None
     return report

@@ -4,6 +4,12 @@ Run by the supervisor once MLflow is healthy (``python -m lab.train --home H``);
 does nothing when the registry already holds every version. Versions register in
 the scenario's order (v1, v2, ...); aliases ``champion`` and ``challenger`` point at
 the versions with those roles.
+
+Each version's run logs, on the scenario's evaluation days, ``roc_auc``, ``brier_score``,
+``base_rate`` (share of positive labels; ``positive_rate`` is the same number), and at the
+scenario's decision threshold (logged as param and metric ``decision_threshold``)
+``accuracy``, ``f1``, ``precision``, ``recall``, ``selection_rate`` and per sensitive
+group ``selection_rate.<attr>.<group>``, ``tpr.<attr>.<group>``, ``disparate_impact.<attr>``.
 """
 
 from __future__ import annotations
@@ -12,13 +18,18 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
 
 from lab.data import days_frame
 from lab.generators import generator_class
 from lab.home import Clock, Home, resolve_home
 from lab.journal import Journal
 from lab.models import apply_defect, build_pipeline, classification_metrics, group_metrics
-from lab.scenario import Scenario, load_scenario, resolve
+from lab.scenario import ModelVersionSpec, Scenario, load_scenario, resolve
 
 
 SKOPS_TRUSTED_TYPES = [
@@ -33,6 +44,39 @@ def _pip_requirements() -> list[str]:
     import sklearn
 
     return [f"scikit-learn=={sklearn.__version__}", f"pandas=={pandas.__version__}", f"numpy=={numpy.__version__}"]
+
+
+@dataclass(frozen=True)
+class FittedVersion:
+    """One version fitted, with the metrics registered for it."""
+
+    pipeline: Pipeline
+    train: pd.DataFrame  # the rows it was fitted on (defect applied)
+    evaluate: pd.DataFrame  # the evaluation rows (defect applied)
+    scores: np.ndarray  # P(positive) on ``evaluate``
+    metrics: dict[str, float]
+
+
+def fit_version(scenario: Scenario, spec: ModelVersionSpec, train: pd.DataFrame, evaluation: pd.DataFrame) -> FittedVersion:
+    """Fit ``spec`` on ``train`` and measure it on ``evaluation`` (both before its defect).
+
+    Label metrics and the per-group fairness slices are taken at the scenario's decision
+    threshold (``model.decision_threshold``), where the live service's decisions are.
+    """
+    gen = generator_class(scenario.generator.name)
+    features = gen.feature_names()
+    threshold = scenario.model.decision_threshold.value
+    train = apply_defect(train, spec.defect)
+    evaluate = apply_defect(evaluation, spec.defect)
+    pipe = build_pipeline(gen, spec.estimator, dict(spec.params))
+    started = time.perf_counter()
+    pipe.fit(train[features], train["label"])
+    fit_seconds = time.perf_counter() - started
+    p = pipe.predict_proba(evaluate[features])[:, 1]
+    metrics = classification_metrics(evaluate["label"].to_numpy(), p, threshold=threshold)
+    metrics.update(group_metrics(evaluate, p, gen.sensitive_names(), threshold=threshold))
+    metrics["fit_seconds"] = round(fit_seconds, 3)
+    return FittedVersion(pipe, train, evaluate, p, metrics)
 
 
 def train_and_register(scenario: Scenario, seed: int, home: Home, tracking_uri: str) -> list[int]:
@@ -52,9 +96,7 @@ def train_and_register(scenario: Scenario, seed: int, home: Home, tracking_uri: 
     if client.search_registered_models(f"name='{name}'"):  # an earlier start died half-way: start over
         client.delete_registered_model(name)
 
-    gen = generator_class(scenario.generator.name)
-    features = gen.feature_names()
-    sensitive = gen.sensitive_names()
+    features = generator_class(scenario.generator.name).feature_names()
     reference = days_frame(scenario, seed, scenario.reference_days)
     home.data.mkdir(parents=True, exist_ok=True)
     reference.to_parquet(home.data / "reference.parquet", index=False)
@@ -66,16 +108,8 @@ def train_and_register(scenario: Scenario, seed: int, home: Home, tracking_uri: 
     )
     versions: list[int] = []
     for spec in scenario.model.versions:
-        train = apply_defect(days_frame(scenario, seed, spec.train_days), spec.defect)
-        evaluate = apply_defect(evaluation, spec.defect)
-        pipe = build_pipeline(gen, spec.estimator, dict(spec.params))
-        started = time.perf_counter()
-        pipe.fit(train[features], train["label"])
-        fit_seconds = time.perf_counter() - started
-        p = pipe.predict_proba(evaluate[features])[:, 1]
-        metrics = classification_metrics(evaluate["label"].to_numpy(), p)
-        metrics.update(group_metrics(evaluate, p, sensitive))
-        metrics["fit_seconds"] = round(fit_seconds, 3)
+        fitted = fit_version(scenario, spec, days_frame(scenario, seed, spec.train_days), evaluation)
+        train, evaluate, p = fitted.train, fitted.evaluate, fitted.scores
         with mlflow.start_run(run_name=f"{name}-{spec.estimator}") as run:
             mlflow.log_params(
                 {
@@ -86,16 +120,16 @@ def train_and_register(scenario: Scenario, seed: int, home: Home, tracking_uri: 
                     "n_train": len(train),
                     "n_eval": len(evaluate),
                     "features": ",".join(features),
-                    "decision_threshold": 0.5,
+                    "decision_threshold": scenario.model.decision_threshold.value,
                     "scenario": scenario.id,
                 }
             )
             mlflow.log_input(mlflow.data.from_pandas(train, name="train", targets="label"), context="training")
             mlflow.log_input(mlflow.data.from_pandas(evaluate, name="eval", targets="label"), context="evaluation")
-            mlflow.log_metrics(metrics)
+            mlflow.log_metrics(fitted.metrics)
             signature = infer_signature(train[features].head(50), p[:50])
             info = mlflow.sklearn.log_model(
-                sk_model=pipe,
+                sk_model=fitted.pipeline,
                 name="model",
                 signature=signature,
                 input_example=train[features].head(3),

@@ -49,9 +49,9 @@ data_drift:
 prediction_drift: {method: psi, threshold: 1000}
 """
 WITH_LABELS = """\
-window: {size: 500}
+window: {size: 1000}
 performance: {metric: accuracy, max_drop: 0.03}
-"""
+"""  # accuracy at the scenario's 0.15 cut-off: on 500-row windows its noise hides a mild shock
 
 LABELS_DIAGNOSTIC = "never looks at labels"
 
@@ -184,9 +184,9 @@ def test_performance_check_detects_concept_drift_on_credit(results):
     for e in r.episodes:
         if e.kind == "concept" and e.signals == ["performance"]:
             assert e.delay_windows >= r.label_lag_windows
-    assert r.monitored["performance"]["reference_value"] > 0.85  # accuracy at a ~10% default rate
+    assert 0.75 < r.monitored["performance"]["reference_value"] < 0.85  # accuracy at the 0.15 cut-off, not at 0.5
     assert not any(LABELS_DIAGNOSTIC in line for line in r.diagnostics)
-    assert any("Labels arrive 5 days late (8 windows" in line for line in r.diagnostics)
+    assert any("Labels arrive 5 days late (4 windows" in line for line in r.diagnostics)
     default = run(results, "default", DEFAULT, "credit-concept-drift")
     assert c.detection_rate > default.summaries["concept"].detection_rate + 0.5
 

@@ -135,7 +135,7 @@ def test_small_sample_latency_item_is_half_credit(evidence_for):
 def test_shadow_report_shows_the_same_latency_comparison(evidence_for):
     ev = evidence_for(shadow_stopped=False, promote_version=None, load=("step", 5.0, 3.0))
     graded = item(grade_shadow(ev, None), "shadow.latency").details
-    report = shadow_report(ev.serving_requests, ev.labels, 2, traffic=ev.traffic_requests)
+    report = shadow_report(ev.serving_requests, ev.labels, 2, decision_threshold=0.5, traffic=ev.traffic_requests)
     shown = report["champion_latency_with_vs_without_mirroring"]
     assert {k: shown[k] for k in graded} == graded
     line = next(x for x in report_lines(report) if "with mirroring" in x)
@@ -172,7 +172,7 @@ def test_crash_loop_in_the_journal_is_a_warning_in_the_grader_and_the_report(evi
     ev = replace(ev, journal=[*ev.journal, loop])
     got = item(grade_shadow(ev, None), "shadow.mirrored")
     assert "crash-looped (3 crashes in 300 s)" in got.feedback and len(got.details["warnings"]) == 2
-    report = shadow_report(ev.serving_requests, ev.labels, 2, crash_loops=ev.entries("shadow.crash_loop"))
+    report = shadow_report(ev.serving_requests, ev.labels, 2, decision_threshold=0.5, crash_loops=ev.entries("shadow.crash_loop"))
     assert report["counts"]["failed"] > 0 and report["counts"]["no_answer"] > 0
     assert any("crash-looped" in w for w in report["warnings"])
     assert any(line.startswith("warning:") and "no answer" in line for line in report_lines(report))
@@ -181,7 +181,7 @@ def test_crash_loop_in_the_journal_is_a_warning_in_the_grader_and_the_report(evi
 def test_a_healthy_shadow_has_no_warnings(evidence_for):
     ev = evidence_for()
     assert item(grade_shadow(ev, None), "shadow.mirrored").details["warnings"] == []
-    assert shadow_report(ev.serving_requests, ev.labels, 2)["warnings"] == []
+    assert shadow_report(ev.serving_requests, ev.labels, 2, decision_threshold=0.5)["warnings"] == []
 
 
 def _promotion(ev) -> float:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from lab.errors import ScenarioError
-from lab.scenario import SCENARIO_DIR, load_scenario, parse_scenario, resolve
+from lab.scenario import SCENARIO_DIR, load_scenario, parse_scenario, resolve, scenario_from_json
 
 GOOD = (SCENARIO_DIR / "hiring-data-drift.yaml").read_text()
 
@@ -41,6 +41,11 @@ BAD = {
     "bad_randomised_path": (lambda d: d["randomised"].append({"path": "timeline.events.nope.day", "range": [1, 2]}), "randomised: path", "no event named 'nope'"),
     "randomised_both_kinds": (lambda d: d["randomised"].append({"path": "timeline.days", "range": [1, 2], "choices": [1]}), "randomised.4", "exactly one of"),
     "zero_traffic": (lambda d: d["traffic"].update(rows_per_day=0), "traffic.rows_per_day", "greater than 0"),
+    "no_decision_threshold": (lambda d: d["model"].pop("decision_threshold"), "model.decision_threshold", "Field required"),
+    "threshold_zero": (lambda d: d["model"]["decision_threshold"].update(value=0), "model.decision_threshold.value", "greater than 0"),
+    "threshold_one": (lambda d: d["model"]["decision_threshold"].update(value=1), "model.decision_threshold.value", "less than 1"),
+    "threshold_without_rationale": (lambda d: d["model"]["decision_threshold"].pop("rationale"), "model.decision_threshold.rationale", "Field required"),
+    "threshold_blank_rationale": (lambda d: d["model"]["decision_threshold"].update(rationale="   because   "), "model.decision_threshold.rationale", "at least 20 characters"),
 }
 
 
@@ -85,3 +90,24 @@ def test_resolve_is_deterministic_and_seed_dependent():
     onset = a.event("pool-shift").day
     assert 7 <= onset <= 13 and onset == int(onset)
     assert len(a.event("pool-shift").features) == 2
+
+
+def test_every_shipped_scenario_states_its_threshold_and_why():
+    for path in sorted(SCENARIO_DIR.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text())["model"]
+        assert "decision_threshold" in raw, path.name  # explicit in the file, not a default
+        threshold = load_scenario(str(path)).model.decision_threshold
+        assert 0 < threshold.value < 1 and f"{threshold.value:g}" in threshold.rationale, path.name
+
+
+def test_bundle_scenario_without_threshold_gets_the_old_cut_off_and_says_so():
+    current = load_scenario("credit-concept-drift")
+    data = current.model_dump(mode="json")
+    assert scenario_from_json(data) == current  # a bundle written now reads back unchanged
+    del data["model"]["decision_threshold"]
+    legacy = scenario_from_json(data)
+    assert legacy.model.decision_threshold.value == 0.5
+    assert "0.5" in legacy.model.decision_threshold.rationale
+    assert legacy.model.versions == current.model.versions
+    with pytest.raises(ScenarioError, match="model.decision_threshold: Field required"):
+        parse_scenario(yaml.safe_dump(data), "old.yaml")  # a scenario file must still state it

@@ -54,12 +54,14 @@ def shadow_report(
     """Agreement, score deltas, latency, and metrics on labelled requests, shadow vs champion."""
     from lab import stack
     from lab.feedback import read_labels
+    from lab.run import effective_scenario
     from lab.serving.requestlog import merged
     from lab.shadow_report import shadow_report as build
 
     h = get_home(home)
     stack.require_config(h)
-    report = build(merged(h.serving / "requests.jsonl"), read_labels(h), version)
+    threshold = effective_scenario(h)[0].model.decision_threshold.value
+    report = build(merged(h.serving / "requests.jsonl"), read_labels(h), version, decision_threshold=threshold)
     if json_out:
         print_json(report)
         return
@@ -71,7 +73,8 @@ def shadow_report(
         f"{report['mirrored_requests']} mirrored requests, {report['compared_rows']} rows compared "
         f"(shadow status {report['shadow_status']})", highlight=False)
     if report["agreement_rate"] is not None:
-        out_console.print(f"decision agreement {report['agreement_rate']:.1%}, mean score delta "
+        out_console.print(f"decision agreement {report['agreement_rate']:.1%} (at the decision threshold "
+                          f"{report['decision_threshold']:g}), mean score delta "
                           f"{report['mean_score_delta']:+.4f} (abs {report['mean_abs_score_delta']:.4f})")
     t = Table(title="latency (ms)", title_justify="left")
     for c in ("", "n", "p50", "p95", "p99"):
@@ -80,7 +83,8 @@ def shadow_report(
         t.add_row(who, str(lat["n"]), *(str(lat[k]) for k in ("p50_ms", "p95_ms", "p99_ms")))
     out_console.print(t)
     if report["labelled"]:
-        m = Table(title=f"on {report['labelled_rows']} labelled rows", title_justify="left")
+        m = Table(title=f"on {report['labelled_rows']} labelled rows (decisions at score >= "
+                        f"{report['decision_threshold']:g})", title_justify="left")
         m.add_column("metric")
         m.add_column("champion")
         m.add_column("shadow")

@@ -43,7 +43,7 @@ from typing import Any, Literal, TypedDict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lab.errors import UsageError
-from lab.scenario import Scenario
+from lab.scenario import Scenario, scenario_from_json
 
 #: 2: ``monitoring.json`` holds no absolute path of the lab home (``source`` is
 #: ``monitoring``, report paths are relative to the home). Bundles of schema 1 load the same.
@@ -331,7 +331,7 @@ def _load_folder(folder: Path, shown: Path) -> Evidence:
             raise BundleError(f"{shown}: {name} is unreadable ({exc})") from None
 
     try:
-        scenario = Scenario.model_validate(read_json(SCENARIO))
+        scenario = scenario_from_json(read_json(SCENARIO))  # fills in 0.5 for bundles written before thresholds
         answer_key = AnswerKey.model_validate(read_json(ANSWER_KEY))
         registry = RegistrySnapshot.model_validate(read_json(REGISTRY))
         aliases = [AliasMove.model_validate(a) for a in read_json(ALIAS_HISTORY)]

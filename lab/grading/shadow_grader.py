@@ -226,14 +226,15 @@ def _decision_item(c: _Ctx, sub: Submission | None, citation: str | None) -> Ite
     if said and said.decision in ("promote", "keep") and said.decision != decided:
         note = (f" decisions.yaml says '{said.decision}', but the evidence shows you "
                 f"{'promoted' if promo else 'kept the champion'}: grading follows what you did.")
-    final = shadow_report(ev.serving_requests, ev.labels, cand)
+    threshold = ev.scenario.model.decision_threshold.value
+    final = shadow_report(ev.serving_requests, ev.labels, cand, decision_threshold=threshold)
     cmp = _comparison(final)
     at_decision = None
     if promo is not None:
         day = promo.day if promo.day is not None else float("inf")
         records = [r for r in ev.serving_requests if float(r.get("time", 0)) < promo.timestamp]
         labels = [lab for lab in ev.labels if float(lab.get("arrived_day", 0)) <= day]
-        at_decision = _comparison(shadow_report(records, labels, cand))
+        at_decision = _comparison(shadow_report(records, labels, cand, decision_threshold=threshold))
     evidence = cmp["text"] if cmp else f"{final['labelled_rows']} labelled mirrored rows"
     details: dict[str, Any] = {"decision": decided, "labelled_rows": final["labelled_rows"]}
     if cmp:

@@ -7,7 +7,7 @@ reference, then judge windows::
     resolved = resolve(config, reference, kinds)
     result = window_drift(reference, window, resolved)   # fast path
     window_drift_report(reference, window, resolved)     # same decisions via an Evidently Report
-    check_performance(labels, scores, resolved.performance, reference_value)
+    check_performance(labels, scores, resolved.performance, reference_value, decision_threshold)
 """
 
 from lab.monitoring.config import (

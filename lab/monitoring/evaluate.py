@@ -486,6 +486,7 @@ def _replay_episode(
     rpd: int,
     reference_value: float | None,
     column_hits: dict[str, int],
+    decision_threshold: float,
 ) -> Episode:
     perf = resolved.performance
     k = resolved.alerting.consecutive_windows
@@ -507,7 +508,7 @@ def _replay_episode(
         b = i * size  # the window whose labels have just arrived (i - lag)
         y, s = labels[b : b + size], scores[b : b + size]
         if perf is not None and reference_value is not None:
-            check = check_performance(y, s, perf, reference_value)
+            check = check_performance(y, s, perf, reference_value, decision_threshold)
             value = check.value
             if check.alarm:
                 fired.append("performance")
@@ -595,18 +596,19 @@ def evaluate(
     resolved = resolve(config, replay.reference, replay.kinds)
     size = config.window.size if config.window else DEFAULT_WINDOW_SIZE
     rpd = sc.traffic.rows_per_day
+    threshold = sc.model.decision_threshold.value  # label metrics decide where the business does
     delay_days = sc.timeline.label_delay_days
     lag = label_lag_windows(delay_days, rpd, size)
     max_delay = max_delay_windows(delay_days, rpd, size, spec.grace_days)
     reference_value = None
     if resolved.performance is not None:
         reference_value = metric_value(
-            resolved.performance.metric, replay.reference[LABEL].to_numpy(), replay.reference[PREDICTION].to_numpy()
+            resolved.performance.metric, replay.reference[LABEL].to_numpy(), replay.reference[PREDICTION].to_numpy(), threshold
         )
     counts = {name: 0 for name in resolved.columns} | {f"\0{s}": 0 for s in SIGNALS}
     with _one_blas_thread():
         episodes = [
-            _replay_episode(ep, replay.reference, resolved, size, lag, rpd, reference_value, counts)
+            _replay_episode(ep, replay.reference, resolved, size, lag, rpd, reference_value, counts, threshold)
             for ep in _suite(replay, size, spec)
         ]
     windows = sum(e.no_drift_windows for e in episodes)
