@@ -217,6 +217,12 @@ def test_label_patterns_use_word_families() -> None:
         "Freeze: journal, request logs, labels, registry snapshot.",
         "Inputs monitored: years_experience, source_channel, education_level, skills_count.",
         "On a serious incident, inform us, the provider, first and immediately, then the authority.",
+        # a finite verb makes a sentence of a comma list of terms
+        "ROC AUC measures ranking; accuracy, F1 and the selection rate are taken at the 0.5 threshold, and per "
+        "gender and age band we report selection rate and TPR.",
+        "Accuracy, F1, precision and recall are reported per gender and age band.",
+        "Per gender, age band and source channel we report selection rate, TPR and precision.",
+        "The first entry, lab.header, records the lab version, scenario, seed and service versions.",
     ],
 )
 def test_lists_of_facts_are_statements(text: str) -> None:
@@ -233,6 +239,11 @@ def test_lists_of_facts_are_statements(text: str) -> None:
         "This runbook covers every obligation: serious incidents, deadlines, the authority, logs, evidence.",
         "Model name, version, run id, MLflow, registry, champion, challenger, alias, resume screener.",
         "Drift, monitoring, fairness, bias, thresholds, alerts, rollback.",
+        # a verb about topics, or a copula with an adjective, says nothing about them
+        "Drift, bias, fairness, logs and incidents are covered.",
+        "Bias, fairness, drift, logs, oversight are important.",
+        "Log retention, logs, months, evidence freeze, rollback, withdraw, recall, suspend, provider.",
+        "Human oversight, override, stop button, automation bias, affected persons, IT security.",
     ],
 )
 def test_bare_terms_are_keyword_stuffing(text: str) -> None:

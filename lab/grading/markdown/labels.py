@@ -22,7 +22,7 @@ from typing import Literal
 from lab.grading.markdown.document import Document, Snippet
 from lab.grading.markdown.numbers import _NUMBER_WORDS, _UNIT_WORDS, Number, find_numbers, find_quantities
 from lab.grading.markdown.text import Span
-from lab.grading.markdown.words import FUNCTION_WORDS, lemma, phrase
+from lab.grading.markdown.words import FUNCTION_WORDS, VERBS, lemma, phrase
 
 Scope = Literal["unit", "clause", "sentence", "context"]
 
@@ -142,13 +142,6 @@ _NOT_SUBJECT = frozenset(
 )
 _COPULAS = frozenset("is are was were be been being has have had will must should can may shall would could "
                      "might".split())
-#: Verbs (as lemmas) that are rarely nouns: one of them makes a clause a statement of its own.
-_VERBS = frozenset(
-    "arrive exceed reach use apply keep retain send notify inform occur happen become remain stay go come take give "
-    "need require mean show rise fall climb cross warn indicate tolerate allow accept preserve escalate suspend "
-    "revert restore promote retrain redeploy collect gather investigate assess evaluate pause remove withdraw "
-    "publish tell detect compute calculate delete purge degrade decline".split()
-)
 _DIRECTIONS = frozenset("above below over under beyond past".split())
 _DETERMINERS = frozenset("a an the any each every no this that its their our".split())
 
@@ -169,7 +162,7 @@ def _verb_flags(words: list[str]) -> list[bool]:
     for k, w in enumerate(words):
         before = words[k - 1] if k else ""
         after = words[k + 1] if k + 1 < len(words) else ""
-        flags.append(w in _COPULAS or lemma(w) in _VERBS or w in _VERBS
+        flags.append(w in _COPULAS or lemma(w) in VERBS or w in VERBS
                      or (after in _DIRECTIONS and before not in _DETERMINERS and w not in FUNCTION_WORDS))
     return flags
 
