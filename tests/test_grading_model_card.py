@@ -74,8 +74,11 @@ def test_a_number_after_at_is_the_threshold_not_the_metric(cards) -> None:
         ("Precision @ 0.5: 0.579.", "precision", 0.579),
         ("We advance applications above a cut-off of 0.5; recall is 0.535.", "recall", 0.535),
         ("Accuracy at 73.4% is what the evaluation window gives.", "accuracy", 0.734),
+        ("Selection rate: women at 0.26, men at 0.30.", "selection_rate.gender.female", 0.26),
+        ("F1 and recall are taken at the 0.5 threshold; F1 is 0.556.", "f1", 0.556),
     ],
-    ids=["value-verb-at", "at-the-threshold", "at-sign", "cut-off-then-value", "percent-after-at"],
+    ids=["value-verb-at", "at-the-threshold", "at-sign", "cut-off-then-value", "percent-after-at", "group-at-value",
+         "taken-at-the-threshold"],
 )
 def test_threshold_cues_leave_the_value_to_its_metric(sentence, key, value) -> None:
     claims = extract_claims(parse_markdown(f"# resume-screener\n\n{sentence}\n"), card_ctx(), load_card_rubric())

@@ -309,6 +309,9 @@ def test_labelled_numbers_carry_their_clause_and_mention() -> None:
         ("ROC AUC stands at 0.78 and is at least 0.72", ["value", "value"]),
         ("selection rate: women at 0.26, men at 0.30", ["value", "value"]),
         ("accuracy at 73%", ["value"]),
+        ("accuracy at the 0.5 decision threshold is 0.734", ["threshold", "value"]),
+        ("F1 and recall are taken at the 0.5 threshold: 0.556 and 0.535", ["threshold", "value", "value"]),
+        ("advanced when the score reaches the 0.5 cut-off", ["threshold"]),
     ],
 )
 def test_numbers_after_at_or_threshold_are_thresholds(text: str, roles: list[str]) -> None:

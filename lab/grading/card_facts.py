@@ -21,8 +21,9 @@ as a ratio between groups is disparate impact:
  ('roc_auc', 0.8, 2, 'evaluation'), ('disparate_impact.gender', 0.82, None, 'evaluation'),
  ('roc_auc', 0.7, None, 'live')]
 
-Threshold cues are checked locally on the text before and after each number; they could
-move into :mod:`lab.grading.markdown` as a label of the number itself.
+Whether a number is a threshold is the parser's reading (:attr:`Number.threshold
+<lab.grading.markdown.Number.threshold>`); this module decides which thresholds are the decision
+threshold (a threshold-dependent metric "at" it, or a decision cue in its clause).
 """
 
 from __future__ import annotations
@@ -204,9 +205,6 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
         versions[str(v.version)] = "|".join(pats)
     attrs = {a: attr_pattern(a) for a in ctx.sensitive_attributes}
     labels = {"metric": dict(rubric.metrics), "group": groups, "version": versions, "attr": attrs}
-    before_rx = re.compile(rubric.threshold_before, re.I)
-    value_at = re.compile(rubric.value_at, re.I)
-    after_rx = re.compile(rubric.threshold_after, re.I)
     decision = any_of(rubric.decision_cues)
     bound = re.compile(rubric.bound_cues, re.I)
     ratio = any_of(rubric.ratio_cues)
@@ -226,14 +224,11 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
             continue
         a, _ = _span(s.groups, num.start, num.end, len(s.text))
         u0, u1 = _span(s.units, num.start, num.end, len(s.text))
-        before, after = s.text[a:num.start], s.text[num.end:]
+        before = s.text[a : num.start]
         version = int(n.labels["version"]) if n.labels["version"] else None
         live = _is_live(n, doc, leads, live_heading, live_cue, evaluation)
         population: Population = "live" if live else "evaluation"
-        at_only = bool(re.search(r"(?:(?<![a-z])at|@)\s*(?:the\s+|a\s+)?$", before, re.I))
-        threshold = _after_threshold_cue(before, before_rx, value_at) or bool(after_rx.match(after))
-        if threshold and at_only and num.unit == "%":
-            threshold = False  # "accuracy at 73.4%": a value; thresholds are written as probabilities
+        threshold = n.threshold  # "F1 at 0.5", "the 0.5 decision threshold" (see lab.grading.markdown.numbers)
         if metric == "decision_threshold" and not threshold and _NUMBER_IN.search(before):
             # "accuracy at the 0.5 decision threshold is 0.734": the threshold is 0.5, 0.734 is accuracy
             ends = {k: max(m.end() for m in rx.finditer(before)) for k, rx in others if rx.search(before)}
@@ -241,6 +236,8 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
                 continue
             metric = max(ends, key=lambda k: ends[k])
         if threshold or metric == "decision_threshold":
+            # "F1 at 0.5": a threshold-dependent metric taken at a threshold states the decision threshold
+            at_only = bool(re.search(r"(?:(?<![a-z])at|@)\s*(?:the\s+|a\s+)?$", before, re.I))
             metric_at = at_only and any(rx.search(before) for k, rx in others if k in rubric.threshold_metrics)
             if metric == "decision_threshold" or metric_at or decision.search(clause) or decision.search(s.lead):
                 out.append(Claim("decision_threshold", num.fraction(), version, n, population))
@@ -262,18 +259,6 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
         if key:
             out.append(Claim(key, value, version, n, population))
     return out
-
-
-def _after_threshold_cue(before: str, cue: re.Pattern[str], value_at: re.Pattern[str]) -> bool:
-    """True when the text before a number ends in a threshold cue ("F1 at", "precision@", "cut-off of").
-
-    Not when the cue follows a value verb ("stands at") or a threshold already stated
-    ("recall at the 0.5 threshold is 0.535": 0.535 is the recall).
-    """
-    m = cue.search(before)
-    if m is None or value_at.search(before):
-        return False
-    return not re.search(r"(?<![\w.])\d*\.?\d+\s*%?\s*(?:[a-z]+\s+)?$", before[: m.start()], re.I)
 
 
 def _key(metric: str, group: str | None, attr: str | None) -> str | None:

@@ -106,9 +106,6 @@ class CardRubric(_Frozen):
     metrics: dict[str, str] = Field(min_length=1)
     metric_aliases: dict[str, str] = {}
     ratio_cues: tuple[str, ...] = Field(min_length=1)
-    threshold_before: str
-    value_at: str
-    threshold_after: str
     decision_cues: tuple[str, ...] = Field(min_length=1)
     threshold_metrics: tuple[str, ...] = ()
     bound_cues: str
@@ -131,7 +128,7 @@ class CardRubric(_Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> "CardRubric":
-        _compiles((*self.ratio_cues, self.threshold_before, self.value_at, self.threshold_after, *self.decision_cues,
+        _compiles((*self.ratio_cues, *self.decision_cues,
                    self.bound_cues, *self.live_headings, *self.live_cues, *self.evaluation_cues,
                    *self.other_population_cues,
                    *(p for ps in self.domains.values() for p in ps)))
