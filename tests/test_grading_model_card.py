@@ -244,6 +244,24 @@ def test_generic_boilerplate_earns_little_per_section(cards) -> None:
     assert item(card, "card.oversight").points <= 0.25 * item(card, "card.oversight").max_points
 
 
+@pytest.mark.parametrize(
+    "body, credited",
+    [
+        ("Model: resume-screener v1", True),
+        ("Run: 8c1f4e2a9b7d4c3e8f6a1b2c3d4e5f60", True),
+        ("Model: name", False),
+        ("Model name, version, run id, MLflow, registry.", False),
+        ("| Model | |\n|---|---|\n| resume-screener | |", False),  # one filled cell: a label, not a fact
+        ("| Model | Version |\n|---|---|\n| resume-screener | 1 |", True),
+    ],
+    ids=["key-value-line", "run-id-line", "key-without-fact", "keywords", "one-cell-row", "two-cell-row"],
+)
+def test_a_one_fact_line_fills_a_section(body, credited) -> None:
+    items = grade_model_card(f"# Card\n\n## Model details\n\n{body}\n", card_ctx())
+    got = item(items, "card.section.model_details")
+    assert got.passed is credited, got.feedback
+
+
 def test_pasted_registry_facts_without_a_card_earn_little(cards) -> None:
     card = cards["card_status_paste"]
     run_id = item(card, "card.registry.run-id")

@@ -24,7 +24,7 @@ from lab.grading.card_facts import (
     specific_pattern,
 )
 from lab.grading.card_rubric import CardRubric
-from lab.grading.markdown import FUNCTION_WORDS, Document, Snippet, phrase
+from lab.grading.markdown import FUNCTION_WORDS, Document, Snippet, is_statement, phrase
 
 _OUT_OF_SCOPE_HEADING = r"out of scope|misuse|not intended|prohibited use|limitations of use"
 _OUT_OF_SCOPE_TEXT = (r"out[\s-]of[\s-]scope|not intended|must not be used|should not be used|"
@@ -53,13 +53,16 @@ def quote(s: Snippet, limit: int = 140) -> str:
 
 
 def substantive(s: Snippet) -> bool:
-    """A statement, not keywords: a sentence with some grammar, or a filled table row."""
+    """A statement, not keywords: a sentence with some grammar, a line stating one fact
+    ("Model: resume-screener v1", see :func:`is_statement`), or a table row with two filled cells."""
     if s.source == "table":
         return sum(1 for a, b in s.units if re.search(r"[A-Za-z0-9]", s.text[a:b])) >= 2
     if s.source != "prose":
         return False
     words = re.findall(r"[A-Za-z0-9][\w'.%+-]*", s.text)
-    return len(words) >= 5 and sum(1 for w in words if w.lower() in FUNCTION_WORDS) >= 1
+    if len(words) >= 5 and sum(1 for w in words if w.lower() in FUNCTION_WORDS) >= 1:
+        return True
+    return is_statement(s.text, s.code)
 
 
 class CardChecks:
