@@ -8,6 +8,7 @@ reading the grader used to get wrong) into otherwise expert text, and is graded 
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import yaml
@@ -269,6 +270,47 @@ def test_pasted_registry_facts_without_a_card_earn_little(cards) -> None:
     assert item(card, "card.metrics.match").points <= 0.25 * item(card, "card.metrics.match").max_points
 
 
+# --------------------------------------------------------------------------- headings in other words
+
+INTENDED = "TalentFlow recruiters use the ranking to decide which applicants to invite to an interview."
+PARAPHRASED_HEADINGS = {
+    "What it is for": ("card.section.intended_use", INTENDED),
+    "How we measure it": ("card.section.metrics", "We report ROC AUC and, per gender and age band, the selection "
+                                                  "rate and TPR."),
+    "Who is affected": ("card.section.factors", "Applicants, whose results we break down by gender and age band."),
+    # split over two sentences, so only the section binds "They" to the recruiters
+    "People in the loop": ("card.oversight", "Recruiters review every ranked application. They can override the "
+                                             "ranking, and a lead can pause the screener."),
+    # no out-of-scope wording in the text: only the heading says what it is
+    "Where it should not be used": ("card.use.intended-and-out-of-scope",
+                                    "Rejecting applicants automatically, or ranking candidates for internal "
+                                    "promotions."),
+}
+
+
+@pytest.mark.parametrize("heading", sorted(PARAPHRASED_HEADINGS))
+def test_paraphrased_headings_are_accepted(heading) -> None:
+    item_id, body = PARAPHRASED_HEADINGS[heading]
+    lead = f"## Intended use\n\n{INTENDED}\n\n" if item_id == "card.use.intended-and-out-of-scope" else ""
+    under = item(grade_model_card(f"# resume-screener\n\n{lead}## {heading}\n\n{body}\n", card_ctx()), item_id)
+    assert under.passed, under.feedback
+    elsewhere = item(grade_model_card(f"# resume-screener\n\n{lead}## Notes\n\n{body}\n", card_ctx()), item_id)
+    assert not elsewhere.passed, elsewhere.feedback  # the heading is what made it count
+
+
+def test_feedback_names_only_headings_that_are_accepted() -> None:
+    rubric = load_card_rubric()
+    empty = grade_model_card("# resume-screener\n\nNothing yet.\n", card_ctx())
+    for spec in rubric.sections:
+        feedback = item(empty, f"card.section.{spec.id}").feedback
+        named = re.findall(r'"([^"]+)"', feedback.split(")")[0])
+        assert named == list(spec.examples), feedback
+        for heading in named:
+            found = item(grade_model_card(f"# resume-screener\n\n## {heading}\n\nTBD.\n", card_ctx()),
+                         f"card.section.{spec.id}")
+            assert not found.feedback.startswith("No "), (heading, found.feedback)
+
+
 # --------------------------------------------------------------------------- the rubric file
 
 GOOD = yaml.safe_load(CARD_RUBRIC_PATH.read_text())
@@ -295,6 +337,9 @@ BAD_RUBRICS = {
     "gate_factor_above_1": (lambda d: d["substance_gate"].update(factor=2), "substance_gate"),
     "unknown_field": (lambda d: _item(d, "uses").update(colour="blue"), "colour"),
     "missing_version": (lambda d: d.pop("rubric_version"), "rubric_version"),
+    "example_heading_not_accepted": (lambda d: d["sections"][1]["examples"].append("Miscellaneous"),
+                                     "not accepted"),
+    "oversight_example_not_accepted": (lambda d: d["oversight"]["examples"].append("Appendix"), "not accepted"),
 }
 
 
