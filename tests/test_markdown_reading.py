@@ -115,6 +115,26 @@ def test_a_table_inside_a_list_item_has_the_item_as_context() -> None:
     assert doc.tables[0].rows == ({"Input": "years_experience", "PSI": "0.01"},)
 
 
+def test_a_block_knows_the_lead_in_paragraph_above_it() -> None:
+    doc = parse_markdown("# Plan\n\nSteps:\n\n- Alert thresholds:\n\n  | Input | PSI |\n  |---|---|\n"
+                         "  | years_experience | 0.01 |\n\n  Reviewed weekly.\n- Roll back.\n\n"
+                         "Live figures since the drift:\n\nROC AUC 0.70.\n\nNo colon here\n\n| A | B |\n|---|---|\n"
+                         "| 1 | 2 |\n\nUnder a heading:\n\n## Next\n\n- item\n")
+    assert [(s.text, s.lead_in) for s in doc.snippets] == [
+        ("Steps:", ""),
+        ("Alert thresholds:", "Steps:"),
+        ("Input: years_experience | PSI: 0.01", "Alert thresholds:"),  # the item right above the table
+        ("Reviewed weekly.", "Steps:"),  # back in the list: the list's lead-in
+        ("Roll back.", "Steps:"),
+        ("Live figures since the drift:", ""),
+        ("ROC AUC 0.70.", "Live figures since the drift:"),
+        ("No colon here", ""),
+        ("A: 1 | B: 2", ""),
+        ("Under a heading:", ""),
+        ("item", ""),  # a heading ends a lead-in
+    ]
+
+
 def test_prose_lists_its_data_sources() -> None:
     doc = planted("prose_data_sources")
     assert [s.key for s in doc.sections] == ["data sources"]

@@ -165,25 +165,12 @@ class Claim:
     population: Population = "evaluation"
 
 
-def _span(spans: Sequence[tuple[int, int]], a: int, b: int, n: int) -> tuple[int, int]:
-    return next((s for s in spans if s[0] <= a and b <= s[1]), (0, n))
-
-
-def lead_ins(doc: Document) -> dict[int, str]:
-    """Per block, the lead-in a reader sees: a paragraph ending in ":" right before a list or table."""
-    last: dict[int, Snippet] = {}
-    for s in doc.snippets:
-        last[s.block] = s
-    return {b + 1: s.text for b, s in last.items() if s.source == "prose" and s.text.rstrip().endswith(":")
-            and (b + 1) in last and last[b + 1].section == s.section}
-
-
-def _is_live(n: Labelled, doc: Document, leads: dict[int, str], live_heading: re.Pattern[str],
-             live_cue: re.Pattern[str], evaluation: re.Pattern[str]) -> bool:
+def _is_live(n: Labelled, doc: Document, live_heading: re.Pattern[str], live_cue: re.Pattern[str],
+             evaluation: re.Pattern[str]) -> bool:
     s = n.snippet
     if s.section is not None and any(live_heading.search(k) for k in doc.sections[s.section].path):
         return True
-    for lead in (s.lead, leads.get(s.block, "")):
+    for lead in (s.lead, s.lead_in):
         if lead and (live_heading.search(lead) or live_cue.search(lead)) and not evaluation.search(lead):
             return True
     if s.source == "table":
@@ -197,7 +184,6 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
     for attr in ctx.sensitive_attributes:
         for g in logged_groups(ctx, attr):
             groups[f"{attr}\0{g}"] = group_pattern(g)
-    group_rx = {k: phrase(p if isinstance(p, str) else p.regex) for k, p in groups.items()}
     versions: dict[str, Pattern | str] = {}
     for v in ctx.versions:
         pats = [rf"v{v.version}(?![0-9])", rf"version\s*:?\s*{v.version}(?![0-9])", rf"models:/[\w.-]+/{v.version}(?![0-9])"]
@@ -210,7 +196,6 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
     ratio = any_of(rubric.ratio_cues)
     live_heading, live_cue = any_of(rubric.live_headings), any_of(rubric.live_cues)
     evaluation = any_of(rubric.evaluation_cues)
-    leads = lead_ins(doc)
     other = any_of(rubric.other_population_cues)
     others = [(k, phrase(p)) for k, p in rubric.metrics.items() if k != "decision_threshold"]
     out: list[Claim] = []
@@ -222,11 +207,10 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
         clause = clause_of(n)
         if s.source == "table" and _NOT_A_VALUE.search(clause.split(":")[0]):
             continue
-        a, _ = _span(s.groups, num.start, num.end, len(s.text))
-        u0, u1 = _span(s.units, num.start, num.end, len(s.text))
-        before = s.text[a : num.start]
+        u0, u1 = n.unit_span
+        before = s.text[n.clause_span[0] : num.start]
         version = int(n.labels["version"]) if n.labels["version"] else None
-        live = _is_live(n, doc, leads, live_heading, live_cue, evaluation)
+        live = _is_live(n, doc, live_heading, live_cue, evaluation)
         population: Population = "live" if live else "evaluation"
         threshold = n.threshold  # "F1 at 0.5", "the 0.5 decision threshold" (see lab.grading.markdown.numbers)
         if metric == "decision_threshold" and not threshold and _NUMBER_IN.search(before):
@@ -253,8 +237,8 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
                                            or ratio.search(s.lead)):
             metric = "disparate_impact"
         group = n.labels["group"]
-        if group and s.source == "prose" and not group_rx[group].search(s.text[u0:u1]):
-            group = None  # in prose a group binds within its clause ("AUC 0.78; 0.26 for women")
+        if group and s.source == "prose" and not n.bound_in_unit("group"):
+            group = None  # in prose a group binds within its clause ("AUC 0.78, 0.26 for women")
         key = _key(metric, group, n.labels["attr"])
         if key:
             out.append(Claim(key, value, version, n, population))

@@ -79,6 +79,19 @@ class Labelled:
         """True when the label for ``dim`` was found in the number's own unit or clause."""
         return self.scopes.get(dim) in ("unit", "clause")
 
+    def bound_in_unit(self, dim: str) -> bool:
+        """True when the label for ``dim`` was found in the number's smallest clause: in prose,
+        a group named in another comma clause does not own the number.
+
+        >>> from lab.grading.markdown import parse_markdown
+        >>> doc = parse_markdown("ROC AUC 0.78, selection rate 0.26 for women.")
+        >>> labels = {"metric": {"roc_auc": "roc auc", "selection_rate": "selection rate"}, "group": {"female": "women"}}
+        >>> [(n.number.value, n.labels["group"], n.bound_in_clause("group"), n.bound_in_unit("group"))
+        ...  for n in label_numbers(doc, labels)]
+        [(0.78, 'female', True, False), (0.26, 'female', True, True)]
+        """
+        return self.scopes.get(dim) == "unit"
+
     @property
     def threshold(self) -> bool:
         """The number is a decision threshold ("F1 at 0.5"), not a measured value."""
