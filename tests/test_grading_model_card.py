@@ -127,6 +127,26 @@ def test_population_and_metric_binding(text, expected) -> None:
     assert [(c.key, c.population) for c in claims] == expected
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("For women the selection rate is 0.262 and the TPR 0.509.",
+         [("selection_rate.gender.female", 0.262), ("tpr.gender.female", 0.509)]),
+        ("For applicants aged 50+, the selection rate is 0.236 and the TPR 0.471.",
+         [("selection_rate.age_band.50plus", 0.236), ("tpr.age_band.50plus", 0.471)]),
+        ("ROC AUC 0.781, selection rate 0.262 for women.", [("roc_auc", 0.781), ("selection_rate.gender.female", 0.262)]),
+        ("Selection rate 0.283, TPR 0.509 for women.", [("selection_rate", 0.283), ("tpr.gender.female", 0.509)]),
+        ("For women the selection rate is 0.262, while the overall selection rate is 0.283.",
+         [("selection_rate.gender.female", 0.262), ("selection_rate", 0.283)]),
+    ],
+    ids=["group-opens-the-clause", "age-band-opens-the-clause", "group-after-its-number", "trailing-group",
+         "overall-breaks-the-group"],
+)
+def test_a_group_holds_for_its_unit_or_the_clause_it_opens(text, expected) -> None:
+    claims = extract_claims(parse_markdown(f"# resume-screener\n\n{text}\n"), card_ctx(), load_card_rubric())
+    assert [(c.key, c.value) for c in claims] == expected
+
+
 def test_another_versions_numbers_are_checked_against_that_version() -> None:
     base = read("expert", "model_card.md")
     right = base + "\nThe challenger v2 reaches a ROC AUC of 0.804 and an accuracy of 0.748.\n"

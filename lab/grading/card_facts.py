@@ -197,6 +197,7 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
     live_heading, live_cue = any_of(rubric.live_headings), any_of(rubric.live_cues)
     evaluation = any_of(rubric.evaluation_cues)
     other = any_of(rubric.other_population_cues)
+    overall = any_of(rubric.overall_cues)
     others = [(k, phrase(p)) for k, p in rubric.metrics.items() if k != "decision_threshold"]
     out: list[Claim] = []
     for n in label_numbers(doc, labels):
@@ -237,8 +238,11 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
                                            or ratio.search(s.lead)):
             metric = "disparate_impact"
         group = n.labels["group"]
-        if group and s.source == "prose" and not n.bound_in_unit("group"):
-            group = None  # in prose a group binds within its clause ("AUC 0.78, 0.26 for women")
+        if group and s.source == "prose" and not (n.bound_in_unit("group") or (
+                n.bound_by_clause_lead("group") and not overall.search(s.text[u0:u1]))):
+            # in prose a group holds for its own unit ("AUC 0.78, 0.26 for women"), or for its whole
+            # clause when it opens it ("for women the selection rate is 0.26 and the TPR 0.51")
+            group = None
         key = _key(metric, group, n.labels["attr"])
         if key:
             out.append(Claim(key, value, version, n, population))

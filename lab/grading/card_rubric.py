@@ -138,6 +138,7 @@ class CardRubric(_Frozen):
     live_cues: tuple[str, ...] = Field(min_length=1)
     evaluation_cues: tuple[str, ...] = ()
     other_population_cues: tuple[str, ...] = ()
+    overall_cues: tuple[str, ...] = ()
     disadvantage_cues: DisadvantageCues
     domains: dict[str, tuple[str, ...]] = {}
     items: tuple[CardItem, ...] = Field(min_length=1)
@@ -155,7 +156,7 @@ class CardRubric(_Frozen):
     def _consistent(self) -> "CardRubric":
         _compiles((*self.ratio_cues, *self.decision_cues,
                    self.bound_cues, *self.live_headings, *self.live_cues, *self.evaluation_cues,
-                   *self.other_population_cues,
+                   *self.other_population_cues, *self.overall_cues,
                    *(p for ps in self.domains.values() for p in ps)))
         unknown = sorted(set(self.threshold_metrics) - set(self.metrics))
         if unknown:

@@ -92,6 +92,27 @@ class Labelled:
         """
         return self.scopes.get(dim) == "unit"
 
+    def bound_by_clause_lead(self, dim: str) -> bool:
+        """True when the label for ``dim`` opens the number's clause: it is named in the clause
+        before any of the clause's numbers, so it holds for all of them ("For women the selection
+        rate is 0.26 and the TPR 0.51"), where a label named after a number holds for its own
+        unit only ("ROC AUC 0.78, selection rate 0.26 for women").
+
+        >>> from lab.grading.markdown import parse_markdown
+        >>> labels = {"metric": {"sr": "selection rate", "tpr": "tpr", "auc": "roc auc"}, "group": {"female": "women"}}
+        >>> [(n.number.value, n.bound_in_unit("group"), n.bound_by_clause_lead("group"))
+        ...  for n in label_numbers(parse_markdown("For women the selection rate is 0.26 and the TPR 0.51. "
+        ...                                        "ROC AUC 0.78, selection rate 0.26 for women."), labels)]
+        [(0.26, True, False), (0.51, False, True), (0.78, False, False), (0.26, True, False)]
+        """
+        m = self.mentions.get(dim)
+        if m is None or self.scopes.get(dim) != "clause":
+            return False
+        a, b = self.clause_span
+        text = self.snippet.text
+        first = min((n.start for n in find_numbers(text, [(m.start, m.end)]) if a <= n.start < b), default=b)
+        return a <= m.start and m.end <= first
+
     @property
     def threshold(self) -> bool:
         """The number is a decision threshold ("F1 at 0.5"), not a measured value."""
