@@ -8,6 +8,7 @@ reading the grader used to get wrong) into otherwise expert text, and is graded 
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import yaml
@@ -74,8 +75,11 @@ def test_a_number_after_at_is_the_threshold_not_the_metric(cards) -> None:
         ("Precision @ 0.5: 0.579.", "precision", 0.579),
         ("We advance applications above a cut-off of 0.5; recall is 0.535.", "recall", 0.535),
         ("Accuracy at 73.4% is what the evaluation window gives.", "accuracy", 0.734),
+        ("Selection rate: women at 0.26, men at 0.30.", "selection_rate.gender.female", 0.26),
+        ("F1 and recall are taken at the 0.5 threshold; F1 is 0.556.", "f1", 0.556),
     ],
-    ids=["value-verb-at", "at-the-threshold", "at-sign", "cut-off-then-value", "percent-after-at"],
+    ids=["value-verb-at", "at-the-threshold", "at-sign", "cut-off-then-value", "percent-after-at", "group-at-value",
+         "taken-at-the-threshold"],
 )
 def test_threshold_cues_leave_the_value_to_its_metric(sentence, key, value) -> None:
     claims = extract_claims(parse_markdown(f"# resume-screener\n\n{sentence}\n"), card_ctx(), load_card_rubric())
@@ -121,6 +125,26 @@ def test_live_figures_in_a_labelled_section_are_reported_not_graded(cards) -> No
 def test_population_and_metric_binding(text, expected) -> None:
     claims = extract_claims(parse_markdown(f"# resume-screener\n\n{text}\n"), card_ctx(), load_card_rubric())
     assert [(c.key, c.population) for c in claims] == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("For women the selection rate is 0.262 and the TPR 0.509.",
+         [("selection_rate.gender.female", 0.262), ("tpr.gender.female", 0.509)]),
+        ("For applicants aged 50+, the selection rate is 0.236 and the TPR 0.471.",
+         [("selection_rate.age_band.50plus", 0.236), ("tpr.age_band.50plus", 0.471)]),
+        ("ROC AUC 0.781, selection rate 0.262 for women.", [("roc_auc", 0.781), ("selection_rate.gender.female", 0.262)]),
+        ("Selection rate 0.283, TPR 0.509 for women.", [("selection_rate", 0.283), ("tpr.gender.female", 0.509)]),
+        ("For women the selection rate is 0.262, while the overall selection rate is 0.283.",
+         [("selection_rate.gender.female", 0.262), ("selection_rate", 0.283)]),
+    ],
+    ids=["group-opens-the-clause", "age-band-opens-the-clause", "group-after-its-number", "trailing-group",
+         "overall-breaks-the-group"],
+)
+def test_a_group_holds_for_its_unit_or_the_clause_it_opens(text, expected) -> None:
+    claims = extract_claims(parse_markdown(f"# resume-screener\n\n{text}\n"), card_ctx(), load_card_rubric())
+    assert [(c.key, c.value) for c in claims] == expected
 
 
 def test_another_versions_numbers_are_checked_against_that_version() -> None:
@@ -241,11 +265,70 @@ def test_generic_boilerplate_earns_little_per_section(cards) -> None:
     assert item(card, "card.oversight").points <= 0.25 * item(card, "card.oversight").max_points
 
 
+@pytest.mark.parametrize(
+    "body, credited",
+    [
+        ("Model: resume-screener v1", True),
+        ("Run: 8c1f4e2a9b7d4c3e8f6a1b2c3d4e5f60", True),
+        ("Model: name", False),
+        ("Model name, version, run id, MLflow, registry.", False),
+        ("| Model | |\n|---|---|\n| resume-screener | |", False),  # one filled cell: a label, not a fact
+        ("| Model | Version |\n|---|---|\n| resume-screener | 1 |", True),
+    ],
+    ids=["key-value-line", "run-id-line", "key-without-fact", "keywords", "one-cell-row", "two-cell-row"],
+)
+def test_a_one_fact_line_fills_a_section(body, credited) -> None:
+    items = grade_model_card(f"# Card\n\n## Model details\n\n{body}\n", card_ctx())
+    got = item(items, "card.section.model_details")
+    assert got.passed is credited, got.feedback
+
+
 def test_pasted_registry_facts_without_a_card_earn_little(cards) -> None:
     card = cards["card_status_paste"]
     run_id = item(card, "card.registry.run-id")
     assert 0 < run_id.points <= 0.25 * run_id.max_points and "document nothing" in run_id.feedback
     assert item(card, "card.metrics.match").points <= 0.25 * item(card, "card.metrics.match").max_points
+
+
+# --------------------------------------------------------------------------- headings in other words
+
+INTENDED = "TalentFlow recruiters use the ranking to decide which applicants to invite to an interview."
+PARAPHRASED_HEADINGS = {
+    "What it is for": ("card.section.intended_use", INTENDED),
+    "How we measure it": ("card.section.metrics", "We report ROC AUC and, per gender and age band, the selection "
+                                                  "rate and TPR."),
+    "Who is affected": ("card.section.factors", "Applicants, whose results we break down by gender and age band."),
+    # split over two sentences, so only the section binds "They" to the recruiters
+    "People in the loop": ("card.oversight", "Recruiters review every ranked application. They can override the "
+                                             "ranking, and a lead can pause the screener."),
+    # no out-of-scope wording in the text: only the heading says what it is
+    "Where it should not be used": ("card.use.intended-and-out-of-scope",
+                                    "Rejecting applicants automatically, or ranking candidates for internal "
+                                    "promotions."),
+}
+
+
+@pytest.mark.parametrize("heading", sorted(PARAPHRASED_HEADINGS))
+def test_paraphrased_headings_are_accepted(heading) -> None:
+    item_id, body = PARAPHRASED_HEADINGS[heading]
+    lead = f"## Intended use\n\n{INTENDED}\n\n" if item_id == "card.use.intended-and-out-of-scope" else ""
+    under = item(grade_model_card(f"# resume-screener\n\n{lead}## {heading}\n\n{body}\n", card_ctx()), item_id)
+    assert under.passed, under.feedback
+    elsewhere = item(grade_model_card(f"# resume-screener\n\n{lead}## Notes\n\n{body}\n", card_ctx()), item_id)
+    assert not elsewhere.passed, elsewhere.feedback  # the heading is what made it count
+
+
+def test_feedback_names_only_headings_that_are_accepted() -> None:
+    rubric = load_card_rubric()
+    empty = grade_model_card("# resume-screener\n\nNothing yet.\n", card_ctx())
+    for spec in rubric.sections:
+        feedback = item(empty, f"card.section.{spec.id}").feedback
+        named = re.findall(r'"([^"]+)"', feedback.split(")")[0])
+        assert named == list(spec.examples), feedback
+        for heading in named:
+            found = item(grade_model_card(f"# resume-screener\n\n## {heading}\n\nTBD.\n", card_ctx()),
+                         f"card.section.{spec.id}")
+            assert not found.feedback.startswith("No "), (heading, found.feedback)
 
 
 # --------------------------------------------------------------------------- the rubric file
@@ -274,6 +357,9 @@ BAD_RUBRICS = {
     "gate_factor_above_1": (lambda d: d["substance_gate"].update(factor=2), "substance_gate"),
     "unknown_field": (lambda d: _item(d, "uses").update(colour="blue"), "colour"),
     "missing_version": (lambda d: d.pop("rubric_version"), "rubric_version"),
+    "example_heading_not_accepted": (lambda d: d["sections"][1]["examples"].append("Miscellaneous"),
+                                     "not accepted"),
+    "oversight_example_not_accepted": (lambda d: d["oversight"]["examples"].append("Appendix"), "not accepted"),
 }
 
 

@@ -115,6 +115,26 @@ def test_a_table_inside_a_list_item_has_the_item_as_context() -> None:
     assert doc.tables[0].rows == ({"Input": "years_experience", "PSI": "0.01"},)
 
 
+def test_a_block_knows_the_lead_in_paragraph_above_it() -> None:
+    doc = parse_markdown("# Plan\n\nSteps:\n\n- Alert thresholds:\n\n  | Input | PSI |\n  |---|---|\n"
+                         "  | years_experience | 0.01 |\n\n  Reviewed weekly.\n- Roll back.\n\n"
+                         "Live figures since the drift:\n\nROC AUC 0.70.\n\nNo colon here\n\n| A | B |\n|---|---|\n"
+                         "| 1 | 2 |\n\nUnder a heading:\n\n## Next\n\n- item\n")
+    assert [(s.text, s.lead_in) for s in doc.snippets] == [
+        ("Steps:", ""),
+        ("Alert thresholds:", "Steps:"),
+        ("Input: years_experience | PSI: 0.01", "Alert thresholds:"),  # the item right above the table
+        ("Reviewed weekly.", "Steps:"),  # back in the list: the list's lead-in
+        ("Roll back.", "Steps:"),
+        ("Live figures since the drift:", ""),
+        ("ROC AUC 0.70.", "Live figures since the drift:"),
+        ("No colon here", ""),
+        ("A: 1 | B: 2", ""),
+        ("Under a heading:", ""),
+        ("item", ""),  # a heading ends a lead-in
+    ]
+
+
 def test_prose_lists_its_data_sources() -> None:
     doc = planted("prose_data_sources")
     assert [s.key for s in doc.sections] == ["data sources"]
@@ -217,6 +237,12 @@ def test_label_patterns_use_word_families() -> None:
         "Freeze: journal, request logs, labels, registry snapshot.",
         "Inputs monitored: years_experience, source_channel, education_level, skills_count.",
         "On a serious incident, inform us, the provider, first and immediately, then the authority.",
+        # a finite verb makes a sentence of a comma list of terms
+        "ROC AUC measures ranking; accuracy, F1 and the selection rate are taken at the 0.5 threshold, and per "
+        "gender and age band we report selection rate and TPR.",
+        "Accuracy, F1, precision and recall are reported per gender and age band.",
+        "Per gender, age band and source channel we report selection rate, TPR and precision.",
+        "The first entry, lab.header, records the lab version, scenario, seed and service versions.",
     ],
 )
 def test_lists_of_facts_are_statements(text: str) -> None:
@@ -233,6 +259,11 @@ def test_lists_of_facts_are_statements(text: str) -> None:
         "This runbook covers every obligation: serious incidents, deadlines, the authority, logs, evidence.",
         "Model name, version, run id, MLflow, registry, champion, challenger, alias, resume screener.",
         "Drift, monitoring, fairness, bias, thresholds, alerts, rollback.",
+        # a verb about topics, or a copula with an adjective, says nothing about them
+        "Drift, bias, fairness, logs and incidents are covered.",
+        "Bias, fairness, drift, logs, oversight are important.",
+        "Log retention, logs, months, evidence freeze, rollback, withdraw, recall, suspend, provider.",
+        "Human oversight, override, stop button, automation bias, affected persons, IT security.",
     ],
 )
 def test_bare_terms_are_keyword_stuffing(text: str) -> None:
@@ -298,6 +329,9 @@ def test_labelled_numbers_carry_their_clause_and_mention() -> None:
         ("ROC AUC stands at 0.78 and is at least 0.72", ["value", "value"]),
         ("selection rate: women at 0.26, men at 0.30", ["value", "value"]),
         ("accuracy at 73%", ["value"]),
+        ("accuracy at the 0.5 decision threshold is 0.734", ["threshold", "value"]),
+        ("F1 and recall are taken at the 0.5 threshold: 0.556 and 0.535", ["threshold", "value", "value"]),
+        ("advanced when the score reaches the 0.5 cut-off", ["threshold"]),
     ],
 )
 def test_numbers_after_at_or_threshold_are_thresholds(text: str, roles: list[str]) -> None:

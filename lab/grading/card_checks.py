@@ -24,9 +24,8 @@ from lab.grading.card_facts import (
     specific_pattern,
 )
 from lab.grading.card_rubric import CardRubric
-from lab.grading.markdown import FUNCTION_WORDS, Document, Snippet, phrase
+from lab.grading.markdown import FUNCTION_WORDS, Document, Snippet, is_statement, phrase
 
-_OUT_OF_SCOPE_HEADING = r"out of scope|misuse|not intended|prohibited use|limitations of use"
 _OUT_OF_SCOPE_TEXT = (r"out[\s-]of[\s-]scope|not intended|must not be used|should not be used|"
                       r"not (?:be )?used (?:to|for|as)|"
                       r"not designed|do not use|never (?:be )?used|is not (?:suitable|meant)|misuse|prohibited")
@@ -53,13 +52,16 @@ def quote(s: Snippet, limit: int = 140) -> str:
 
 
 def substantive(s: Snippet) -> bool:
-    """A statement, not keywords: a sentence with some grammar, or a filled table row."""
+    """A statement, not keywords: a sentence with some grammar, a line stating one fact
+    ("Model: resume-screener v1", see :func:`is_statement`), or a table row with two filled cells."""
     if s.source == "table":
         return sum(1 for a, b in s.units if re.search(r"[A-Za-z0-9]", s.text[a:b])) >= 2
     if s.source != "prose":
         return False
     words = re.findall(r"[A-Za-z0-9][\w'.%+-]*", s.text)
-    return len(words) >= 5 and sum(1 for w in words if w.lower() in FUNCTION_WORDS) >= 1
+    if len(words) >= 5 and sum(1 for w in words if w.lower() in FUNCTION_WORDS) >= 1:
+        return True
+    return is_statement(s.text, s.code)
 
 
 class CardChecks:
@@ -97,8 +99,8 @@ class CardChecks:
         spec = next(s for s in self.rubric.sections if s.id == sid)
         found = self.section_ids[sid]
         if not found:
-            return Verdict(0.0, f"No {spec.title} section; Hugging Face template headings and common synonyms "
-                                f"are accepted.")
+            examples = ", ".join(f'"{e}"' for e in spec.examples)
+            return Verdict(0.0, f"No {spec.title} section (headings accepted include {examples}).")
         snippets = self.doc.in_sections(found)
         real = [s for s in snippets if substantive(s)]
         heading = self.doc.sections[found[0]].heading
@@ -225,7 +227,7 @@ class CardChecks:
 
     def uses(self) -> Verdict:
         intended_secs = self.section_ids.get("intended_use", [])
-        oos_secs = self._sections((_OUT_OF_SCOPE_HEADING,))
+        oos_secs = self._sections(self.rubric.out_of_scope.headings, self.rubric.out_of_scope.exclude)
         intended = [s for s in self.doc.in_sections(intended_secs) if substantive(s)]
         intended += [s for s in self.doc.content if substantive(s) and phrase(_INTENDED_TEXT).search(s.text)
                      and s not in intended]
@@ -255,7 +257,7 @@ class CardChecks:
             "people can stop the system": r"stop|halt|pause|suspend|switch off|kill[\s-]*switch|turn off",
         }
         anchor = phrase(r"oversight|human|recruiters?|reviewers?|loan officers?|people|staff|operators?")
-        secs = self._sections((r"oversight|human review|human in the loop|people in the loop",))
+        secs = self._sections(self.rubric.oversight.headings, self.rubric.oversight.exclude)
         units = [[s for s in self.doc.in_sections(secs) if substantive(s)]]
         units += [[s] for s in self.doc.content if substantive(s) and anchor.search(s.text)]
         best: list[str] = []

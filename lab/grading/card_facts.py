@@ -21,8 +21,9 @@ as a ratio between groups is disparate impact:
  ('roc_auc', 0.8, 2, 'evaluation'), ('disparate_impact.gender', 0.82, None, 'evaluation'),
  ('roc_auc', 0.7, None, 'live')]
 
-Threshold cues are checked locally on the text before and after each number; they could
-move into :mod:`lab.grading.markdown` as a label of the number itself.
+Whether a number is a threshold is the parser's reading (:attr:`Number.threshold
+<lab.grading.markdown.Number.threshold>`); this module decides which thresholds are the decision
+threshold (a threshold-dependent metric "at" it, or a decision cue in its clause).
 """
 
 from __future__ import annotations
@@ -164,25 +165,12 @@ class Claim:
     population: Population = "evaluation"
 
 
-def _span(spans: Sequence[tuple[int, int]], a: int, b: int, n: int) -> tuple[int, int]:
-    return next((s for s in spans if s[0] <= a and b <= s[1]), (0, n))
-
-
-def lead_ins(doc: Document) -> dict[int, str]:
-    """Per block, the lead-in a reader sees: a paragraph ending in ":" right before a list or table."""
-    last: dict[int, Snippet] = {}
-    for s in doc.snippets:
-        last[s.block] = s
-    return {b + 1: s.text for b, s in last.items() if s.source == "prose" and s.text.rstrip().endswith(":")
-            and (b + 1) in last and last[b + 1].section == s.section}
-
-
-def _is_live(n: Labelled, doc: Document, leads: dict[int, str], live_heading: re.Pattern[str],
-             live_cue: re.Pattern[str], evaluation: re.Pattern[str]) -> bool:
+def _is_live(n: Labelled, doc: Document, live_heading: re.Pattern[str], live_cue: re.Pattern[str],
+             evaluation: re.Pattern[str]) -> bool:
     s = n.snippet
     if s.section is not None and any(live_heading.search(k) for k in doc.sections[s.section].path):
         return True
-    for lead in (s.lead, leads.get(s.block, "")):
+    for lead in (s.lead, s.lead_in):
         if lead and (live_heading.search(lead) or live_cue.search(lead)) and not evaluation.search(lead):
             return True
     if s.source == "table":
@@ -196,7 +184,6 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
     for attr in ctx.sensitive_attributes:
         for g in logged_groups(ctx, attr):
             groups[f"{attr}\0{g}"] = group_pattern(g)
-    group_rx = {k: phrase(p if isinstance(p, str) else p.regex) for k, p in groups.items()}
     versions: dict[str, Pattern | str] = {}
     for v in ctx.versions:
         pats = [rf"v{v.version}(?![0-9])", rf"version\s*:?\s*{v.version}(?![0-9])", rf"models:/[\w.-]+/{v.version}(?![0-9])"]
@@ -204,16 +191,13 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
         versions[str(v.version)] = "|".join(pats)
     attrs = {a: attr_pattern(a) for a in ctx.sensitive_attributes}
     labels = {"metric": dict(rubric.metrics), "group": groups, "version": versions, "attr": attrs}
-    before_rx = re.compile(rubric.threshold_before, re.I)
-    value_at = re.compile(rubric.value_at, re.I)
-    after_rx = re.compile(rubric.threshold_after, re.I)
     decision = any_of(rubric.decision_cues)
     bound = re.compile(rubric.bound_cues, re.I)
     ratio = any_of(rubric.ratio_cues)
     live_heading, live_cue = any_of(rubric.live_headings), any_of(rubric.live_cues)
     evaluation = any_of(rubric.evaluation_cues)
-    leads = lead_ins(doc)
     other = any_of(rubric.other_population_cues)
+    overall = any_of(rubric.overall_cues)
     others = [(k, phrase(p)) for k, p in rubric.metrics.items() if k != "decision_threshold"]
     out: list[Claim] = []
     for n in label_numbers(doc, labels):
@@ -224,16 +208,12 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
         clause = clause_of(n)
         if s.source == "table" and _NOT_A_VALUE.search(clause.split(":")[0]):
             continue
-        a, _ = _span(s.groups, num.start, num.end, len(s.text))
-        u0, u1 = _span(s.units, num.start, num.end, len(s.text))
-        before, after = s.text[a:num.start], s.text[num.end:]
+        u0, u1 = n.unit_span
+        before = s.text[n.clause_span[0] : num.start]
         version = int(n.labels["version"]) if n.labels["version"] else None
-        live = _is_live(n, doc, leads, live_heading, live_cue, evaluation)
+        live = _is_live(n, doc, live_heading, live_cue, evaluation)
         population: Population = "live" if live else "evaluation"
-        at_only = bool(re.search(r"(?:(?<![a-z])at|@)\s*(?:the\s+|a\s+)?$", before, re.I))
-        threshold = _after_threshold_cue(before, before_rx, value_at) or bool(after_rx.match(after))
-        if threshold and at_only and num.unit == "%":
-            threshold = False  # "accuracy at 73.4%": a value; thresholds are written as probabilities
+        threshold = n.threshold  # "F1 at 0.5", "the 0.5 decision threshold" (see lab.grading.markdown.numbers)
         if metric == "decision_threshold" and not threshold and _NUMBER_IN.search(before):
             # "accuracy at the 0.5 decision threshold is 0.734": the threshold is 0.5, 0.734 is accuracy
             ends = {k: max(m.end() for m in rx.finditer(before)) for k, rx in others if rx.search(before)}
@@ -241,6 +221,8 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
                 continue
             metric = max(ends, key=lambda k: ends[k])
         if threshold or metric == "decision_threshold":
+            # "F1 at 0.5": a threshold-dependent metric taken at a threshold states the decision threshold
+            at_only = bool(re.search(r"(?:(?<![a-z])at|@)\s*(?:the\s+|a\s+)?$", before, re.I))
             metric_at = at_only and any(rx.search(before) for k, rx in others if k in rubric.threshold_metrics)
             if metric == "decision_threshold" or metric_at or decision.search(clause) or decision.search(s.lead):
                 out.append(Claim("decision_threshold", num.fraction(), version, n, population))
@@ -256,24 +238,15 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
                                            or ratio.search(s.lead)):
             metric = "disparate_impact"
         group = n.labels["group"]
-        if group and s.source == "prose" and not group_rx[group].search(s.text[u0:u1]):
-            group = None  # in prose a group binds within its clause ("AUC 0.78; 0.26 for women")
+        if group and s.source == "prose" and not (n.bound_in_unit("group") or (
+                n.bound_by_clause_lead("group") and not overall.search(s.text[u0:u1]))):
+            # in prose a group holds for its own unit ("AUC 0.78, 0.26 for women"), or for its whole
+            # clause when it opens it ("for women the selection rate is 0.26 and the TPR 0.51")
+            group = None
         key = _key(metric, group, n.labels["attr"])
         if key:
             out.append(Claim(key, value, version, n, population))
     return out
-
-
-def _after_threshold_cue(before: str, cue: re.Pattern[str], value_at: re.Pattern[str]) -> bool:
-    """True when the text before a number ends in a threshold cue ("F1 at", "precision@", "cut-off of").
-
-    Not when the cue follows a value verb ("stands at") or a threshold already stated
-    ("recall at the 0.5 threshold is 0.535": 0.535 is the recall).
-    """
-    m = cue.search(before)
-    if m is None or value_at.search(before):
-        return False
-    return not re.search(r"(?<![\w.])\d*\.?\d+\s*%?\s*(?:[a-z]+\s+)?$", before[: m.start()], re.I)
 
 
 def _key(metric: str, group: str | None, attr: str | None) -> str | None:

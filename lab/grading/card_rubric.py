@@ -1,7 +1,7 @@
 """The model card's rubric (``rubrics/model_card.yaml``): schema and loader.
 
 The rubric is data: items with their points, titles and feedback, the section headings
-and their synonyms, what people call each logged metric, and the cue words that bind a
+and their synonyms (with examples, the only ones feedback names), what people call each logged metric, and the cue words that bind a
 number to a threshold, a live section or another population. It is validated by frozen
 pydantic models before anything is graded:
 
@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lab.errors import LabError
+from lab.grading.markdown import normalise_heading
 
 CARD_RUBRIC_PATH = Path(__file__).resolve().parent / "rubrics" / "model_card.yaml"
 RiskClass = Literal["prohibited", "high", "limited", "minimal"]
@@ -51,17 +52,39 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SectionSpec(_Frozen):
-    id: str = Field(pattern=r"^[a-z_]+$")
-    title: str = Field(min_length=3)
+class Headings(_Frozen):
+    """Where a part of the card is found: heading patterns (searched in the normalised heading,
+    see :func:`normalise_heading`), headings to leave out, and examples as people write them.
+    Feedback names only the examples, and each example must be accepted by the patterns."""
+
     headings: tuple[str, ...] = Field(min_length=1)
     exclude: tuple[str, ...] = ()
-    needs: str = Field(min_length=5)
+    examples: tuple[str, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _patterns(self) -> "SectionSpec":
+    def _patterns(self) -> "Headings":
         _compiles(self.headings + self.exclude)
+        for example in self.examples:
+            if not self.accepts(example):
+                raise ValueError(f"example heading {example!r} is not accepted by the heading patterns")
         return self
+
+    def accepts(self, heading: str) -> bool:
+        """True when ``heading`` (as written) is one of these headings.
+
+        >>> Headings(headings=["intended use", "what it is for"], exclude=["not"],
+        ...          examples=["Intended use"]).accepts("2. What it is for"), Headings(
+        ...          headings=["use"], exclude=["not"], examples=["Use"]).accepts("Not to use")
+        (True, False)
+        """
+        key = normalise_heading(heading)
+        return any(re.search(p, key) for p in self.headings) and not any(re.search(p, key) for p in self.exclude)
+
+
+class SectionSpec(Headings):
+    id: str = Field(pattern=r"^[a-z_]+$")
+    title: str = Field(min_length=3)
+    needs: str = Field(min_length=5)
 
 
 class CardItem(_Frozen):
@@ -103,12 +126,11 @@ class CardRubric(_Frozen):
     substance_gate: SubstanceGate
     generic_section_credit: float = Field(ge=0, lt=1)
     sections: tuple[SectionSpec, ...] = Field(min_length=1)
+    out_of_scope: Headings
+    oversight: Headings
     metrics: dict[str, str] = Field(min_length=1)
     metric_aliases: dict[str, str] = {}
     ratio_cues: tuple[str, ...] = Field(min_length=1)
-    threshold_before: str
-    value_at: str
-    threshold_after: str
     decision_cues: tuple[str, ...] = Field(min_length=1)
     threshold_metrics: tuple[str, ...] = ()
     bound_cues: str
@@ -116,6 +138,7 @@ class CardRubric(_Frozen):
     live_cues: tuple[str, ...] = Field(min_length=1)
     evaluation_cues: tuple[str, ...] = ()
     other_population_cues: tuple[str, ...] = ()
+    overall_cues: tuple[str, ...] = ()
     disadvantage_cues: DisadvantageCues
     domains: dict[str, tuple[str, ...]] = {}
     items: tuple[CardItem, ...] = Field(min_length=1)
@@ -131,9 +154,9 @@ class CardRubric(_Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> "CardRubric":
-        _compiles((*self.ratio_cues, self.threshold_before, self.value_at, self.threshold_after, *self.decision_cues,
+        _compiles((*self.ratio_cues, *self.decision_cues,
                    self.bound_cues, *self.live_headings, *self.live_cues, *self.evaluation_cues,
-                   *self.other_population_cues,
+                   *self.other_population_cues, *self.overall_cues,
                    *(p for ps in self.domains.values() for p in ps)))
         unknown = sorted(set(self.threshold_metrics) - set(self.metrics))
         if unknown:

@@ -1,7 +1,7 @@
 """Grades ``model_card.md`` against the model registry (skill "model_card").
 
-A strong card (Mitchell et al. 2019; the Hugging Face template's headings and common
-synonyms are accepted) fills every section with statements about this model, names the
+A strong card (Mitchell et al. 2019; the Hugging Face template's headings and the
+synonyms the rubric lists are accepted) fills every section with statements about this model, names the
 registered model, version and MLflow run it documents, quotes metrics that match what
 that run logged, reports results per sensitive group and names the group the numbers
 show disadvantaged, states intended and out-of-scope use and, for a high-risk system,

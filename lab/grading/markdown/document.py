@@ -43,6 +43,7 @@ class Snippet:
     lead: str = ""  # a list's lead-in (and, nested, its parent items " | "-joined), a table's header, a key path
     keywords: bool = False  # a list of keywords rather than a statement (see is_keyword_list)
     depth: int = 0  # list nesting: 1 for a top-level item, 2 under it, ...
+    lead_in: str = ""  # the paragraph ending in ":" right before this snippet's block (see _Builder.add)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class _Builder:
         self.template = template
         self.snippets: list[Snippet] = []
         self.block = 0
+        self.lead_ins: dict[int, str] = {}
 
     def next_block(self) -> int:
         self.block += 1
@@ -127,4 +129,22 @@ class _Builder:
     def add(self, **kw: Any) -> None:
         if kw["source"] == "prose":
             kw["keywords"] = is_keyword_list(kw["text"], kw.get("code", ()))
+        kw["lead_in"] = self._lead_in(kw["block"], kw["section"])
         self.snippets.append(Snippet(**kw))
+
+    def _lead_in(self, block: int, section: int | None) -> str:
+        """What a reader takes as the heading of a block: a paragraph (or list item) ending in ":"
+        right before it in the same section, e.g. "Live figures since the drift:" above a table.
+
+        >>> from lab.grading.markdown import parse_markdown
+        >>> doc = parse_markdown("Live figures since the drift:\\n\\n| Metric | Value |\\n|---|---|\\n"
+        ...                      "| ROC AUC | 0.70 |\\n\\nThe evaluation run:\\n\\n- ROC AUC 0.78\\n")
+        >>> [(s.text, s.lead_in) for s in doc.snippets if s.source != "prose" or s.item]
+        [('Metric: ROC AUC | Value: 0.70', 'Live figures since the drift:'), ('ROC AUC 0.78', 'The evaluation run:')]
+        """
+        if block not in self.lead_ins:
+            prev = self.snippets[-1] if self.snippets else None
+            self.lead_ins[block] = prev.text if (
+                prev is not None and prev.block == block - 1 and prev.section == section
+                and prev.source == "prose" and prev.text.rstrip().endswith(":")) else ""
+        return self.lead_ins[block]

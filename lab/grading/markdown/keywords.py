@@ -3,7 +3,12 @@
 A comma list is a statement when it lists concrete facts (numbers with their labels, dates,
 versions, commands, identifiers, periods, names of the lab's artefacts) or hangs on an action
 ("Preserve evidence first: copy journal, request logs, labels, ..."). It is stuffing when it is
-a string of bare generic terms with nothing said about them.
+a string of bare generic terms with nothing said about them. A sentence with a finite verb
+("are taken at", "we report") states something even when it holds a comma list of terms:
+
+>>> is_keyword_list("ROC AUC measures ranking; accuracy, F1 and the selection rate are taken at the 0.5 "
+...                 "threshold, and per gender and age band we report selection rate and TPR.")
+False
 
 >>> is_keyword_list("Serious incident, market surveillance authority, death, logs, AI literacy.")
 True
@@ -20,7 +25,7 @@ import re
 from collections.abc import Sequence
 
 from lab.grading.markdown.numbers import _UNIT_WORDS, _mask, find_numbers, find_quantities
-from lab.grading.markdown.words import FUNCTION_WORDS, lemma
+from lab.grading.markdown.words import FUNCTION_WORDS, IRREGULAR, VERBS, lemma, word_family
 
 #: A part with one of these has a predicate or a relation: it says something.
 _CLAUSE_WORDS = frozenset(
@@ -38,6 +43,16 @@ _ACTION_VERBS = frozenset(
 #: Leads that only name topics: "this runbook covers: ..." is not a statement of facts.
 _META_VERBS = frozenset("cover address describe mention list concern discuss span summarise summarize outline "
                         "keyword topic term tag".split())
+#: A finite verb follows these: "we report", "it ranks" (subjects); "are taken", "must notify" (auxiliaries).
+_SUBJECTS = frozenset("we i you they he she it".split())
+_AUXILIARIES = frozenset("is are was were has have had will would shall should must can could may might do does did"
+                         .split())
+#: Words that may stand between an auxiliary and its verb ("are all taken", "has not been checked").
+_BETWEEN = frozenset("be been being not also then only always all both each never still usually often now first "
+                     "either".split())
+_PARTICIPLES = frozenset(f for forms in IRREGULAR.values() for f in forms)
+#: An inflected word right before one of these is a verb with its object ("records the lab version").
+_OBJECT_START = frozenset("the a an its their our this these every each one".split())
 _FACT = re.compile(
     "|".join([
         r"\blab\s+[a-z][\w-]+",  # a lab command
@@ -87,6 +102,41 @@ def _kind(part: str, code: Sequence[str]) -> str:
     if any(w in _CLAUSE_WORDS for w in words):
         return "clause"
     return "bare"
+
+
+def _meta(word: str) -> bool:
+    return any(word in word_family(m) for m in _META_VERBS)
+
+
+def _finite(part: str) -> bool:
+    """True when ``part`` holds a finite verb that is not about topics ("are covered"): a subject
+    pronoun with its verb ("we report"), an auxiliary with a verb form ("are taken", "must notify"),
+    an inflected verb before its object ("records the lab version") or, inside a clause, an inflected
+    verb that is rarely a noun ("AUC exceeds 0.7").
+
+    >>> [_finite(p) for p in ("we report selection rate", "F1 is taken at 0.5", "logs are covered",
+    ...                       "bias is important", "IT security", "withdraw", "the model exceeds the target",
+    ...                       "records the lab version", "request logs", "covers every obligation")]
+    [True, True, False, False, False, False, True, True, False, False]
+    """
+    written = _words(part)
+    words = [w.lower() for w in written]
+    for k, w in enumerate(words):
+        nxt = next((x for x in words[k + 1 :] if x not in _BETWEEN), "")
+        if not nxt or _meta(nxt):
+            continue
+        if w in _SUBJECTS and written[k] != "IT" and nxt not in FUNCTION_WORDS:
+            return True
+        if w in _AUXILIARIES and (nxt.endswith(("ed", "ing")) or nxt in _PARTICIPLES or lemma(nxt) in VERBS
+                                  or lemma(nxt) in _ACTION_VERBS):
+            return True
+        inflected = w != lemma(w) and w not in FUNCTION_WORDS and not _meta(w)
+        if inflected and w.endswith(("s", "ed")) and words[k + 1] in _OBJECT_START:
+            return True
+        if (0 < k and inflected and lemma(w) in VERBS and words[k - 1] not in FUNCTION_WORDS
+                and words[k + 1] not in FUNCTION_WORDS):
+            return True
+    return False
 
 
 def _action_lead(lead: str) -> bool:
@@ -139,8 +189,10 @@ def is_keyword_list(text: str, code: Sequence[str] = ()) -> bool:
         return False  # the grammar of a sentence: "on a serious incident, inform us, the provider, first, ..."
     if not lead and len(_words(parts[0])) >= 2 and _action_lead(_words(parts[0])[0]):
         return False  # "Copy the journal, request logs, ..."
-    if lead and (_action_lead(lead) or _kind(lead, code) == "fact"):
+    if lead and (_action_lead(lead) or _kind(lead, code) == "fact" or _finite(lead)):
         return False  # "Keep: journal, ...", "Weekly: PSI per feature, ..."
+    if any(_finite(p) for p in parts):
+        return False  # a sentence that says something about its terms: "..., F1 and AUC are taken at 0.5"
     kinds = [_kind(p, code) for p in parts]
     empty = sum(1 for k in kinds if k in ("bare", "loose"))
     return empty >= 3 and empty >= 0.6 * len(parts)
@@ -156,13 +208,18 @@ def is_statement(text: str, code: Sequence[str] = ()) -> bool:
     True
     >>> is_statement("Model: resume-screener v1"), is_statement("Model: name")
     (True, False)
+    >>> is_statement("Accuracy, F1 and recall are reported per gender."), is_statement("Logs are covered.")
+    (True, False)
     """
     if is_keyword_list(text, code):
         return False
     words = _words(text)
     if len(words) >= 5 and sum(1 for w in words if w.lower() in FUNCTION_WORDS) >= 2:
         return True
-    kinds = [_kind(p, code) for p in re.split(r"[,;:]", text) if p.strip()]
+    pieces = [p for p in re.split(r"[,;:]", text) if p.strip()]
+    if any(_finite(p) for p in pieces):
+        return True  # "Accuracy, F1 and recall are reported per gender."
+    kinds = [_kind(p, code) for p in pieces]
     return "fact" in kinds or kinds.count("clause") >= 2
 
 

@@ -22,7 +22,7 @@ from typing import Literal
 from lab.grading.markdown.document import Document, Snippet
 from lab.grading.markdown.numbers import _NUMBER_WORDS, _UNIT_WORDS, Number, find_numbers, find_quantities
 from lab.grading.markdown.text import Span
-from lab.grading.markdown.words import FUNCTION_WORDS, lemma, phrase
+from lab.grading.markdown.words import FUNCTION_WORDS, VERBS, lemma, phrase
 
 Scope = Literal["unit", "clause", "sentence", "context"]
 
@@ -78,6 +78,40 @@ class Labelled:
     def bound_in_clause(self, dim: str) -> bool:
         """True when the label for ``dim`` was found in the number's own unit or clause."""
         return self.scopes.get(dim) in ("unit", "clause")
+
+    def bound_in_unit(self, dim: str) -> bool:
+        """True when the label for ``dim`` was found in the number's smallest clause: in prose,
+        a group named in another comma clause does not own the number.
+
+        >>> from lab.grading.markdown import parse_markdown
+        >>> doc = parse_markdown("ROC AUC 0.78, selection rate 0.26 for women.")
+        >>> labels = {"metric": {"roc_auc": "roc auc", "selection_rate": "selection rate"}, "group": {"female": "women"}}
+        >>> [(n.number.value, n.labels["group"], n.bound_in_clause("group"), n.bound_in_unit("group"))
+        ...  for n in label_numbers(doc, labels)]
+        [(0.78, 'female', True, False), (0.26, 'female', True, True)]
+        """
+        return self.scopes.get(dim) == "unit"
+
+    def bound_by_clause_lead(self, dim: str) -> bool:
+        """True when the label for ``dim`` opens the number's clause: it is named in the clause
+        before any of the clause's numbers, so it holds for all of them ("For women the selection
+        rate is 0.26 and the TPR 0.51"), where a label named after a number holds for its own
+        unit only ("ROC AUC 0.78, selection rate 0.26 for women").
+
+        >>> from lab.grading.markdown import parse_markdown
+        >>> labels = {"metric": {"sr": "selection rate", "tpr": "tpr", "auc": "roc auc"}, "group": {"female": "women"}}
+        >>> [(n.number.value, n.bound_in_unit("group"), n.bound_by_clause_lead("group"))
+        ...  for n in label_numbers(parse_markdown("For women the selection rate is 0.26 and the TPR 0.51. "
+        ...                                        "ROC AUC 0.78, selection rate 0.26 for women."), labels)]
+        [(0.26, True, False), (0.51, False, True), (0.78, False, False), (0.26, True, False)]
+        """
+        m = self.mentions.get(dim)
+        if m is None or self.scopes.get(dim) != "clause":
+            return False
+        a, b = self.clause_span
+        text = self.snippet.text
+        first = min((n.start for n in find_numbers(text, [(m.start, m.end)]) if a <= n.start < b), default=b)
+        return a <= m.start and m.end <= first
 
     @property
     def threshold(self) -> bool:
@@ -142,13 +176,6 @@ _NOT_SUBJECT = frozenset(
 )
 _COPULAS = frozenset("is are was were be been being has have had will must should can may shall would could "
                      "might".split())
-#: Verbs (as lemmas) that are rarely nouns: one of them makes a clause a statement of its own.
-_VERBS = frozenset(
-    "arrive exceed reach use apply keep retain send notify inform occur happen become remain stay go come take give "
-    "need require mean show rise fall climb cross warn indicate tolerate allow accept preserve escalate suspend "
-    "revert restore promote retrain redeploy collect gather investigate assess evaluate pause remove withdraw "
-    "publish tell detect compute calculate delete purge degrade decline".split()
-)
 _DIRECTIONS = frozenset("above below over under beyond past".split())
 _DETERMINERS = frozenset("a an the any each every no this that its their our".split())
 
@@ -169,7 +196,7 @@ def _verb_flags(words: list[str]) -> list[bool]:
     for k, w in enumerate(words):
         before = words[k - 1] if k else ""
         after = words[k + 1] if k + 1 < len(words) else ""
-        flags.append(w in _COPULAS or lemma(w) in _VERBS or w in _VERBS
+        flags.append(w in _COPULAS or lemma(w) in VERBS or w in VERBS
                      or (after in _DIRECTIONS and before not in _DETERMINERS and w not in FUNCTION_WORDS))
     return flags
 

@@ -1,13 +1,16 @@
 """Numbers and durations as written in a submission, with references, dates and ids masked out.
 
-A number right after "@", "threshold" or "cut-off", or after "at" following a classification
-metric ("F1 at 0.5"), is a decision threshold, not a measured value: "F1 at 0.5 is 0.56"
-states F1 = 0.56 at threshold 0.5.
+A number right after "@", "threshold" or "cut-off", after "at" following a classification
+metric ("F1 at 0.5") or a verb of measuring ("taken at 0.5"), or right before "threshold"
+("the 0.5 decision threshold"), is a threshold, not a measured value: "F1 at 0.5 is 0.56"
+states F1 = 0.56 at threshold 0.5, and so does "F1 at the 0.5 threshold is 0.56".
 
 >>> [(n.value, n.role) for n in find_numbers("F1 at 0.5 is 0.56; recall @0.3: 0.71; AUC stands at 0.78")]
 [(0.5, 'threshold'), (0.56, 'value'), (0.3, 'threshold'), (0.71, 'value'), (0.78, 'value')]
 >>> [n.role for n in find_numbers("selection rate: women at 0.26, men at 0.30; accuracy at 73%")]
 ['value', 'value', 'value']
+>>> [(n.value, n.role) for n in find_numbers("Accuracy at the 0.5 decision threshold is 0.734; F1 is taken at 0.5")]
+[(0.5, 'threshold'), (0.734, 'value'), (0.5, 'threshold')]
 """
 
 from __future__ import annotations
@@ -133,11 +136,32 @@ _METRIC_AT = re.compile(
 )
 
 
-def _role(ref_masked: str, start: int, percent: bool) -> Role:
+#: "taken at 0.5", "thresholded at 0.5": a verb of measuring, then "at", gives the threshold.
+_MEASURED_AT = re.compile(
+    r"\b(?:taken|measured|computed|calculated|evaluated|thresholded|binari[sz]ed|classified|operat(?:es?|ed|ing)|"
+    r"cut)\s+at\s*(?:(?:the|a|an|our)\s+)?$",
+    re.I,
+)
+#: "the 0.5 decision threshold", "0.4 (cut-off)": a number right before "threshold".
+_THRESHOLD_AFTER = re.compile(
+    r"\s*\)?\s*(?:(?:decision|classification|probability|score|operating)\s+)?(?:threshold|cut[\s-]?off|cutoff)\b",
+    re.I,
+)
+#: A threshold already stated right before the cue ("at the 0.5 threshold is 0.73": 0.73 is a value).
+_STATED_BEFORE = re.compile(r"(?<![\w.])\d*\.?\d+\s*%?\s*(?:[a-z]+\s+)?$", re.I)
+
+
+def _role(ref_masked: str, start: int, end: int, percent: bool) -> Role:
     before = ref_masked[max(0, start - 40) : start]
-    if _THRESHOLD_BEFORE.search(before[-30:]):
+    if _THRESHOLD_AFTER.match(ref_masked, end):
         return "threshold"
-    return "threshold" if _METRIC_AT.search(before) and not percent else "value"
+    tail = max(0, len(before) - 30)
+    cue = _THRESHOLD_BEFORE.search(before[tail:])
+    if cue and not _STATED_BEFORE.search(before[: tail + cue.start()]):
+        return "threshold"
+    if percent:
+        return "value"  # "accuracy at 73%": thresholds are written as probabilities
+    return "threshold" if _METRIC_AT.search(before) or _MEASURED_AT.search(before) else "value"
 
 
 def find_quantities(text: str, skip: Sequence[Span] = ()) -> list[Number]:
@@ -176,5 +200,5 @@ def find_numbers(text: str, skip: Sequence[Span] = ()) -> list[Number]:
             value = -value
         out.append(Number(value=value, raw=text[m.start() : m.end()].strip(), start=m.start(), end=m.end(),
                           unit="%" if m.group("pct") else None,
-                          role=_role(references, m.start(), bool(m.group("pct")))))
+                          role=_role(references, m.start(), m.end(), bool(m.group("pct")))))
     return out

@@ -26,6 +26,14 @@ FUNCTION_WORDS = frozenset(
     "not no can may must should will would shall has have had do does did each every any all".split()
 )
 
+#: Verbs (as lemmas) that are rarely nouns: one of them makes a clause a statement of its own.
+VERBS = frozenset(
+    "arrive exceed reach use apply keep retain send notify inform occur happen become remain stay go come take give "
+    "need require mean show rise fall climb cross warn indicate tolerate allow accept preserve escalate suspend "
+    "revert restore promote retrain redeploy collect gather investigate assess evaluate pause remove withdraw "
+    "publish tell detect compute calculate delete purge degrade decline".split()
+)
+
 #: Irregular verb forms (the regular ``-ed`` form is not added for these).
 IRREGULAR: dict[str, tuple[str, ...]] = {
     "tell": ("told",), "send": ("sent",), "keep": ("kept",), "take": ("took", "taken"),
