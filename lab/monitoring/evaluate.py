@@ -14,9 +14,16 @@ the scenario's own drift type, so a config is scored on every kind of drift:
 * ``label``: the positive rate rises by 0.05, 0.10 or 0.15.
 
 Each episode is its own :class:`lab.drift.Stream` (``stream_id`` 1000 + its index),
-drift is abrupt and starts exactly on a window boundary, the onset window drawn from
-``onset_windows``. Windows hold ``window.size`` rows (500 when the config omits it) at
-the scenario's ``rows_per_day``.
+drift is abrupt and starts exactly on a window boundary; within a kind, onsets (drawn
+from ``onset_windows``) and data drift's moved features are spread evenly (a seeded,
+stratified layout). Windows hold ``window.size`` rows (500 when the config omits it).
+
+The replay runs at the **live rate** by default: ``rows_per_day`` is what the live
+traffic sends per scenario day, ``requests_per_second x batch_size x speed``
+(:func:`live_rows_per_day`, ``speed`` 60 s per day as ``lab up``), not the scenario's
+``traffic.rows_per_day`` (the size of a day's data; live traffic sends its first rows).
+So a window of N rows, the label lag and the detection budget span the same scenario
+days in the replay as in the live monitor (:mod:`lab.monitor_runner`).
 
 Per window (:func:`lab.monitoring.window_drift`, the fast path): three signals,
 ``data`` (Evidently's dataset drift: the share of drifted feature columns reaches
@@ -46,17 +53,17 @@ Metrics (river's drift evaluation, see ``/work/shared/reference/drift.md``):
   alarm drawn at random at the config's own false-positive rate would reach
   (``1 - (1 - fp)^(max_delay + 1)``): an always-alarming config must not look good.
 
-The default suite has 18 drift episodes and 2 no-drift streams: at most ~360 windows of
-500 rows (a config that never fires replays them all; an episode stops at its first hit).
-Measured on a shared 2-core machine under load (load average 2-4): 13-19 s per
-config, including ~2 s to train the champion and draw the streams (both cached per
-process); ~35-60 ms per window for ~10 monitored columns against a 20,000-row
-reference. Smaller windows and longer label delays mean more windows.
+The default suite has 18 drift episodes and 2 no-drift streams: at the live rate (240
+rows per day in every scenario) and 500-row windows, at most ~200 windows (a config that
+never fires replays them all; an episode stops at its first hit). Measured on a shared
+2-core machine: about 3-6 s per config, plus ~2 s to train the champion and draw the
+streams (both cached per process); ~35-60 ms per window for ~10 monitored columns
+against a 20,000-row reference. Smaller windows and longer label delays mean more windows.
 
->>> label_lag_windows(label_delay_days=5, rows_per_day=800, window_size=500)
-8
->>> max_delay_windows(label_delay_days=5, rows_per_day=800, window_size=500)
-12
+>>> label_lag_windows(label_delay_days=5, rows_per_day=240, window_size=500)
+3
+>>> max_delay_windows(label_delay_days=5, rows_per_day=240, window_size=500)
+4
 """
 
 from __future__ import annotations
@@ -81,6 +88,7 @@ from lab.monitoring.results import (
     _summary,
 )
 from lab.monitoring.suite import (
+    DEFAULT_SPEED,
     DEFAULT_WINDOW_SIZE,
     DRIFT_KINDS,
     LABEL,
@@ -92,6 +100,7 @@ from lab.monitoring.suite import (
     clear_cache,
     column_kinds,
     label_lag_windows,
+    live_rows_per_day,
     max_delay_windows,
     reference_rows,
     replay_inputs,
@@ -105,12 +114,15 @@ def evaluate(
     seed: int = 0,
     *,
     suite: SuiteSpec | None = None,
+    rows_per_day: int | None = None,
 ) -> EvaluationResult:
     """Replay ``config`` over the suite of ``scenario`` and ``seed``; see the module docstring.
 
     ``config`` is a loaded :class:`MonitoringConfig`, a path or YAML text; ``scenario``
     a :class:`Scenario` or an id or path (resolved with ``seed`` either way). Raises
-    :class:`ConfigError` when the config does not fit the scenario.
+    :class:`ConfigError` when the config does not fit the scenario. ``rows_per_day`` is
+    the replay's rate; by default the live rate (:func:`live_rows_per_day`), so a window
+    of N rows spans the same scenario days as in the live monitor.
     """
     spec = suite or SuiteSpec()
     config = validate_config(config, scenario, seed)
@@ -118,7 +130,9 @@ def evaluate(
     sc = replay.scenario
     resolved = resolve(config, replay.reference, replay.kinds)
     size = config.window.size if config.window else DEFAULT_WINDOW_SIZE
-    rpd = sc.traffic.rows_per_day
+    rpd = int(rows_per_day) if rows_per_day is not None else live_rows_per_day(sc)
+    if rpd < 1:
+        raise ValueError(f"rows_per_day must be at least 1, got {rows_per_day!r}")
     delay_days = sc.timeline.label_delay_days
     lag = label_lag_windows(delay_days, rpd, size)
     max_delay = max_delay_windows(delay_days, rpd, size, spec.grace_days)
@@ -131,7 +145,7 @@ def evaluate(
     with _one_blas_thread():
         episodes = [
             _replay_episode(ep, replay.reference, resolved, size, lag, rpd, reference_value, counts)
-            for ep in _suite(replay, size, spec)
+            for ep in _suite(replay, size, spec, rpd)
         ]
     windows = sum(e.no_drift_windows for e in episodes)
     rates = {name: (counts[name] / windows if windows else 0.0) for name in resolved.columns}
@@ -168,6 +182,7 @@ def evaluate(
 
 __all__ = [
     "Baseline",
+    "DEFAULT_SPEED",
     "DEFAULT_WINDOW_SIZE",
     "Episode",
     "EvaluationResult",
@@ -181,6 +196,7 @@ __all__ = [
     "diagnose",
     "evaluate",
     "label_lag_windows",
+    "live_rows_per_day",
     "max_delay_windows",
     "plot_evaluation",
     "reference_rows",

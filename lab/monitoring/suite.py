@@ -33,6 +33,7 @@ PREDICTION = "prediction"
 LABEL = "label"
 EVAL_STREAM_BASE = 1000  # the live stream is 0; episode k replays stream 1000 + k
 _SUITE_KEY = 7_310  # seeds the suite's layout (onsets, features), apart from every stream
+DEFAULT_SPEED = 60.0  # wall-clock seconds per scenario day: the default of `lab up --speed` (lab.stack)
 
 DriftKind = Literal["none", "data", "concept", "label"]
 Signal = Literal["data", "prediction", "performance"]
@@ -56,6 +57,20 @@ def max_delay_windows(
     return label_lag_windows(label_delay_days, rows_per_day, window_size) + grace
 
 
+def live_rows_per_day(scenario: Scenario, speed: float = DEFAULT_SPEED) -> int:
+    """Rows the live traffic sends per scenario day: ``requests_per_second x batch_size x speed``.
+
+    The traffic replayer sends one request of ``batch_size`` rows every ``1 /
+    requests_per_second`` wall seconds, and a scenario day lasts ``speed`` wall seconds
+    (``lab up --speed``, default 60), whatever the scenario's ``rows_per_day`` (the size
+    of a day's data, of which live traffic sends the first rows).
+    """
+    if not speed > 0:
+        raise ValueError(f"speed must be positive (wall-clock seconds per scenario day), got {speed!r}")
+    t = scenario.traffic
+    return max(1, int(round(t.requests_per_second * t.batch_size * speed)))
+
+
 @dataclass(frozen=True)
 class SuiteSpec:
     """The episodes a config is replayed on. The defaults are the suite graders use."""
@@ -65,7 +80,7 @@ class SuiteSpec:
     label_magnitudes: tuple[float, ...] = (0.05, 0.10, 0.15)
     episodes_per_magnitude: int = 2
     no_drift_streams: int = 2
-    onset_windows: tuple[int, int] = (3, 6)  # the onset window is drawn from this range, both ends included
+    onset_windows: tuple[int, int] = (2, 5)  # the onset window is drawn from this range, both ends included
     data_features: tuple[int, int] = (1, 3)  # how many features a data-drift episode moves, both ends included
     grace_days: float = 2.0
 
@@ -86,7 +101,7 @@ class Replay:
 
 
 _REPLAYS: dict[tuple[str, int], Replay] = {}
-_SUITES: dict[tuple[str, int, int, SuiteSpec], list["_EpisodeData"]] = {}
+_SUITES: dict[tuple[str, int, int, SuiteSpec, int], list["_EpisodeData"]] = {}
 _MAX_SUITES = 8
 
 
@@ -155,33 +170,57 @@ class _EpisodeData:
     frame: pd.DataFrame  # features, label, prediction: lag history windows, then n_windows windows
 
 
+def _balanced(rng: np.random.Generator, values: list[Any], n: int) -> list[Any]:
+    """``n`` draws that use every value equally often (to within one), in a seeded order."""
+    out: list[Any] = []
+    while len(out) < n:
+        out += [values[i] for i in rng.permutation(len(values))]
+    return out[:n]
+
+
 def _plan(sc: Scenario, seed: int, spec: SuiteSpec) -> list[dict[str, Any]]:
+    """The suite's layout, stratified: within a drift kind, onsets, and for data drift the number
+    of moved features and the features themselves, are spread evenly over their ranges (in a
+    seeded order), so a handful of episodes is not all early onsets or all one unused feature."""
     rng = np.random.default_rng([seed, _SUITE_KEY])
-    features = generator_class(sc.generator.name).feature_names()
+    features = [str(f) for f in generator_class(sc.generator.name).feature_names()]
     lo_k, hi_k = spec.data_features
     lo_s, hi_s = spec.onset_windows
     plans: list[dict[str, Any]] = []
     groups = (("data", spec.data_magnitudes), ("concept", spec.concept_magnitudes), ("label", spec.label_magnitudes))
     for kind, magnitudes in groups:
+        n = len(magnitudes) * spec.episodes_per_magnitude
+        onsets = iter(_balanced(rng, list(range(lo_s, hi_s + 1)), n))
+        counts = iter(_balanced(rng, list(range(lo_k, min(hi_k, len(features)) + 1)), n))
+        pool: list[str] = []
         for m in magnitudes:
             for rep in range(spec.episodes_per_magnitude):
-                chosen: tuple[str, ...] = ()
+                chosen: list[str] = []
                 if kind == "data":
-                    k = int(rng.integers(lo_k, min(hi_k, len(features)) + 1))
-                    chosen = tuple(str(f) for f in rng.choice(features, size=k, replace=False))
-                onset = int(rng.integers(lo_s, hi_s + 1))
-                plans.append(dict(id=f"{kind}-{m:g}-{rep + 1}", kind=kind, magnitude=float(m), features=chosen, onset=onset))
+                    k = next(counts)
+                    while len(chosen) < k:  # the next unused features of a stream of permutations
+                        if not pool:
+                            pool = _balanced(rng, features, len(features))
+                        f = pool.pop(0)
+                        if f in chosen:
+                            pool.append(f)
+                            if len(set(pool) - set(chosen)) == 0:
+                                pool = []
+                            continue
+                        chosen.append(f)
+                plans.append(dict(id=f"{kind}-{m:g}-{rep + 1}", kind=kind, magnitude=float(m), features=tuple(chosen),
+                                  onset=int(next(onsets))))
     for rep in range(spec.no_drift_streams):
         plans.append(dict(id=f"none-{rep + 1}", kind="none", magnitude=None, features=(), onset=None))
     return plans
 
 
-def _suite(replay: Replay, size: int, spec: SuiteSpec) -> list[_EpisodeData]:
+def _suite(replay: Replay, size: int, spec: SuiteSpec, rpd: int) -> list[_EpisodeData]:
+    """The suite's episodes as frames at ``rpd`` rows per scenario day (cached per process)."""
     sc = replay.scenario
-    key = (sc.model_dump_json(), replay.seed, size, spec)
+    key = (sc.model_dump_json(), replay.seed, size, spec, rpd)
     if key in _SUITES:
         return _SUITES[key]
-    rpd = sc.traffic.rows_per_day
     lag = label_lag_windows(sc.timeline.label_delay_days, rpd, size)
     max_delay = max_delay_windows(sc.timeline.label_delay_days, rpd, size, spec.grace_days)
     generator = generator_class(sc.generator.name)(**sc.generator.params)
