@@ -163,11 +163,9 @@ def baseline_scores(scenario: Scenario, seed: int, suite: SuiteSpec,
     ident = json.dumps([_CACHE_VERSION, scenario.model_dump_json(), seed, repr(suite), live_rows_per_day(scenario),
                         README_EXAMPLE, POINTS, FP_LIMIT])
     key = hashlib.sha256(ident.encode()).hexdigest()[:32]
-    if key in _BASELINES:
-        return _BASELINES[key]
     path = Path(cache_dir) / f"drift-baselines-{key}.json" if cache_dir is not None else None
-    out: dict[str, RawScore] | None = None
-    if path is not None and path.is_file():
+    out = _BASELINES.get(key)
+    if out is None and path is not None and path.is_file():
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             out = {name: RawScore({i: float(v[i]) for i in POINTS}) for name, v in data["shares"].items()}
@@ -178,14 +176,15 @@ def baseline_scores(scenario: Scenario, seed: int, suite: SuiteSpec,
     if out is None:
         out = {name: raw_score(_evaluate(baseline_config(name, scenario), scenario, seed, suite))
                for name in BASELINE_NAMES}
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"shares": {n: r.shares for n, r in out.items()}}, indent=1), encoding="utf-8")
-            tmp.replace(path)
-    if len(_BASELINES) >= _CACHE_SIZE:
-        _BASELINES.pop(next(iter(_BASELINES)))
-    _BASELINES[key] = out
+    if path is not None and not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"shares": {n: r.shares for n, r in out.items()}}, indent=1), encoding="utf-8")
+        tmp.replace(path)
+    if key not in _BASELINES:
+        if len(_BASELINES) >= _CACHE_SIZE:
+            _BASELINES.pop(next(iter(_BASELINES)))
+        _BASELINES[key] = out
     return out
 
 
