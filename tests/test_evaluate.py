@@ -154,7 +154,10 @@ def test_default_config_versus_never_firing(results, scenario):
     d = default.summaries
     assert d["data"].detection_rate >= 0.5 and d["label"].detection_rate >= 0.5
     assert d["data"].signals["data"] == 0 and d["data"].signals["prediction"] == d["data"].detected
-    assert d["concept"].detection_rate <= d["concept"].chance_detection_rate
+    # concept drift moves neither inputs nor scores: at most luck, a noisy score window crossing the
+    # threshold after an onset (up to 2 of 6 episodes at the live rate's ~30 post-onset windows)
+    assert d["concept"].detection_rate <= max(d["concept"].chance_detection_rate, 1 / 3)
+    assert d["concept"].detection_rate < min(d["data"].detection_rate, d["label"].detection_rate)
     assert all(d[k].signals["performance"] == 0 for k in KINDS)
     assert d["all"].false_positive_rate < 0.1
     assert default.monitored["prediction"]["source"] == "evidently_default"
