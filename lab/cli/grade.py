@@ -125,7 +125,7 @@ def submit(
     evidence_dir = collect_evidence(h, folder / "evidence", commands)
     archive = bundle_archive(evidence_dir)
     evidence = load_evidence(evidence_dir)
-    report = run_grade(evidence, sub)
+    report = run_grade(evidence, sub, drift_cache=h.root / "cache" / "drift")
     to_stdout = json_out is not None and str(json_out) == "-"
     _show(report, to_stdout)
     written = _outputs(report, folder, json_out, html_out, gradescope_out, junit_out)

@@ -29,6 +29,11 @@ def evaluate(
         Optional[str], typer.Option("--scenario", help="Scenario id or path to a scenario YAML (required).", show_default=False)
     ] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for the scenario and the replay streams (default 0).")] = None,
+    speed: Annotated[
+        Optional[float],
+        typer.Option("--speed", help="Seconds per scenario day of the live lab to match (default 60, as `lab up`): "
+                                     "the replay runs at requests_per_second x batch_size x speed rows per day."),
+    ] = None,
     json_out: JsonOpt = False,
     plot: Annotated[
         Optional[Path], typer.Option("--plot", help="Also write a PNG of every episode's scores and alarms.", show_default=False)
@@ -46,23 +51,26 @@ def evaluate(
     seed = 0 if seed is None else seed
     if not 0 <= seed < 2**32:
         raise UsageError(f"--seed {seed} is outside 0..4294967295")
+    if speed is not None and not 0.05 <= speed <= 86400:
+        raise UsageError(f"--speed {speed} is outside 0.05..86400 seconds per scenario day")
     sc = load_scenario(scenario)
     if plot is not None:
         _check_writable(plot)
 
-    from lab.monitoring.evaluate import SuiteSpec, evaluate as run, validate_config
+    from lab.monitoring.evaluate import DEFAULT_SPEED, SuiteSpec, evaluate as run, live_rows_per_day, validate_config
 
     loaded = validate_config(config, sc, seed)  # every config problem, with lines, before anything runs
     spec = SuiteSpec()
     size = loaded.window.size if loaded.window else 500
+    rpd = live_rows_per_day(sc, DEFAULT_SPEED if speed is None else speed)
     episodes = len(spec.data_magnitudes + spec.concept_magnitudes + spec.label_magnitudes) * spec.episodes_per_magnitude
     err_console.print(
         f"replaying {config.name} on {sc.id} (seed {seed}): {episodes} drift episodes and "
-        f"{spec.no_drift_streams} no-drift streams, {size}-row windows",
+        f"{spec.no_drift_streams} no-drift streams, {size}-row windows at the live rate of {rpd} rows per scenario day",
         highlight=False,
     )
     started = time.perf_counter()
-    result = run(loaded, sc, seed, suite=spec)
+    result = run(loaded, sc, seed, suite=spec, rows_per_day=rpd)
     err_console.print(f"done in {time.perf_counter() - started:.1f} s", highlight=False)
     if plot is not None:
         from lab.monitoring.evaluate import plot_evaluation

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from lab.grading.evidence import FALLBACK_COMMANDS, Evidence
@@ -116,10 +117,11 @@ def _runbook_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, f
 
 
 def grade(evidence: Evidence, submission: Submission | None, *, drift_suite: Any = None,
-          graded_at: str | None = None) -> Report:
+          graded_at: str | None = None, drift_cache: Path | None = None) -> Report:
     """Grade ``submission`` against ``evidence`` on the scenario's graded tasks; total out of 100.
 
-    ``drift_suite`` replaces the hidden replay suite (tests use a small one to stay fast).
+    ``drift_suite`` replaces the hidden replay suite (tests use a small one to stay fast);
+    ``drift_cache`` is a folder where the drift grader keeps its baselines' replays.
     """
     from lab import __version__
     from lab.grading.drift_grader import grade_drift_thresholds
@@ -136,7 +138,7 @@ def grade(evidence: Evidence, submission: Submission | None, *, drift_suite: Any
         elif task == "rollback":
             items += grade_rollback(ev, submission)
         elif task == "drift_thresholds":
-            items += grade_drift_thresholds(ev, submission, suite=drift_suite)
+            items += grade_drift_thresholds(ev, submission, suite=drift_suite, cache_dir=drift_cache)
         elif task == "model_card":
             items += _card_items(ev, submission, thresholds)
         elif task == "pmm_runbook":
