@@ -59,7 +59,11 @@ class CardContext(BaseModel):
     """What the card is checked against: the scenario and the registry when it was submitted.
 
     ``domain`` (the scenario's, e.g. "hiring") and ``features`` (the model's input
-    columns) tell a statement about this model from generic text.
+    columns) tell a statement about this model from generic text. ``decision_meaning`` and
+    ``positive_for_person`` say what a positive decision (score at or above the decision
+    threshold, counted by ``selection_rate``) means for the person: "favourable" (advanced,
+    offered retention) makes the group with the lowest selection rate the disadvantaged one,
+    "adverse" (flagged as likely default) the group with the highest.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -74,6 +78,8 @@ class CardContext(BaseModel):
     monitoring_thresholds: dict[str, float] | None = None
     domain: str = ""
     features: tuple[str, ...] = ()
+    decision_meaning: str = "selected"
+    positive_for_person: Literal["favourable", "adverse"] = "favourable"
 
     def version(self, n: int | None) -> RegisteredVersion | None:
         return next((v for v in self.versions if v.version == n), None)
@@ -112,9 +118,31 @@ def group_pattern(group: str) -> str:
         return rf"(?:{n}\s*(?:\+|plus|and (?:over|above|older)|or (?:over|older))|(?:over|above|aged) {n}(?![0-9]))"
     m = re.fullmatch(r"(\d+)-(\d+)", g)
     if m:
-        return rf"{m.group(1)}\s*(?:-|to)\s*{m.group(2)}(?![0-9])"
+        return rf"{m.group(1)}\s*(?:-|\u2013|\u2014|to)\s*{m.group(2)}(?![0-9])"
     words = [w for w in re.split(r"[\s_\-]+", g) if w]
     return r"[\s_-]*".join(re.escape(w) for w in words) + r"(?![a-z0-9])"
+
+
+def group_patterns(ctx: CardContext, attr: str) -> dict[str, str]:
+    """``{group: pattern}`` for every logged group of ``attr``; the youngest age band is also
+    "under 25" / "below 25" / "younger than 25" when it ends at 24 (no other band can be).
+
+    >>> ctx = CardContext(scenario_id="s", risk_class="high", risk_basis="-", model_name="m", champion_version=1,
+    ...                   versions=[{"version": 1, "run_id": "a" * 32, "metrics": {
+    ...                       "selection_rate.age_band.21-24": 0.44, "selection_rate.age_band.25-34": 0.27}}])
+    >>> [bool(re.search(p, "applicants under 25")) for p in group_patterns(ctx, "age_band").values()]
+    [True, False]
+    """
+    groups = logged_groups(ctx, attr)
+    bands = {g: (int(m.group(1)), int(m.group(2))) for g in groups if (m := re.fullmatch(r"(\d+)-(\d+)", g))}
+    youngest = min(bands, key=lambda g: bands[g][0]) if bands else None
+    out = {}
+    for g in groups:
+        p = group_pattern(g)
+        if g == youngest:
+            p += rf"|(?:under|below|younger than)[\s-]*{bands[g][1] + 1}s?(?![0-9])"
+        out[g] = p
+    return out
 
 
 def attr_pattern(attr: str) -> str:
@@ -146,7 +174,7 @@ def specific_pattern(ctx: CardContext, rubric: CardRubric) -> re.Pattern[str]:
     parts += [attr_pattern(f) for f in ctx.features]
     for attr in ctx.sensitive_attributes:
         parts.append(attr_pattern(attr))
-        parts += [group_pattern(g) for g in logged_groups(ctx, attr)]
+        parts += list(group_patterns(ctx, attr).values())
     parts += [r"v\d+(?![0-9])", r"version\s*:?\s*\d", r"[0-9a-f]{32}"]
     return any_of(parts)
 
@@ -182,8 +210,8 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
     """Every metric value the card states, bound to metric, version and population (see the module doc)."""
     groups: dict[str, Pattern | str] = {}
     for attr in ctx.sensitive_attributes:
-        for g in logged_groups(ctx, attr):
-            groups[f"{attr}\0{g}"] = group_pattern(g)
+        for g, pattern in group_patterns(ctx, attr).items():
+            groups[f"{attr}\0{g}"] = pattern
     versions: dict[str, Pattern | str] = {}
     for v in ctx.versions:
         pats = [rf"v{v.version}(?![0-9])", rf"version\s*:?\s*{v.version}(?![0-9])", rf"models:/[\w.-]+/{v.version}(?![0-9])"]
@@ -263,30 +291,92 @@ def _key(metric: str, group: str | None, attr: str | None) -> str | None:
 # --------------------------------------------------------------------------- disadvantaged groups
 
 
+End = Literal["low", "high"]
+Rate = Literal["positive", "favourable", "adverse"]
+
+
+def _other(end: End) -> End:
+    return "high" if end == "low" else "low"
+
+
 @dataclass(frozen=True)
 class GroupClaim:
-    """"``low`` is disadvantaged (against ``ref``)" for one attribute; ``kind`` lowest, lower or parity."""
+    """What one clause says about the groups of one attribute.
+
+    ``kind``: "lowest" (``groups`` at an extreme: "the lowest approval rate", "flagged most
+    often"), "lower" (a comparison, against ``ref`` when the clause has "than": "declined more
+    often than", "disadvantaged") or "parity". ``end``: where the words put ``groups`` on the
+    rate they name ("low", "high"), or "worse" when they only say the groups are worse off.
+    ``rate``: which decision that rate counts ("positive": the registered positive decision,
+    "favourable" or "adverse" for the person, None: not said); ``said`` the words read.
+    """
 
     attr: str
-    low: tuple[str, ...]
+    groups: tuple[str, ...]
     ref: tuple[str, ...]
     kind: Literal["lowest", "lower", "parity"]
     measure: Literal["selection_rate", "tpr", "any"]  # "any": the sentence does not say which rate
     snippet: Snippet
+    end: Literal["low", "high", "worse"] = "low"
+    rate: Rate | None = None
+    said: str = ""
+
+    def positive_end(self, for_person: Literal["favourable", "adverse"]) -> End | None:
+        """Where the claim puts ``groups`` on the registered rate of positive decisions (selection
+        rate, TPR) in a scenario whose positive decision is ``for_person``; None when its meaning
+        there is not clear (a bare "less often" where a positive decision is adverse).
+
+        >>> c = GroupClaim("age_band", ("21-24",), (), "lower", "selection_rate", None, "low", "favourable")
+        >>> c.positive_end("favourable"), c.positive_end("adverse")  # "approved less often"
+        ('low', 'high')
+        """
+        if self.end == "worse":
+            return disadvantaged_end(for_person)
+        if self.rate is None:
+            return self.end if for_person == "favourable" else None
+        flip = self.rate != "positive" and self.rate != for_person
+        return _other(self.end) if flip else self.end
+
+
+def disadvantaged_end(for_person: Literal["favourable", "adverse"]) -> End:
+    """The end of the selection rate where the disadvantaged group sits: low when a positive
+    decision is favourable to the person, high when it is adverse."""
+    return "low" if for_person == "favourable" else "high"
 
 
 _CLAUSES = re.compile(r";|,\s*(?:and|while|but|whereas)\s|\.\s|\s(?:while|whereas)\s")
+_THAN = re.compile(r"\bthan\b|\bcompared (?:with|to)\b|\bagainst\b|\brelative to\b", re.I)
+
+
+def _cues(clause: str, patterns: dict[tuple[str, str], re.Pattern[str]],
+          negation: re.Pattern[str]) -> list[tuple[int, int, str, str]]:
+    """The direction cues of a clause, (start, end, kind, end-of-rate), not negated, not overlapping."""
+    found = sorted(((m.start(), m.end(), kind, end) for (kind, end), rx in patterns.items()
+                    for m in rx.finditer(clause)), key=lambda c: (c[0], -c[1]))
+    out: list[tuple[int, int, str, str]] = []
+    for c in found:
+        if out and c[0] < out[-1][1]:
+            continue
+        if negation.search(clause[max(0, c[0] - 12):c[0]]):
+            continue
+        out.append(c)
+    return out
 
 
 def extract_group_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[GroupClaim]:
-    """Which group the card says is disadvantaged, clause by clause (live sections left out)."""
+    """Which group the card says is disadvantaged, or where it puts a group on a rate, clause by
+    clause (live sections left out). Several cues in a clause ("21-24 are flagged most often and
+    65+ least often") each take the groups nearest to them."""
     cues = rubric.disadvantage_cues
-    lowest, lower, parity = any_of(cues.lowest), any_of(cues.lower), any_of(cues.parity)
-    negation, tpr = any_of(cues.negation), any_of(cues.tpr)
-    rate = any_of([rubric.metrics["selection_rate"], "select", "advanced", "approved", "shortlisted", "invited"])
+    directions = {("lowest", "low"): any_of(cues.lowest), ("lowest", "high"): any_of(cues.highest),
+                  ("lowest", "worse"): any_of(cues.worst), ("lower", "low"): any_of(cues.lower),
+                  ("lower", "high"): any_of(cues.higher), ("lower", "worse"): any_of(cues.worse)}
+    rates: dict[Rate, re.Pattern[str]] = {"favourable": any_of(cues.favourable), "adverse": any_of(cues.adverse),
+                                          "positive": any_of(cues.positive)}
+    parity, negation, tpr = any_of(cues.parity), any_of(cues.negation), any_of(cues.tpr)
     live_heading = any_of(rubric.live_headings)
-    group_rx = {(attr, g): phrase(group_pattern(g)) for attr in ctx.sensitive_attributes
-                for g in logged_groups(ctx, attr)}
+    group_rx = {(attr, g): phrase(p) for attr in ctx.sensitive_attributes
+                for g, p in group_patterns(ctx, attr).items()}
     out: list[GroupClaim] = []
     for s in doc.content:
         if s.source != "prose":
@@ -294,25 +384,65 @@ def extract_group_claims(doc: Document, ctx: CardContext, rubric: CardRubric) ->
         if s.section is not None and any(live_heading.search(k) for k in doc.sections[s.section].path):
             continue
         for clause in _CLAUSES.split(s.text):
-            cue = lowest.search(clause) or lower.search(clause)
-            if parity.search(clause) and not cue:
+            found = _cues(clause, directions, negation)
+            if parity.search(clause) and not found:
                 out.append(GroupClaim("*", (), (), "parity", "selection_rate", s))
                 continue
-            if not cue or negation.search(clause[max(0, cue.start() - 12):cue.start()]):
+            if not found:
                 continue
-            kind: Literal["lowest", "lower"] = "lowest" if lowest.search(clause) else "lower"
-            than = re.search(r"\bthan\b|\bcompared (?:with|to)\b|\bagainst\b|\brelative to\b", clause, re.I)
-            measure: Literal["selection_rate", "tpr", "any"] = (
-                "tpr" if tpr.search(clause) else "selection_rate" if rate.search(clause) else "any")
+            words = _rate_words(clause, rates)
+            is_tpr = bool(tpr.search(clause))
             for attr in ctx.sensitive_attributes:
-                found = [(m.start(), g) for (a, g), rx in group_rx.items() if a == attr for m in rx.finditer(clause)]
-                if not found:
+                named = sorted((m.start(), g) for (a, g), rx in group_rx.items() if a == attr for m in rx.finditer(clause))
+                if not named:
                     continue
-                if than and kind == "lower":
-                    low = tuple(dict.fromkeys(g for p, g in sorted(found) if p < than.start()))
-                    ref = tuple(dict.fromkeys(g for p, g in sorted(found) if p > than.start() and g not in low))
-                else:
-                    low, ref = tuple(dict.fromkeys(g for _, g in sorted(found))), ()
-                if low:
-                    out.append(GroupClaim(attr, low, ref, kind, measure, s))
+                for cue, mine in _bind(found, named):
+                    out += _claims(attr, cue, mine, clause, words, is_tpr, s)
     return out
+
+
+def _rate_words(clause: str, rates: dict[Rate, re.Pattern[str]]) -> list[tuple[int, int, Rate]]:
+    """The words naming a decision, favourable and adverse ones before the positive ones they overlap
+    ("approval rate" is favourable, though "approval rate" also names the selection rate)."""
+    out: list[tuple[int, int, Rate]] = []
+    for rate, rx in rates.items():
+        for m in rx.finditer(clause):
+            if not any(m.start() < b and a < m.end() for a, b, _ in out):
+                out.append((m.start(), m.end(), rate))
+    return out
+
+
+def _bind(found: list[tuple[int, int, str, str]], named: list[tuple[int, str]]):
+    """Each cue with the groups it speaks of: all the clause's groups when every cue says the same
+    (an extreme wins over a comparison), else each group goes to its nearest cue, and a "worse
+    off" cue left without one shares the subject of the cue before it ("65+ have the lowest
+    selection rate and are disadvantaged")."""
+    if len({c[3] for c in found}) == 1:
+        cue = next((c for c in found if c[2] == "lowest"), found[0])
+        return [(cue, named)]
+    mine: dict[int, list[tuple[int, str]]] = {}
+    for pos, g in named:
+        i = min(range(len(found)), key=lambda k: min(abs(pos - found[k][0]), abs(pos - found[k][1])))
+        mine.setdefault(i, []).append((pos, g))
+    for i, cue in enumerate(found):
+        if cue[3] == "worse" and i not in mine and i - 1 in mine:
+            mine[i] = mine[i - 1]
+    return [(found[i], gs) for i, gs in sorted(mine.items())]
+
+
+def _claims(attr: str, cue: tuple[int, int, str, str], named: list[tuple[int, str]], clause: str,
+            words: list[tuple[int, int, Rate]], is_tpr: bool, s: Snippet) -> list[GroupClaim]:
+    start, stop, kind, end = cue
+    word = min(words, key=lambda w: min(abs(w[0] - stop), abs(start - w[1])), default=None)
+    measure: Literal["selection_rate", "tpr", "any"] = "tpr" if is_tpr else "selection_rate" if word else "any"
+    spans = [(start, stop)] if word is None or end == "worse" else sorted([(start, stop), word[:2]])
+    said = " ... ".join(clause[a:b + len(re.match(r"[\w-]*", clause[b:]).group(0))] for a, b in spans)
+    than = _THAN.search(clause) if kind == "lower" else None
+    if than:
+        groups = tuple(dict.fromkeys(g for p, g in named if p < than.start()))
+        ref = tuple(dict.fromkeys(g for p, g in named if p > than.start() and g not in groups))
+    else:
+        groups, ref = tuple(dict.fromkeys(g for _, g in named)), ()
+    if not groups:
+        return []
+    return [GroupClaim(attr, groups, ref, kind, measure, s, end, word[2] if word else None, said)]  # type: ignore[arg-type]
