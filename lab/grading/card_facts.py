@@ -84,6 +84,29 @@ class CardContext(BaseModel):
     def version(self, n: int | None) -> RegisteredVersion | None:
         return next((v for v in self.versions if v.version == n), None)
 
+    def values_for(self, key: str, version: RegisteredVersion) -> list[float]:
+        """The values a card may state for ``key`` of ``version``: the logged one and, where a
+        positive decision is adverse, for ``disparate_impact.<attr>`` (logged as the lowest over the
+        highest flag rate) also the ratio of approval rates (lowest over highest share not flagged),
+        the four-fifths reading of the same slice. Empty when ``key`` is not logged.
+
+        >>> ctx = CardContext(scenario_id="s", risk_class="high", risk_basis="-", model_name="m", champion_version=1,
+        ...                   positive_for_person="adverse", versions=[{"version": 1, "run_id": "a" * 32, "metrics": {
+        ...                   "selection_rate.age.young": 0.4, "selection_rate.age.old": 0.1,
+        ...                   "disparate_impact.age": 0.25}}])
+        >>> ctx.values_for("disparate_impact.age", ctx.versions[0])
+        [0.25, 0.666667]
+        """
+        if key not in version.metrics:
+            return []
+        out = [version.metrics[key]]
+        if self.positive_for_person == "adverse" and key.startswith("disparate_impact."):
+            rates = self.groups_of(key.split(".", 1)[1], "selection_rate", version.version)
+            approve = [1 - r for r in rates.values()]
+            if approve and max(approve) > 0:
+                out.append(round(min(approve) / max(approve), 6))
+        return out
+
     def groups_of(self, attr: str, family: str = "selection_rate", version: int | None = None) -> dict[str, float]:
         """``{group: value}`` logged for ``family.attr.<group>`` by ``version`` (default: the champion)."""
         v = self.version(self.champion_version if version is None else version)
@@ -191,6 +214,7 @@ class Claim:
     version: int | None  # None: the version the card documents
     source: Labelled
     population: Population = "evaluation"
+    approval: bool = False  # stated as an approval rate where a positive decision is adverse: value is 1 - it
 
 
 def _is_live(n: Labelled, doc: Document, live_heading: re.Pattern[str], live_cue: re.Pattern[str],
@@ -226,6 +250,7 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
     evaluation = any_of(rubric.evaluation_cues)
     other = any_of(rubric.other_population_cues)
     overall = any_of(rubric.overall_cues)
+    favourable = any_of(rubric.disadvantage_cues.favourable)
     others = [(k, phrase(p)) for k, p in rubric.metrics.items() if k != "decision_threshold"]
     out: list[Claim] = []
     for n in label_numbers(doc, labels):
@@ -265,6 +290,10 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
         if metric == "selection_rate" and (ratio.search(s.text[: num.start]) or ratio.search(clause)
                                            or ratio.search(s.lead)):
             metric = "disparate_impact"
+        approval = (metric == "selection_rate" and ctx.positive_for_person == "adverse"
+                    and bool(favourable.search(_mention_text(n, "metric"))))
+        if approval:  # "approval rate 0.56" where a positive decision is a flag: flagged 0.44
+            value = round(1.0 - value, 6)
         group = n.labels["group"]
         if group and s.source == "prose" and not (n.bound_in_unit("group") or (
                 n.bound_by_clause_lead("group") and not overall.search(s.text[u0:u1]))):
@@ -273,8 +302,16 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
             group = None
         key = _key(metric, group, n.labels["attr"])
         if key:
-            out.append(Claim(key, value, version, n, population))
+            out.append(Claim(key, value, version, n, population, approval))
     return out
+
+
+def _mention_text(n: Labelled, dim: str) -> str:
+    """The words that gave ``n`` its label for ``dim`` ("approval rate")."""
+    m = n.mentions.get(dim)
+    if m is None:
+        return ""
+    return (n.snippet.context if n.scopes.get(dim) == "context" else n.snippet.text)[m.start:m.end]
 
 
 def _key(metric: str, group: str | None, attr: str | None) -> str | None:
@@ -345,7 +382,8 @@ def disadvantaged_end(for_person: Literal["favourable", "adverse"]) -> End:
 
 
 _CLAUSES = re.compile(r";|,\s*(?:and|while|but|whereas)\s|\.\s|\s(?:while|whereas)\s")
-_THAN = re.compile(r"\bthan\b|\bcompared (?:with|to)\b|\bagainst\b|\brelative to\b", re.I)
+_THAN = re.compile(r"\bthan\b|\bcompared (?:with|to)\b|\bagainst\b|\brelative to\b|\bvs\b\.?|\bversus\b|"
+                   r"\bas (?:often|likely|frequently|much|many) as\b", re.I)
 
 
 def _cues(clause: str, patterns: dict[tuple[str, str], re.Pattern[str]],
@@ -437,10 +475,11 @@ def _claims(attr: str, cue: tuple[int, int, str, str], named: list[tuple[int, st
     measure: Literal["selection_rate", "tpr", "any"] = "tpr" if is_tpr else "selection_rate" if word else "any"
     spans = [(start, stop)] if word is None or end == "worse" else sorted([(start, stop), word[:2]])
     said = " ... ".join(clause[a:b + len(re.match(r"[\w-]*", clause[b:]).group(0))] for a, b in spans)
-    than = _THAN.search(clause) if kind == "lower" else None
-    if than:
+    than = _THAN.search(clause)
+    if than:  # groups after "than" / "as often as" are the reference: of a comparison, or beside an extreme
         groups = tuple(dict.fromkeys(g for p, g in named if p < than.start()))
         ref = tuple(dict.fromkeys(g for p, g in named if p > than.start() and g not in groups))
+        ref = ref if kind == "lower" else ()
     else:
         groups, ref = tuple(dict.fromkeys(g for _, g in named)), ()
     if not groups:

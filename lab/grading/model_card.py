@@ -201,14 +201,16 @@ class CardFacts:
             if found is None:
                 continue
             v, logged = found
-            good = abs(c.value - logged) <= self.rubric.tolerance + 1e-9
+            accepted = [logged, *self.ctx.values_for(c.key, v)[1:]]  # an approval-rate ratio, where flags are adverse
+            good = any(abs(c.value - x) <= self.rubric.tolerance + 1e-9 for x in accepted)
             ledger[(v.version, c.key)] = ledger.get((v.version, c.key), True) and good
             if good:
                 ok.append(c)
             else:
                 first_bad = first_bad or c
-                bad.append(f"{c.key}: the card says {c.source.number.raw}, run {v.run_id[:8]} (v{v.version}) "
-                           f"logged {_fmt(logged)}")
+                said = (f"an approval rate of {c.source.number.raw} (a selection rate of {_fmt(c.value)})"
+                        if c.approval else c.source.number.raw)
+                bad.append(f"{c.key}: the card says {said}, run {v.run_id[:8]} (v{v.version}) logged {_fmt(logged)}")
         return ledger, list(dict.fromkeys(bad)), ok, first_bad
 
     @staticmethod
@@ -255,6 +257,10 @@ class CardFacts:
             notes.append("Missing for full credit: " + ", ".join(missing) + ".")
         if not ledger and not bad:
             notes.append("No metric values found that can be checked against the run.")
+        if self.ctx.positive_for_person == "adverse" and any(c.key.startswith("disparate_impact.") for c in overall):
+            notes.append(f"Here a positive decision means {self.ctx.decision_meaning}: the logged disparate impact "
+                         f"is the lowest group selection rate over the highest, so it compares flag rates, not "
+                         f"approval rates (a ratio of approval rates, lowest over highest, is accepted too).")
         if self.live:
             notes.append(f"{len(self.live)} live figure(s) in a production section were read as the champion's "
                          f"live metrics, not compared with the evaluation run: reporting drift is good practice.")
