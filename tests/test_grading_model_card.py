@@ -279,6 +279,7 @@ def test_a_credit_card_naming_the_least_flagged_group_is_wrong(credit_cards) -> 
         ("Women are refused more often than men.", True),
         ("The lowest approval rate is for applicants aged 21-24.", True),
         ("Applicants aged 21-24 are flagged most often (0.44) and those aged 65+ least often (0.05).", True),
+        ("Applicants aged 65+ have the highest approval rate and applicants aged 21-24 the lowest.", True),
         ("Applicants aged 21-24 are disadvantaged.", True),
         ("Applicants aged 65+ have the lowest selection rate.", None),  # true, but names no disadvantaged group
         ("The lowest selection rate is for applicants aged 65+, who are the most disadvantaged group.", False),
@@ -291,6 +292,7 @@ def test_a_credit_card_naming_the_least_flagged_group_is_wrong(credit_cards) -> 
     ],
     ids=["approved-less-often", "under-25-declined-more", "flagged-most-en-dash", "highest-rejection-rate",
          "more-likely-turned-down", "refused-more-often", "lowest-approval-rate", "most-and-least-in-one-clause",
+         "highest-approval-then-the-lowest",
          "disadvantaged", "least-flagged-is-a-fact", "least-flagged-named-disadvantaged", "declined-most-wrong",
          "refused-wrong", "approved-less-wrong", "approved-more-wrong", "tpr-not-graded", "no-rate-not-graded"],
 )
@@ -302,6 +304,35 @@ def test_credit_disadvantaged_group_sentences(sentence, passes) -> None:
         assert "adverse for the person" in got.feedback
     else:
         assert got.passed == passes and got.details["wrong"] == (not passes), got.feedback
+
+
+@pytest.mark.parametrize(
+    "sentence, passes",
+    [
+        ("Men are advanced more often than women.", True),
+        ("Women are advanced more often than men.", False),
+        ("Applicants aged 18-29 have the highest selection rate and applicants aged 50+ the lowest.", True),
+        ("Qualified applicants aged 50+ are rejected more often than those aged 18-29.", True),
+        ("Applicants aged 50+ are more likely to have employment gaps.", None),
+    ],
+    ids=["more-often-than-names-the-reference", "more-often-than-wrong", "highest-then-the-lowest",
+         "rejected-more-often", "more-likely-about-something-else"],
+)
+def test_favourable_decisions_in_other_words(sentence, passes) -> None:
+    """Where a positive decision is favourable (hiring), higher/most phrasing and adverse words read right too."""
+    got = item(grade_model_card(f"# resume-screener\n\n## Ethical considerations\n\n{sentence}\n", card_ctx()),
+               "card.groups.disadvantaged")
+    if passes is None:
+        assert got.points == 0 and not got.details["wrong"] and "does not say" in got.feedback, got.feedback
+    else:
+        assert got.passed == passes and got.details["wrong"] == (not passes), got.feedback
+
+
+def test_a_cue_that_names_no_decision_leaves_the_group_to_the_one_that_does() -> None:
+    """A guard, credited before and after: "more likely" here is about gaps, "advanced less often" the claim."""
+    text = "Applicants aged 50+ are more likely to have employment gaps, so they are advanced less often."
+    got = item(grade_model_card(f"# resume-screener\n\n{text}\n", card_ctx()), "card.groups.disadvantaged")
+    assert got.passed and "50plus" in got.feedback, got.feedback
 
 
 def test_the_same_sentence_reads_by_what_a_positive_decision_means() -> None:

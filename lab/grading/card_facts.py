@@ -369,8 +369,9 @@ class GroupClaim:
         """
         if self.end == "worse":
             return disadvantaged_end(for_person)
-        if self.rate is None:
-            return self.end if for_person == "favourable" else None
+        if self.rate is None:  # "50+ are less often ...": read as before where a positive decision is favourable;
+            # "more likely" without a decision is too often about something else ("to have gaps")
+            return "low" if self.end == "low" and for_person == "favourable" else None
         flip = self.rate != "positive" and self.rate != for_person
         return _other(self.end) if flip else self.end
 
@@ -428,14 +429,17 @@ def extract_group_claims(doc: Document, ctx: CardContext, rubric: CardRubric) ->
                 continue
             if not found:
                 continue
-            words = _rate_words(clause, rates)
+            words = _cue_words(clause, found, _rate_words(clause, rates))
+            keep = [i for i, c in enumerate(found) if words[i] is not None or c[3] == "worse"]
+            if keep and len(keep) < len(found):  # "50+ are more likely to have gaps, so they are advanced less often"
+                found, words = [found[i] for i in keep], [words[i] for i in keep]
             is_tpr = bool(tpr.search(clause))
             for attr in ctx.sensitive_attributes:
                 named = sorted((m.start(), g) for (a, g), rx in group_rx.items() if a == attr for m in rx.finditer(clause))
                 if not named:
                     continue
-                for cue, mine in _bind(found, named):
-                    out += _claims(attr, cue, mine, clause, words, is_tpr, s)
+                for i, mine in _bind(found, named):
+                    out += _claims(attr, found[i], mine, clause, words[i], is_tpr, s)
     return out
 
 
@@ -456,8 +460,7 @@ def _bind(found: list[tuple[int, int, str, str]], named: list[tuple[int, str]]):
     off" cue left without one shares the subject of the cue before it ("65+ have the lowest
     selection rate and are disadvantaged")."""
     if len({c[3] for c in found}) == 1:
-        cue = next((c for c in found if c[2] == "lowest"), found[0])
-        return [(cue, named)]
+        return [(next((i for i, c in enumerate(found) if c[2] == "lowest"), 0), named)]
     mine: dict[int, list[tuple[int, str]]] = {}
     for pos, g in named:
         i = min(range(len(found)), key=lambda k: min(abs(pos - found[k][0]), abs(pos - found[k][1])))
@@ -465,15 +468,27 @@ def _bind(found: list[tuple[int, int, str, str]], named: list[tuple[int, str]]):
     for i, cue in enumerate(found):
         if cue[3] == "worse" and i not in mine and i - 1 in mine:
             mine[i] = mine[i - 1]
-    return [(found[i], gs) for i, gs in sorted(mine.items())]
+    return sorted(mine.items())
+
+
+def _cue_words(clause: str, found: list[tuple[int, int, str, str]],
+               words: list[tuple[int, int, Rate]]) -> list[tuple[int, int, Rate] | None]:
+    """The decision each cue speaks of: the nearest rate word in its own part of the clause (not
+    across a comma), else the previous cue's ("21-24 have the highest selection rate and 65+ the lowest")."""
+    out: list[tuple[int, int, Rate] | None] = []
+    for start, stop, _, _ in found:
+        near = [w for w in words if not re.search(r"[,;:]", clause[min(stop, w[1]):max(start, w[0])])]
+        word = min(near, key=lambda w: min(abs(w[0] - stop), abs(start - w[1])), default=None)
+        out.append(word if word is not None else (out[-1] if out else None))
+    return out
 
 
 def _claims(attr: str, cue: tuple[int, int, str, str], named: list[tuple[int, str]], clause: str,
-            words: list[tuple[int, int, Rate]], is_tpr: bool, s: Snippet) -> list[GroupClaim]:
+            word: tuple[int, int, Rate] | None, is_tpr: bool, s: Snippet) -> list[GroupClaim]:
     start, stop, kind, end = cue
-    word = min(words, key=lambda w: min(abs(w[0] - stop), abs(start - w[1])), default=None)
     measure: Literal["selection_rate", "tpr", "any"] = "tpr" if is_tpr else "selection_rate" if word else "any"
-    spans = [(start, stop)] if word is None or end == "worse" else sorted([(start, stop), word[:2]])
+    inside = word is not None and start <= word[0] and word[1] <= stop  # "highest selection rate"
+    spans = [(start, stop)] if word is None or end == "worse" or inside else sorted([(start, stop), word[:2]])
     said = " ... ".join(clause[a:b + len(re.match(r"[\w-]*", clause[b:]).group(0))] for a, b in spans)
     than = _THAN.search(clause)
     if than:  # groups after "than" / "as often as" are the reference: of a comparison, or beside an extreme
