@@ -13,16 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from lab.grading.card_facts import (
-    CardContext,
-    Claim,
-    GroupClaim,
-    any_of,
-    attr_pattern,
-    extract_claims,
-    extract_group_claims,
-    specific_pattern,
-)
+from lab.grading.card_facts import CardContext, Claim, any_of, attr_pattern, extract_claims, specific_pattern
+from lab.grading.card_groups import GroupClaim, extract_group_claims
 from lab.grading.card_rubric import CardRubric
 from lab.grading.markdown import FUNCTION_WORDS, Document, Snippet, is_statement, phrase
 

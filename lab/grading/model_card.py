@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from lab.grading.card_checks import CardChecks, Verdict, quote
-from lab.grading.card_facts import CardContext, Claim, GroupClaim, RegisteredVersion, disadvantaged_end, group_pattern
+from lab.grading.card_facts import CardContext, Claim, RegisteredVersion, group_pattern
+from lab.grading.card_groups import GroupClaim, disadvantaged_end
 from lab.grading.card_rubric import CardItem, CardRubric, load_card_rubric
 from lab.grading.items import Item
 from lab.grading.markdown import parse_markdown
