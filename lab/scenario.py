@@ -76,15 +76,32 @@ class ModelVersionSpec(_Frozen):
         return self
 
 
+class PositiveDecision(_Frozen):
+    """What a positive decision means for the person scored.
+
+    The registered ``selection_rate`` is the share decided positive in every scenario; whether
+    that is good for the person (advanced to an interview, offered a retention deal:
+    ``favourable``) or bad (flagged as a likely default, so declined or referred:
+    ``adverse``) decides which group the per-group numbers show disadvantaged.
+    """
+
+    meaning: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3)] = Field(
+        description="the decision in the scenario's words, e.g. 'flagged as likely default'"
+    )
+    for_person: Literal["favourable", "adverse"] = Field(description="whether a positive decision helps or harms the person")
+
+
 class DecisionThreshold(_Frozen):
     """The business cut-off: a score at or above ``value`` is a positive decision (advance,
     flag as a likely default, offer retention). Label metrics, fairness slices and the live
-    performance check all threshold scores here; ``rationale`` says why this value."""
+    performance check all threshold scores here; ``rationale`` says why this value and
+    ``positive_decision`` what a positive decision means for the person."""
 
     value: float = Field(gt=0, lt=1, description="cut-off on the predicted probability of the positive class")
     rationale: Annotated[str, StringConstraints(strip_whitespace=True, min_length=20)] = Field(
         description="why this cut-off: the decision's costs and the base rate"
     )
+    positive_decision: PositiveDecision
 
 
 class ModelSpec(_Frozen):
@@ -303,22 +320,50 @@ LEGACY_DECISION_THRESHOLD = {
     "rationale": "not stated: written before scenarios had a decision threshold, when every score was cut at 0.5",
 }
 
+#: What a positive decision meant in a bundle whose scenario did not say, and is not shipped.
+LEGACY_POSITIVE_DECISION = {"meaning": "a positive decision (not stated: written before scenarios said)",
+                            "for_person": "favourable"}
+
+
+def _legacy_positive_decision(scenario_id: Any) -> dict[str, Any]:
+    """A shipped scenario's own ``positive_decision`` (what a positive decision means does not
+    change with the lab's version), else :data:`LEGACY_POSITIVE_DECISION`."""
+    if isinstance(scenario_id, str) and scenario_id in scenario_ids():
+        try:
+            stated = load_scenario(scenario_id).model.decision_threshold.positive_decision
+        except ScenarioError:
+            return dict(LEGACY_POSITIVE_DECISION)
+        return stated.model_dump(mode="json")
+    return dict(LEGACY_POSITIVE_DECISION)
+
 
 def scenario_from_json(data: dict[str, Any]) -> Scenario:
     """An effective scenario as an evidence bundle stores it (``Scenario.model_dump``).
 
     Bundles written before scenarios stated ``model.decision_threshold`` were scored at
-    0.5; that is what they get, with a rationale that says so. Raises pydantic's
-    ``ValidationError`` as ``Scenario.model_validate`` does.
+    0.5; that is what they get, with a rationale that says so. Bundles written before
+    thresholds stated ``positive_decision`` get the shipped scenario's (a credit flag was
+    always adverse), or ``favourable`` for a scenario the lab does not ship. Raises
+    pydantic's ``ValidationError`` as ``Scenario.model_validate`` does.
 
     >>> data = load_scenario("churn-label-drift").model_dump(mode="json")
     >>> del data["model"]["decision_threshold"]
     >>> scenario_from_json(data).model.decision_threshold.value
     0.5
+    >>> data = load_scenario("credit-concept-drift").model_dump(mode="json")
+    >>> del data["model"]["decision_threshold"]["positive_decision"]
+    >>> scenario_from_json(data).model.decision_threshold.positive_decision.for_person
+    'adverse'
+    >>> data["id"] = "my-own-scenario"
+    >>> scenario_from_json(data).model.decision_threshold.positive_decision.for_person
+    'favourable'
     """
     model = data.get("model") if isinstance(data, dict) else None
-    if isinstance(model, dict) and "decision_threshold" not in model:
-        data = {**data, "model": {**model, "decision_threshold": LEGACY_DECISION_THRESHOLD}}
+    if isinstance(model, dict):
+        threshold = model.get("decision_threshold", LEGACY_DECISION_THRESHOLD)
+        if isinstance(threshold, dict) and "positive_decision" not in threshold:
+            threshold = {**threshold, "positive_decision": _legacy_positive_decision(data.get("id"))}
+        data = {**data, "model": {**model, "decision_threshold": threshold}}
     return Scenario.model_validate(data)
 
 

@@ -33,6 +33,9 @@ def card_ctx(sid: str = HIRING, **overrides) -> CardContext:
                   champion_version=c["champion_version"], versions=c["versions"],
                   sensitive_attributes=c["sensitive_attributes"], monitoring_thresholds=c["monitoring_thresholds"],
                   domain=c.get("domain", ""), features=tuple(c.get("features", ())))
+    if "positive_decision" in c:
+        fields.update(decision_meaning=c["positive_decision"]["meaning"],
+                      positive_for_person=c["positive_decision"]["for_person"])
     return CardContext(**{**fields, **overrides})
 
 

@@ -17,8 +17,9 @@ from lab.grading.card_facts import extract_claims
 from lab.grading.card_rubric import CARD_RUBRIC_PATH, CardRubricError, load_card_rubric, parse_card_rubric
 from lab.grading.items import Item
 from lab.grading.markdown import parse_markdown
-from lab.grading.model_card import grade_model_card
-from tests.test_grading_documents import card_ctx, item, pct, read
+from lab.grading.model_card import card_context_from_registry, grade_model_card
+from lab.scenario import load_scenario
+from tests.test_grading_documents import CONTEXTS, card_ctx, item, pct, read
 
 CARDS = ("expert", "incomplete", "confidently_wrong", "keyword_stuffed", "card_disparate_impact",
          "card_f1_at_threshold", "card_live_section", "card_metrics_off", "card_two_numbers", "card_wrong_group",
@@ -218,6 +219,162 @@ def test_disadvantaged_group_sentences(sentence, passes) -> None:
         assert got.points == 0 and not got.details["wrong"] and "does not say" in got.feedback, got.feedback
     else:
         assert got.passed == passes and got.details["wrong"] == (not passes), got.feedback
+
+
+# --------------------------------------------------------------------------- the disadvantaged group, where a flag is adverse
+
+CREDIT = "credit-concept-drift"  # a positive decision: flagged as likely default (adverse); 21-24 flagged most often
+
+
+@pytest.fixture(scope="module")
+def credit_cards() -> dict[str, list[Item]]:
+    return {name: grade_model_card(read(name, "model_card.md"), card_ctx(CREDIT))
+            for name in ("card_credit", "card_credit_wrong_group")}
+
+
+def test_the_planted_contexts_say_what_their_scenarios_say_a_positive_decision_means() -> None:
+    for sid in ("hiring-data-drift", "churn-label-drift", CREDIT):
+        stated = load_scenario(sid).model.decision_threshold.positive_decision
+        ctx = card_ctx(sid)
+        assert (ctx.decision_meaning, ctx.positive_for_person) == (stated.meaning, stated.for_person), sid
+
+
+def test_the_card_context_takes_the_decision_from_the_scenario() -> None:
+    ctx = card_context_from_registry(load_scenario(CREDIT), CONTEXTS[CREDIT]["versions"], 1, ["gender", "age_band"])
+    assert ctx.positive_for_person == "adverse" and ctx.decision_meaning.startswith("flagged as likely default")
+    hiring = card_context_from_registry(load_scenario("hiring-data-drift"), [], 1, ["gender"])
+    assert hiring.positive_for_person == "favourable"
+
+
+def test_a_correct_credit_card_names_the_group_flagged_most_often(credit_cards) -> None:
+    card = credit_cards["card_credit"]
+    got = item(card, "card.groups.disadvantaged")
+    assert got.passed and not got.details["wrong"], got.feedback
+    assert "21-24 (age_band)" in got.feedback and "female (gender)" in got.feedback
+    assert "flagged as likely default" in got.feedback
+    assert [(i.id, i.feedback) for i in card if not i.passed or i.details["wrong"]] == []
+
+
+def test_a_credit_card_naming_the_least_flagged_group_is_wrong(credit_cards) -> None:
+    card = credit_cards["card_credit_wrong_group"]
+    got = item(card, "card.groups.disadvantaged")
+    assert got.points == 0 and got.details["wrong"], got.feedback
+    # the truth, in the scenario's own terms
+    assert "a positive decision means flagged as likely default" in got.feedback
+    assert "21-24 most often (0.442; least often 65plus, 0.046)" in got.feedback
+    assert "65plus is not the group with the highest selection rate" in got.feedback
+    assert item(card, "card.section.ethical_considerations").points == 0
+    assert item(card, "card.metrics.match").passed  # every number is right
+    assert pct(card) < pct(credit_cards["card_credit"])
+
+
+@pytest.mark.parametrize(
+    "sentence, passes",
+    [
+        ("Applicants aged 21-24 are approved less often than applicants aged 50-64.", True),
+        ("Applicants under 25 are declined far more often than older applicants.", True),
+        ("Applicants aged 21–24 are flagged most often.", True),
+        ("The highest rejection rate is for applicants aged 21-24.", True),
+        ("Applicants aged 21-24 are more likely to be turned down than applicants aged 35-49.", True),
+        ("Women are refused more often than men.", True),
+        ("The lowest approval rate is for applicants aged 21-24.", True),
+        ("Applicants aged 21-24 are flagged most often (0.44) and those aged 65+ least often (0.05).", True),
+        ("Applicants aged 65+ have the highest approval rate and applicants aged 21-24 the lowest.", True),
+        ("Applicants aged 21-24 are disadvantaged.", True),
+        ("Applicants aged 65+ have the lowest selection rate.", None),  # true, but names no disadvantaged group
+        ("The lowest selection rate is for applicants aged 65+, who are the most disadvantaged group.", False),
+        ("Applicants aged 65+ are declined most often.", False),
+        ("Men are refused more often than women.", False),
+        ("Applicants aged 65+ are approved less often than applicants aged 21-24.", False),
+        ("Applicants aged 21-24 are approved more often than applicants aged 65+.", False),
+        ("Good borrowers aged 65+ are declined more often.", None),  # a TPR claim: not graded here
+        ("Applicants aged 65+ are less often in arrears.", None),  # names no rate
+    ],
+    ids=["approved-less-often", "under-25-declined-more", "flagged-most-en-dash", "highest-rejection-rate",
+         "more-likely-turned-down", "refused-more-often", "lowest-approval-rate", "most-and-least-in-one-clause",
+         "highest-approval-then-the-lowest",
+         "disadvantaged", "least-flagged-is-a-fact", "least-flagged-named-disadvantaged", "declined-most-wrong",
+         "refused-wrong", "approved-less-wrong", "approved-more-wrong", "tpr-not-graded", "no-rate-not-graded"],
+)
+def test_credit_disadvantaged_group_sentences(sentence, passes) -> None:
+    text = f"# credit-scorer\n\n## Ethical considerations\n\n{sentence}\n"
+    got = item(grade_model_card(text, card_ctx(CREDIT)), "card.groups.disadvantaged")
+    if passes is None:  # not a claim about who is disadvantaged, or not one with a clear meaning: missing, not wrong
+        assert got.points == 0 and not got.details["wrong"] and "does not say" in got.feedback, got.feedback
+        assert "adverse for the person" in got.feedback
+    else:
+        assert got.passed == passes and got.details["wrong"] == (not passes), got.feedback
+
+
+@pytest.mark.parametrize(
+    "sentence, passes",
+    [
+        ("Men are advanced more often than women.", True),
+        ("Women are advanced more often than men.", False),
+        ("Applicants aged 18-29 have the highest selection rate and applicants aged 50+ the lowest.", True),
+        ("Qualified applicants aged 50+ are rejected more often than those aged 18-29.", True),
+        ("Applicants aged 50+ are more likely to have employment gaps.", None),
+    ],
+    ids=["more-often-than-names-the-reference", "more-often-than-wrong", "highest-then-the-lowest",
+         "rejected-more-often", "more-likely-about-something-else"],
+)
+def test_favourable_decisions_in_other_words(sentence, passes) -> None:
+    """Where a positive decision is favourable (hiring), higher/most phrasing and adverse words read right too."""
+    got = item(grade_model_card(f"# resume-screener\n\n## Ethical considerations\n\n{sentence}\n", card_ctx()),
+               "card.groups.disadvantaged")
+    if passes is None:
+        assert got.points == 0 and not got.details["wrong"] and "does not say" in got.feedback, got.feedback
+    else:
+        assert got.passed == passes and got.details["wrong"] == (not passes), got.feedback
+
+
+def test_a_cue_that_names_no_decision_leaves_the_group_to_the_one_that_does() -> None:
+    """A guard, credited before and after: "more likely" here is about gaps, "advanced less often" the claim."""
+    text = "Applicants aged 50+ are more likely to have employment gaps, so they are advanced less often."
+    got = item(grade_model_card(f"# resume-screener\n\n{text}\n", card_ctx()), "card.groups.disadvantaged")
+    assert got.passed and "50plus" in got.feedback, got.feedback
+
+
+def test_the_same_sentence_reads_by_what_a_positive_decision_means() -> None:
+    """"The lowest selection rate is for X, the most disadvantaged group": right where a positive
+    decision is favourable (hiring: 50+ lowest), wrong where it is adverse (credit: 65+ is flagged least)."""
+    hiring = "The lowest selection rate is for applicants aged 50+, who are the most disadvantaged group."
+    assert item(grade_model_card(f"# resume-screener\n\n{hiring}\n", card_ctx()), "card.groups.disadvantaged").passed
+    credit = hiring.replace("50+", "65+")
+    got = item(grade_model_card(f"# credit-scorer\n\n{credit}\n", card_ctx(CREDIT)), "card.groups.disadvantaged")
+    assert got.details["wrong"]
+    flipped = item(grade_model_card(f"# resume-screener\n\n{hiring}\n",
+                                    card_ctx(positive_for_person="adverse", decision_meaning="rejected")),
+                   "card.groups.disadvantaged")
+    assert flipped.details["wrong"] and "18-29 most often" in flipped.feedback  # hiring numbers read as flags
+
+
+def test_disparate_impact_where_flags_are_adverse_compares_flag_rates() -> None:
+    base = read("card_credit", "model_card.md")
+    flags = base + "\nDisparate impact (lowest over highest selection rate): 0.103 for age band, 0.891 for gender.\n"
+    got = item(grade_model_card(flags, card_ctx(CREDIT)), "card.metrics.match")
+    assert got.passed and not got.details["mismatches"], got.feedback
+    assert "compares flag rates, not approval rates" in got.feedback
+    # the four-fifths reading of the same slice, a ratio of approval rates, is right too
+    approvals = base + "\nDisparate impact of approval rates (lowest over highest): 0.585 for age band.\n"
+    got = item(grade_model_card(approvals, card_ctx(CREDIT)), "card.metrics.match")
+    assert got.passed and not got.details["mismatches"], got.feedback
+    wrong = base + "\nDisparate impact (lowest over highest selection rate): 0.45 for age band.\n"
+    got = item(grade_model_card(wrong, card_ctx(CREDIT)), "card.metrics.match")
+    assert got.details["mismatches"] == ["disparate_impact.age_band: the card says 0.45, run 5e4d3c2b (v1) logged 0.103"]
+    # where a positive decision is favourable, no such note and no second reading
+    hiring = item(grade_model_card(read("card_disparate_impact", "model_card.md"), card_ctx()), "card.metrics.match")
+    assert "flag rates" not in hiring.feedback
+
+
+def test_an_approval_rate_where_flags_are_adverse_is_one_minus_the_selection_rate() -> None:
+    text = "# credit-scorer\n\nThe approval rate is 0.558 for applicants aged 21-24 and 0.954 for those aged 65+.\n"
+    claims = extract_claims(parse_markdown(text), card_ctx(CREDIT), load_card_rubric())
+    assert [(c.key, c.value, c.approval) for c in claims] == [
+        ("selection_rate.age_band.21-24", 0.442, True), ("selection_rate.age_band.65plus", 0.046, True)]
+    got = item(grade_model_card(text.replace("0.954", "0.90"), card_ctx(CREDIT)), "card.groups.age_band")
+    assert got.details["mismatches"] == ["selection_rate.age_band.65plus: the card says an approval rate of 0.90 "
+                                         "(a selection rate of 0.1), run 5e4d3c2b (v1) logged 0.046"]
 
 
 # --------------------------------------------------------------------------- wrong facts, boilerplate, pasting

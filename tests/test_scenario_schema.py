@@ -46,6 +46,10 @@ BAD = {
     "threshold_one": (lambda d: d["model"]["decision_threshold"].update(value=1), "model.decision_threshold.value", "less than 1"),
     "threshold_without_rationale": (lambda d: d["model"]["decision_threshold"].pop("rationale"), "model.decision_threshold.rationale", "Field required"),
     "threshold_blank_rationale": (lambda d: d["model"]["decision_threshold"].update(rationale="   because   "), "model.decision_threshold.rationale", "at least 20 characters"),
+    "no_positive_decision": (lambda d: d["model"]["decision_threshold"].pop("positive_decision"), "model.decision_threshold.positive_decision", "Field required"),
+    "positive_decision_without_direction": (lambda d: d["model"]["decision_threshold"]["positive_decision"].pop("for_person"), "model.decision_threshold.positive_decision.for_person", "Field required"),
+    "positive_decision_unknown_direction": (lambda d: d["model"]["decision_threshold"]["positive_decision"].update(for_person="neutral"), "model.decision_threshold.positive_decision.for_person", "'favourable' or 'adverse'"),
+    "positive_decision_blank_meaning": (lambda d: d["model"]["decision_threshold"]["positive_decision"].update(meaning="  "), "model.decision_threshold.positive_decision.meaning", "at least 3 characters"),
 }
 
 
@@ -111,3 +115,34 @@ def test_bundle_scenario_without_threshold_gets_the_old_cut_off_and_says_so():
     assert legacy.model.versions == current.model.versions
     with pytest.raises(ScenarioError, match="model.decision_threshold: Field required"):
         parse_scenario(yaml.safe_dump(data), "old.yaml")  # a scenario file must still state it
+
+
+def test_every_shipped_scenario_says_what_a_positive_decision_means_for_the_person():
+    expected = {"hiring-data-drift": "favourable", "churn-label-drift": "favourable",
+                "credit-concept-drift": "adverse", "bad-release-rollback": "adverse"}
+    for path in sorted(SCENARIO_DIR.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text())["model"]["decision_threshold"]
+        assert "positive_decision" in raw, path.name  # explicit in the file, not a default
+        decision = load_scenario(str(path)).model.decision_threshold.positive_decision
+        if path.stem in expected:
+            assert decision.for_person == expected[path.stem], path.name
+    credit = load_scenario("credit-concept-drift").model.decision_threshold.positive_decision
+    assert "default" in credit.meaning
+
+
+def test_bundle_scenario_without_positive_decision_reads_back_with_the_shipped_meaning():
+    """A bundle written before thresholds said what a positive decision means: a shipped
+    scenario's meaning is its own (a credit flag was always adverse); another scenario's is
+    favourable, as every scenario was graded before."""
+    for sid, direction in (("credit-concept-drift", "adverse"), ("hiring-data-drift", "favourable")):
+        current = load_scenario(sid)
+        data = current.model_dump(mode="json")
+        del data["model"]["decision_threshold"]["positive_decision"]
+        assert scenario_from_json(data) == current
+        assert scenario_from_json(data).model.decision_threshold.positive_decision.for_person == direction
+    data = load_scenario("credit-concept-drift").model_dump(mode="json")
+    del data["model"]["decision_threshold"]
+    data["id"] = "someone-elses-credit"
+    legacy = scenario_from_json(data).model.decision_threshold
+    assert (legacy.value, legacy.positive_decision.for_person) == (0.5, "favourable")
+    assert "not stated" in legacy.positive_decision.meaning

@@ -13,16 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from lab.grading.card_facts import (
-    CardContext,
-    Claim,
-    GroupClaim,
-    any_of,
-    attr_pattern,
-    extract_claims,
-    extract_group_claims,
-    specific_pattern,
-)
+from lab.grading.card_facts import CardContext, Claim, any_of, attr_pattern, extract_claims, specific_pattern
+from lab.grading.card_groups import GroupClaim, extract_group_claims
 from lab.grading.card_rubric import CardRubric
 from lab.grading.markdown import FUNCTION_WORDS, Document, Snippet, is_statement, phrase
 
@@ -164,7 +156,7 @@ class CardChecks:
         if c.population != "evaluation":
             return True  # a labelled live figure is a fact about the model in service
         v = self.ctx.version(c.version if c.version is not None else self.card_version)
-        return v is not None and c.key in v.metrics and abs(v.metrics[c.key] - c.value) <= self.rubric.tolerance
+        return v is not None and any(abs(x - c.value) <= self.rubric.tolerance for x in self.ctx.values_for(c.key, v))
 
     def _names_version(self, text: str) -> bool:
         return any(re.search(rf"(?:\bv|\bversion\s*:?\s*(?:#|no\.?|number)?\s*){v.version}(?![0-9])", text, re.I)

@@ -36,7 +36,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from lab.grading.card_rubric import CardRubric, RiskClass
-from lab.grading.markdown import Document, Labelled, Pattern, Snippet, clause_of, label_numbers, phrase
+from lab.grading.markdown import Document, Labelled, Pattern, clause_of, label_numbers, phrase
 
 Population = Literal["evaluation", "live"]
 
@@ -59,7 +59,11 @@ class CardContext(BaseModel):
     """What the card is checked against: the scenario and the registry when it was submitted.
 
     ``domain`` (the scenario's, e.g. "hiring") and ``features`` (the model's input
-    columns) tell a statement about this model from generic text.
+    columns) tell a statement about this model from generic text. ``decision_meaning`` and
+    ``positive_for_person`` say what a positive decision (score at or above the decision
+    threshold, counted by ``selection_rate``) means for the person: "favourable" (advanced,
+    offered retention) makes the group with the lowest selection rate the disadvantaged one,
+    "adverse" (flagged as likely default) the group with the highest.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -74,9 +78,34 @@ class CardContext(BaseModel):
     monitoring_thresholds: dict[str, float] | None = None
     domain: str = ""
     features: tuple[str, ...] = ()
+    decision_meaning: str = "selected"
+    positive_for_person: Literal["favourable", "adverse"] = "favourable"
 
     def version(self, n: int | None) -> RegisteredVersion | None:
         return next((v for v in self.versions if v.version == n), None)
+
+    def values_for(self, key: str, version: RegisteredVersion) -> list[float]:
+        """The values a card may state for ``key`` of ``version``: the logged one and, where a
+        positive decision is adverse, for ``disparate_impact.<attr>`` (logged as the lowest over the
+        highest flag rate) also the ratio of approval rates (lowest over highest share not flagged),
+        the four-fifths reading of the same slice. Empty when ``key`` is not logged.
+
+        >>> ctx = CardContext(scenario_id="s", risk_class="high", risk_basis="-", model_name="m", champion_version=1,
+        ...                   positive_for_person="adverse", versions=[{"version": 1, "run_id": "a" * 32, "metrics": {
+        ...                   "selection_rate.age.young": 0.4, "selection_rate.age.old": 0.1,
+        ...                   "disparate_impact.age": 0.25}}])
+        >>> ctx.values_for("disparate_impact.age", ctx.versions[0])
+        [0.25, 0.666667]
+        """
+        if key not in version.metrics:
+            return []
+        out = [version.metrics[key]]
+        if self.positive_for_person == "adverse" and key.startswith("disparate_impact."):
+            rates = self.groups_of(key.split(".", 1)[1], "selection_rate", version.version)
+            approve = [1 - r for r in rates.values()]
+            if approve and max(approve) > 0:
+                out.append(round(min(approve) / max(approve), 6))
+        return out
 
     def groups_of(self, attr: str, family: str = "selection_rate", version: int | None = None) -> dict[str, float]:
         """``{group: value}`` logged for ``family.attr.<group>`` by ``version`` (default: the champion)."""
@@ -112,9 +141,31 @@ def group_pattern(group: str) -> str:
         return rf"(?:{n}\s*(?:\+|plus|and (?:over|above|older)|or (?:over|older))|(?:over|above|aged) {n}(?![0-9]))"
     m = re.fullmatch(r"(\d+)-(\d+)", g)
     if m:
-        return rf"{m.group(1)}\s*(?:-|to)\s*{m.group(2)}(?![0-9])"
+        return rf"{m.group(1)}\s*(?:-|\u2013|\u2014|to)\s*{m.group(2)}(?![0-9])"
     words = [w for w in re.split(r"[\s_\-]+", g) if w]
     return r"[\s_-]*".join(re.escape(w) for w in words) + r"(?![a-z0-9])"
+
+
+def group_patterns(ctx: CardContext, attr: str) -> dict[str, str]:
+    """``{group: pattern}`` for every logged group of ``attr``; the youngest age band is also
+    "under 25" / "below 25" / "younger than 25" when it ends at 24 (no other band can be).
+
+    >>> ctx = CardContext(scenario_id="s", risk_class="high", risk_basis="-", model_name="m", champion_version=1,
+    ...                   versions=[{"version": 1, "run_id": "a" * 32, "metrics": {
+    ...                       "selection_rate.age_band.21-24": 0.44, "selection_rate.age_band.25-34": 0.27}}])
+    >>> [bool(re.search(p, "applicants under 25")) for p in group_patterns(ctx, "age_band").values()]
+    [True, False]
+    """
+    groups = logged_groups(ctx, attr)
+    bands = {g: (int(m.group(1)), int(m.group(2))) for g in groups if (m := re.fullmatch(r"(\d+)-(\d+)", g))}
+    youngest = min(bands, key=lambda g: bands[g][0]) if bands else None
+    out = {}
+    for g in groups:
+        p = group_pattern(g)
+        if g == youngest:
+            p += rf"|(?:under|below|younger than)[\s-]*{bands[g][1] + 1}s?(?![0-9])"
+        out[g] = p
+    return out
 
 
 def attr_pattern(attr: str) -> str:
@@ -146,7 +197,7 @@ def specific_pattern(ctx: CardContext, rubric: CardRubric) -> re.Pattern[str]:
     parts += [attr_pattern(f) for f in ctx.features]
     for attr in ctx.sensitive_attributes:
         parts.append(attr_pattern(attr))
-        parts += [group_pattern(g) for g in logged_groups(ctx, attr)]
+        parts += list(group_patterns(ctx, attr).values())
     parts += [r"v\d+(?![0-9])", r"version\s*:?\s*\d", r"[0-9a-f]{32}"]
     return any_of(parts)
 
@@ -163,6 +214,7 @@ class Claim:
     version: int | None  # None: the version the card documents
     source: Labelled
     population: Population = "evaluation"
+    approval: bool = False  # stated as an approval rate where a positive decision is adverse: value is 1 - it
 
 
 def _is_live(n: Labelled, doc: Document, live_heading: re.Pattern[str], live_cue: re.Pattern[str],
@@ -182,8 +234,8 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
     """Every metric value the card states, bound to metric, version and population (see the module doc)."""
     groups: dict[str, Pattern | str] = {}
     for attr in ctx.sensitive_attributes:
-        for g in logged_groups(ctx, attr):
-            groups[f"{attr}\0{g}"] = group_pattern(g)
+        for g, pattern in group_patterns(ctx, attr).items():
+            groups[f"{attr}\0{g}"] = pattern
     versions: dict[str, Pattern | str] = {}
     for v in ctx.versions:
         pats = [rf"v{v.version}(?![0-9])", rf"version\s*:?\s*{v.version}(?![0-9])", rf"models:/[\w.-]+/{v.version}(?![0-9])"]
@@ -198,6 +250,7 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
     evaluation = any_of(rubric.evaluation_cues)
     other = any_of(rubric.other_population_cues)
     overall = any_of(rubric.overall_cues)
+    favourable = any_of(rubric.disadvantage_cues.favourable)
     others = [(k, phrase(p)) for k, p in rubric.metrics.items() if k != "decision_threshold"]
     out: list[Claim] = []
     for n in label_numbers(doc, labels):
@@ -237,6 +290,10 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
         if metric == "selection_rate" and (ratio.search(s.text[: num.start]) or ratio.search(clause)
                                            or ratio.search(s.lead)):
             metric = "disparate_impact"
+        approval = (metric == "selection_rate" and ctx.positive_for_person == "adverse"
+                    and bool(favourable.search(_mention_text(n, "metric"))))
+        if approval:  # "approval rate 0.56" where a positive decision is a flag: flagged 0.44
+            value = round(1.0 - value, 6)
         group = n.labels["group"]
         if group and s.source == "prose" and not (n.bound_in_unit("group") or (
                 n.bound_by_clause_lead("group") and not overall.search(s.text[u0:u1]))):
@@ -245,8 +302,16 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
             group = None
         key = _key(metric, group, n.labels["attr"])
         if key:
-            out.append(Claim(key, value, version, n, population))
+            out.append(Claim(key, value, version, n, population, approval))
     return out
+
+
+def _mention_text(n: Labelled, dim: str) -> str:
+    """The words that gave ``n`` its label for ``dim`` ("approval rate")."""
+    m = n.mentions.get(dim)
+    if m is None:
+        return ""
+    return (n.snippet.context if n.scopes.get(dim) == "context" else n.snippet.text)[m.start:m.end]
 
 
 def _key(metric: str, group: str | None, attr: str | None) -> str | None:
@@ -258,61 +323,3 @@ def _key(metric: str, group: str | None, attr: str | None) -> str | None:
     if metric == "disparate_impact":
         return f"disparate_impact.{attr}" if attr else None
     return "recall" if metric == "tpr" else metric
-
-
-# --------------------------------------------------------------------------- disadvantaged groups
-
-
-@dataclass(frozen=True)
-class GroupClaim:
-    """"``low`` is disadvantaged (against ``ref``)" for one attribute; ``kind`` lowest, lower or parity."""
-
-    attr: str
-    low: tuple[str, ...]
-    ref: tuple[str, ...]
-    kind: Literal["lowest", "lower", "parity"]
-    measure: Literal["selection_rate", "tpr", "any"]  # "any": the sentence does not say which rate
-    snippet: Snippet
-
-
-_CLAUSES = re.compile(r";|,\s*(?:and|while|but|whereas)\s|\.\s|\s(?:while|whereas)\s")
-
-
-def extract_group_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[GroupClaim]:
-    """Which group the card says is disadvantaged, clause by clause (live sections left out)."""
-    cues = rubric.disadvantage_cues
-    lowest, lower, parity = any_of(cues.lowest), any_of(cues.lower), any_of(cues.parity)
-    negation, tpr = any_of(cues.negation), any_of(cues.tpr)
-    rate = any_of([rubric.metrics["selection_rate"], "select", "advanced", "approved", "shortlisted", "invited"])
-    live_heading = any_of(rubric.live_headings)
-    group_rx = {(attr, g): phrase(group_pattern(g)) for attr in ctx.sensitive_attributes
-                for g in logged_groups(ctx, attr)}
-    out: list[GroupClaim] = []
-    for s in doc.content:
-        if s.source != "prose":
-            continue
-        if s.section is not None and any(live_heading.search(k) for k in doc.sections[s.section].path):
-            continue
-        for clause in _CLAUSES.split(s.text):
-            cue = lowest.search(clause) or lower.search(clause)
-            if parity.search(clause) and not cue:
-                out.append(GroupClaim("*", (), (), "parity", "selection_rate", s))
-                continue
-            if not cue or negation.search(clause[max(0, cue.start() - 12):cue.start()]):
-                continue
-            kind: Literal["lowest", "lower"] = "lowest" if lowest.search(clause) else "lower"
-            than = re.search(r"\bthan\b|\bcompared (?:with|to)\b|\bagainst\b|\brelative to\b", clause, re.I)
-            measure: Literal["selection_rate", "tpr", "any"] = (
-                "tpr" if tpr.search(clause) else "selection_rate" if rate.search(clause) else "any")
-            for attr in ctx.sensitive_attributes:
-                found = [(m.start(), g) for (a, g), rx in group_rx.items() if a == attr for m in rx.finditer(clause)]
-                if not found:
-                    continue
-                if than and kind == "lower":
-                    low = tuple(dict.fromkeys(g for p, g in sorted(found) if p < than.start()))
-                    ref = tuple(dict.fromkeys(g for p, g in sorted(found) if p > than.start() and g not in low))
-                else:
-                    low, ref = tuple(dict.fromkeys(g for _, g in sorted(found))), ()
-                if low:
-                    out.append(GroupClaim(attr, low, ref, kind, measure, s))
-    return out

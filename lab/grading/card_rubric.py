@@ -7,7 +7,7 @@ pydantic models before anything is graded:
 
 >>> rubric = load_card_rubric()
 >>> rubric.describe()
-'model_card rubric v2'
+'model_card rubric v3'
 >>> sum(i.points * (len(rubric.sections) if i.check == "section" else 1)
 ...     for i in rubric.items if "high" in i.applies_to)
 100.0
@@ -104,15 +104,27 @@ class SubstanceGate(_Frozen):
 
 
 class DisadvantageCues(_Frozen):
+    """Words that say where a clause puts its groups (an end of a rate, or worse off), and which
+    decision the rate counts: the registered positive one, or one favourable or adverse to the
+    person (see the rubric file for how they combine with the scenario's positive decision)."""
+
     lowest: tuple[str, ...] = Field(min_length=1)
+    highest: tuple[str, ...] = Field(min_length=1)
     lower: tuple[str, ...] = Field(min_length=1)
+    higher: tuple[str, ...] = Field(min_length=1)
+    worst: tuple[str, ...] = Field(min_length=1)
+    worse: tuple[str, ...] = Field(min_length=1)
     parity: tuple[str, ...] = Field(min_length=1)
     negation: tuple[str, ...] = Field(min_length=1)
     tpr: tuple[str, ...] = Field(min_length=1)
+    positive: tuple[str, ...] = Field(min_length=1)
+    favourable: tuple[str, ...] = Field(min_length=1)
+    adverse: tuple[str, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _patterns(self) -> "DisadvantageCues":
-        _compiles(self.lowest + self.lower + self.parity + self.negation + self.tpr)
+        _compiles(self.lowest + self.highest + self.lower + self.higher + self.worst + self.worse + self.parity
+                  + self.negation + self.tpr + self.positive + self.favourable + self.adverse)
         return self
 
 

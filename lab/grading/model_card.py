@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from lab.grading.card_checks import CardChecks, Verdict, quote
-from lab.grading.card_facts import CardContext, Claim, GroupClaim, RegisteredVersion, group_pattern
+from lab.grading.card_facts import CardContext, Claim, RegisteredVersion, group_pattern
+from lab.grading.card_groups import GroupClaim, disadvantaged_end
 from lab.grading.card_rubric import CardItem, CardRubric, load_card_rubric
 from lab.grading.items import Item
 from lab.grading.markdown import parse_markdown
@@ -201,14 +202,16 @@ class CardFacts:
             if found is None:
                 continue
             v, logged = found
-            good = abs(c.value - logged) <= self.rubric.tolerance + 1e-9
+            accepted = [logged, *self.ctx.values_for(c.key, v)[1:]]  # an approval-rate ratio, where flags are adverse
+            good = any(abs(c.value - x) <= self.rubric.tolerance + 1e-9 for x in accepted)
             ledger[(v.version, c.key)] = ledger.get((v.version, c.key), True) and good
             if good:
                 ok.append(c)
             else:
                 first_bad = first_bad or c
-                bad.append(f"{c.key}: the card says {c.source.number.raw}, run {v.run_id[:8]} (v{v.version}) "
-                           f"logged {_fmt(logged)}")
+                said = (f"an approval rate of {c.source.number.raw} (a selection rate of {_fmt(c.value)})"
+                        if c.approval else c.source.number.raw)
+                bad.append(f"{c.key}: the card says {said}, run {v.run_id[:8]} (v{v.version}) logged {_fmt(logged)}")
         return ledger, list(dict.fromkeys(bad)), ok, first_bad
 
     @staticmethod
@@ -255,6 +258,10 @@ class CardFacts:
             notes.append("Missing for full credit: " + ", ".join(missing) + ".")
         if not ledger and not bad:
             notes.append("No metric values found that can be checked against the run.")
+        if self.ctx.positive_for_person == "adverse" and any(c.key.startswith("disparate_impact.") for c in overall):
+            notes.append(f"Here a positive decision means {self.ctx.decision_meaning}: the logged disparate impact "
+                         f"is the lowest group selection rate over the highest, so it compares flag rates, not "
+                         f"approval rates (a ratio of approval rates, lowest over highest, is accepted too).")
         if self.live:
             notes.append(f"{len(self.live)} live figure(s) in a production section were read as the champion's "
                          f"live metrics, not compared with the evaluation run: reporting drift is good practice.")
@@ -305,71 +312,125 @@ class CardFacts:
     def disadvantaged(self) -> Verdict:
         return self._disadvantaged
 
+    def _rate_name(self, measure: str) -> str:
+        """What the registered rate counts, in the scenario's terms ("share flagged as likely default")."""
+        if measure == "tpr":
+            return "TPR"
+        if self.ctx.positive_for_person == "favourable":
+            return "selection rate"
+        return f"selection rate (share {self.ctx.decision_meaning.split(' (')[0].strip()})"
+
+    def _truth(self, sr: dict[str, dict[str, float]]) -> str:
+        """Which group the registry shows disadvantaged, per attribute, in the scenario's terms."""
+        if self.ctx.positive_for_person == "favourable":
+            lows = "; ".join(f"{a}: lowest selection rate for {g} ({_fmt(v[g])})"
+                             for a, v in sr.items() for g in [min(v, key=v.get)])
+            return f"The registry says {lows}."
+        highs = "; ".join(f"{a}: {hi} most often ({_fmt(v[hi])}; least often {lo}, {_fmt(v[lo])})"
+                          for a, v in sr.items() for hi, lo in [(max(v, key=v.get), min(v, key=v.get))])
+        return (f"In this scenario a positive decision means {self.ctx.decision_meaning}, which is adverse for "
+                f"the person, so the disadvantaged group is the one decided positive most often (the highest "
+                f"selection rate). The registry says {highs}.")
+
     def _judge_groups(self) -> Verdict:
+        """Each statement about groups, read in the scenario's terms (see ``disadvantage_cues`` in the
+        rubric): where a positive decision is favourable the disadvantaged group has the lowest
+        selection rate (or TPR), where it is adverse the highest selection rate. With an adverse
+        decision a per-group TPR says how often a group's defaulters are declined, which is neither
+        better nor worse for the person, so TPR statements and statements that name no rate are
+        not graded there (neither credited nor wrong)."""
         ctx, tol = self.ctx, self.rubric.tolerance
         if not ctx.sensitive_attributes:
             return Verdict(1.0, "The scenario has no sensitive attributes to report on.")
         rates = {(a, m): ctx.groups_of(a, m, self.card_version) for a in ctx.sensitive_attributes
                  for m in ("selection_rate", "tpr")}
-        lowest = {a: min(rates[(a, "selection_rate")], key=rates[(a, "selection_rate")].get)
-                  for a in ctx.sensitive_attributes if rates[(a, "selection_rate")]}
-        if not lowest:
+        sr = {a: rates[(a, "selection_rate")] for a in ctx.sensitive_attributes if rates[(a, "selection_rate")]}
+        if not sr:
             named = bool(self.checks.group_claims)
             return Verdict(1.0 if named else 0.0, "No per-group selection rates were logged to compare the group "
                                                   "the card names with.")
-        truth = "; ".join(f"{a}: lowest selection rate for {g} ({_fmt(rates[(a, 'selection_rate')][g])})"
-                          for a, g in lowest.items())
-        right, wrong = [], []
+        adverse = ctx.positive_for_person == "adverse"
+        worst = disadvantaged_end(ctx.positive_for_person)
+        truth = self._truth(sr)
+        right: list[tuple[GroupClaim, tuple[str, ...]]] = []
+        wrong: list[tuple[GroupClaim, str, bool]] = []
+        unread: list[GroupClaim] = []
         for gc in self.checks.group_claims:
             if gc.kind == "parity":
-                spread = {a: max(v.values()) - min(v.values()) for (a, m), v in rates.items()
-                          if m == "selection_rate" and v}
+                spread = {a: max(v.values()) - min(v.values()) for a, v in sr.items()}
                 uneven = {a: d for a, d in spread.items() if d > self.rubric.parity_tolerance}
                 if uneven:
                     a, d = max(uneven.items(), key=lambda kv: kv[1])
-                    wrong.append((gc, f"the card says groups are treated alike, but {a} selection rates differ "
-                                      f"by {_fmt(d)}"))
+                    wrong.append((gc, f"the card says groups are treated alike, but {a} "
+                                      f"{self._rate_name('selection_rate')}s differ by {_fmt(d)}", True))
                 continue
+            end = gc.positive_end(ctx.positive_for_person)
             measures = ("selection_rate", "tpr") if gc.measure == "any" else (gc.measure,)
-            verdicts = [self._group_claim_holds(gc, rates.get((gc.attr, m), {}), tol) for m in measures]
+            if adverse:
+                measures = tuple(m for m in measures if m != "tpr")
+            if end is None or not measures:
+                unread.append(gc)
+                continue
+            verdicts = [self._group_claim_holds(gc, end, m, rates.get((gc.attr, m), {}), tol) for m in measures]
             verdicts = [v for v in verdicts if v is not None]
             if not verdicts:
                 continue
+            names = gc.groups if end == worst else gc.ref  # "men are advanced more often than women": women
             if any(ok for ok, _ in verdicts):
-                right.append(gc)
+                if names:
+                    right.append((gc, names))
             else:
-                wrong.append((gc, verdicts[0][1]))
-        self.checks.wrong_group_claims = [gc for gc, _ in wrong]
+                wrong.append((gc, verdicts[0][1], bool(names)))
+        self.checks.wrong_group_claims = [gc for gc, _, _ in wrong]
         if wrong:
-            gc, why = wrong[0]
-            return Verdict(0.0, f"The card warns about the wrong group: {why}. The registry says {truth}.",
-                           evidence=quote(gc.snippet), wrong=True,
-                           details={"claims_wrong": [w for _, w in wrong]})
+            gc, why, warns = wrong[0]
+            what = "warns about the wrong group" if warns else "says the wrong group is favoured"
+            return Verdict(0.0, f"The card {what}: {why}. {truth}", evidence=quote(gc.snippet), wrong=True,
+                           details={"claims_wrong": [w for _, w, _ in wrong]})
         if right:
-            named = sorted({f"{g} ({gc.attr})" for gc in right for g in gc.low})
-            return Verdict(1.0, f"Names the disadvantaged group(s) the numbers show: {', '.join(named)}.",
-                           evidence=quote(right[0].snippet))
-        return Verdict(0.0, "The card does not say which group the model disadvantages (e.g. \"the lowest "
-                            "selection rate is for ...\", \"... are advanced less often than ...\").")
+            named = sorted({f"{g} ({gc.attr})" for gc, gs in right for g in gs})
+            why = (f" (a positive decision here means {ctx.decision_meaning}: the group decided positive most "
+                   f"often is the disadvantaged one)" if adverse else "")
+            return Verdict(1.0, f"Names the disadvantaged group(s) the numbers show: {', '.join(named)}{why}.",
+                           evidence=quote(right[0][0].snippet))
+        if not adverse:
+            return Verdict(0.0, "The card does not say which group the model disadvantages (e.g. \"the lowest "
+                                "selection rate is for ...\", \"... are advanced less often than ...\").")
+        skipped = (f" {len(unread)} statement(s) about groups were not graded: with an adverse positive decision "
+                   f"a per-group TPR, or a rate the sentence does not name, does not say who is worse off."
+                   if unread else "")
+        return Verdict(0.0, f"The card does not say which group the model disadvantages. {truth.split(' The registry')[0]} "
+                            f"Name it (e.g. \"... are declined most often\", \"the highest rejection rate is for ...\", "
+                            f"\"... are approved less often than ...\").{skipped}",
+                       evidence=quote(unread[0].snippet) if unread else "")
 
-    @staticmethod
-    def _group_claim_holds(gc: GroupClaim, values: dict[str, float], tol: float) -> tuple[bool, str] | None:
-        low = [g for g in gc.low if g in values]
-        if not low:
+    def _group_claim_holds(self, gc: GroupClaim, end: str, measure: str, values: dict[str, float],
+                           tol: float) -> tuple[bool, str] | None:
+        """Whether ``gc``'s groups sit at ``end`` of ``measure`` (on the registered positive rate), and
+        if not, why, quoting the words that were read."""
+        groups = [g for g in gc.groups if g in values]
+        if not groups:
             return None
-        name = "TPR" if gc.measure == "tpr" else "selection rate"
+        name = self._rate_name(measure)
         shown = ", ".join(f"{g} {_fmt(values[g])}" for g in sorted(values, key=values.get))
+        said = f'"{gc.said}" read as a {end} {name}: ' if gc.said else ""
+        who = ", ".join(groups)
         if gc.kind == "lowest":
-            floor = min(values.values())
-            ok = all(values[g] <= floor + tol for g in low)
-            return ok, f"{', '.join(low)} is not the group with the lowest {name} ({shown})"
+            edge = min(values.values()) if end == "low" else max(values.values())
+            ok = all(abs(values[g] - edge) <= tol for g in groups)
+            return ok, f"{said}{who} is not the group with the {'lowest' if end == 'low' else 'highest'} {name} ({shown})"
         ref = [g for g in gc.ref if g in values]
         if ref:
-            ok = all(values[lo] < values[r] + tol / 2 for lo in low for r in ref)
-            return ok, f"{', '.join(low)} is not below {', '.join(ref)} ({name}: {shown})"
-        top = max(values.values())
-        ok = all(values[g] < top - 1e-9 for g in low)
-        return ok, f"{', '.join(low)} has the highest {name} of its attribute ({shown})"
+            if end == "low":
+                ok = all(values[g] < values[r] + tol / 2 for g in groups for r in ref)
+            else:
+                ok = all(values[g] > values[r] - tol / 2 for g in groups for r in ref)
+            return ok, f"{said}{who} is not {'below' if end == 'low' else 'above'} {', '.join(ref)} ({name}: {shown})"
+        if end == "low":
+            ok = all(values[g] < max(values.values()) - 1e-9 for g in groups)
+            return ok, f"{said}{who} has the highest {name} of its attribute ({shown})"
+        ok = all(values[g] > min(values.values()) + 1e-9 for g in groups)
+        return ok, f"{said}{who} has the lowest {name} of its attribute ({shown})"
 
 
 def card_context_from_registry(scenario: Any, versions: Sequence[dict[str, Any]], champion_version: int,
@@ -377,11 +438,13 @@ def card_context_from_registry(scenario: Any, versions: Sequence[dict[str, Any]]
                                monitoring_thresholds: dict[str, float] | None = None, *,
                                features: Sequence[str] = ()) -> CardContext:
     """Build a :class:`CardContext` from a scenario and :func:`lab.registry.model_versions` output."""
+    decision = scenario.model.decision_threshold.positive_decision
     return CardContext(
         scenario_id=scenario.id, risk_class=scenario.risk.eu_ai_act_class, risk_basis=scenario.risk.basis,
         model_name=scenario.model.name, champion_version=champion_version,
         versions=tuple(RegisteredVersion.model_validate(v) for v in versions),
         sensitive_attributes=tuple(sensitive_attributes), monitoring_thresholds=monitoring_thresholds,
         domain=getattr(scenario, "domain", "") or "", features=tuple(features),
+        decision_meaning=decision.meaning, positive_for_person=decision.for_person,
     )
 
