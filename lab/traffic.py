@@ -6,6 +6,11 @@ request's outcome goes to ``<home>/traffic/requests.jsonl`` (``id``, ``time``, `
 ``status``, ``latency_ms``, ``model_version``, ``error``); counters are served on
 ``GET /health`` of the replayer's own port.
 
+Traffic follows the scenario clock: it sends only while the clock runs. While the lab
+is paused (``lab pause``), before the clock starts, and once the scenario has ended it
+sends nothing and holds (its ``/health`` stays up and says ``paused``, ``waiting for
+the clock`` or ``scenario ended``): nothing is served for a day that does not pass.
+
 Run by the supervisor: ``python -m lab.traffic --home H``.
 """
 
@@ -29,6 +34,8 @@ from lab.home import Clock, Home, resolve_home
 from lab.run import effective_scenario, overrides_path
 from lab.serving.requestlog import RequestLog
 
+HOLD_POLL_SECONDS = 0.25
+
 
 class Counters:
     def __init__(self) -> None:
@@ -38,6 +45,7 @@ class Counters:
         self.last_error: str | None = None
         self.started = time.time()
         self.ready = False  # True once the serving API answered and traffic flows
+        self.state = "starting"  # sending, paused, waiting for the clock, scenario ended
 
     def snapshot(self, day: float) -> dict:
         return {
@@ -46,6 +54,7 @@ class Counters:
             "ok": self.ok,
             "failed": self.failed,
             "last_error": self.last_error,
+            "state": self.state,
             "day": round(day, 3),
             "uptime_s": round(time.time() - self.started, 1),
         }
@@ -87,6 +96,15 @@ async def wait_for_serving(client: httpx.AsyncClient, url: str, stop: asyncio.Ev
             await asyncio.wait_for(stop.wait(), timeout=0.25)
         except asyncio.TimeoutError:
             pass
+
+
+def hold_reason(clock: Clock) -> str | None:
+    """Why traffic holds now (None: it sends): the clock is paused, not started, or at its end."""
+    if clock.ended():
+        return "scenario ended"
+    if not clock.running:
+        return "paused" if clock.paused else "waiting for the clock"
+    return None
 
 
 async def replay(home: Home, stop: asyncio.Event, counters: Counters) -> None:
@@ -152,6 +170,16 @@ async def replay(home: Home, stop: asyncio.Event, counters: Counters) -> None:
         next_tick = time.perf_counter()
         tasks: set[asyncio.Task] = set()
         while not stop.is_set():
+            held = hold_reason(clock)
+            if held:
+                counters.state = held
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=HOLD_POLL_SECONDS)
+                except asyncio.TimeoutError:
+                    pass
+                next_tick = time.perf_counter()
+                continue
+            counters.state = "sending"
             day = clock.day()
             await inflight.acquire()
             rows, start = next_rows(int(day))
