@@ -79,3 +79,16 @@ def resume(home: Home) -> dict[str, Any] | None:
 
 def _unix(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
+
+
+def scenario_state(home: Home, lab_running: bool) -> str:
+    """``ended`` (the clock reached the last day), ``paused``, ``running``, ``starting``
+    (services up, clock not started yet) or ``stopped``."""
+    clock = Clock(home.clock_json)
+    if clock.ended() or any(True for _ in Journal(home.journal).entries("scenario.ended")):
+        return "ended"
+    if clock.paused:
+        return "paused"
+    if not lab_running:
+        return "stopped"
+    return "running" if clock.running else "starting"

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from lab.cli._common import JsonOpt, err_console, out_console, print_json
+from lab import checks
+from lab.cli._common import HomeOpt, JsonOpt, err_console, out_console, print_json
 from lab.errors import UsageError
 
 if TYPE_CHECKING:
@@ -33,22 +34,25 @@ def evaluate(
     plot: Annotated[
         Optional[Path], typer.Option("--plot", help="Also write a PNG of every episode's scores and alarms.", show_default=False)
     ] = None,
+    home: HomeOpt = None,  # noqa: ARG001 (accepted like every command's; no lab home is needed)
 ) -> None:
     """Replay CONFIG over drift episodes of every kind and report detection, delay and false alarms."""
     import time
 
-    from lab.scenario import load_scenario
-
     if config is None:
         raise UsageError("missing CONFIG: the monitoring.yaml to evaluate", hint="lab evaluate monitoring.yaml --scenario ID")
+    checks.check_monitoring_yaml(config)  # arguments, paths and YAML keys before any heavy import
     if scenario is None:
         raise UsageError("missing --scenario", hint="e.g. --scenario credit-concept-drift; `lab scenarios` lists them")
+    checks.check_scenario_ref(scenario)
     seed = 0 if seed is None else seed
-    if not 0 <= seed < 2**32:
-        raise UsageError(f"--seed {seed} is outside 0..4294967295")
-    sc = load_scenario(scenario)
+    checks.check_seed(seed)
     if plot is not None:
         _check_writable(plot)
+
+    from lab.scenario import load_scenario
+
+    sc = load_scenario(scenario)
 
     from lab.monitoring.evaluate import SuiteSpec, evaluate as run, validate_config
 
