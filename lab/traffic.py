@@ -6,10 +6,11 @@ request's outcome goes to ``<home>/traffic/requests.jsonl`` (``id``, ``time``, `
 ``status``, ``latency_ms``, ``model_version``, ``error``); counters are served on
 ``GET /health`` of the replayer's own port.
 
-Traffic follows the scenario clock: it sends only while the clock runs. While the lab
-is paused (``lab pause``), before the clock starts, and once the scenario has ended it
-sends nothing and holds (its ``/health`` stays up and says ``paused``, ``waiting for
-the clock`` or ``scenario ended``): nothing is served for a day that does not pass.
+Traffic follows the scenario clock. While the lab is paused (``lab pause``) and before
+the clock starts it sends nothing (``/health`` says ``state: paused`` or ``waiting for
+the clock``). Once the scenario has ended it holds the final state: it keeps sending
+rows of the last day (``state: scenario ended``), so shadowing, promoting and rolling
+back still work after the end, while the clock, the events and the labels have stopped.
 
 Run by the supervisor: ``python -m lab.traffic --home H``.
 """
@@ -45,7 +46,7 @@ class Counters:
         self.last_error: str | None = None
         self.started = time.time()
         self.ready = False  # True once the serving API answered and traffic flows
-        self.state = "starting"  # sending, paused, waiting for the clock, scenario ended
+        self.state = "starting"  # sending, paused, waiting for the clock, scenario ended (still sending)
 
     def snapshot(self, day: float) -> dict:
         return {
@@ -99,11 +100,15 @@ async def wait_for_serving(client: httpx.AsyncClient, url: str, stop: asyncio.Ev
 
 
 def hold_reason(clock: Clock) -> str | None:
-    """Why traffic holds now (None: it sends): the clock is paused, not started, or at its end."""
-    if clock.ended():
-        return "scenario ended"
+    """Why traffic sends nothing now (None: it sends): the clock is paused or not started.
+
+    At the scenario's end the clock stands still on the last day but is not paused:
+    traffic goes on with that day's rows.
+    """
+    if clock.paused:
+        return "paused"
     if not clock.running:
-        return "paused" if clock.paused else "waiting for the clock"
+        return "waiting for the clock"
     return None
 
 
@@ -179,7 +184,7 @@ async def replay(home: Home, stop: asyncio.Event, counters: Counters) -> None:
                     pass
                 next_tick = time.perf_counter()
                 continue
-            counters.state = "sending"
+            counters.state = "scenario ended" if clock.ended() else "sending"
             day = clock.day()
             await inflight.acquire()
             rows, start = next_rows(int(day))
