@@ -209,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # scipy's small vector products are far slower with threaded BLAS on 2 cores
+    while not (home.data / "reference.parquet").exists():  # a first start: training writes it
+        if stop.wait(POLL_SECONDS):
+            return 0
     monitor = LiveMonitor(home)
     reports = home.root / "reports"
     reports.mkdir(parents=True, exist_ok=True)
