@@ -157,8 +157,12 @@ def test_concept_drift_drill_under_cpu_stress(cpu_stress, receiver, tmp_path):
         assert runs and all(r["state_type"] == "COMPLETED" for r in runs), runs
         # traffic holds the final state: it goes on with rows of the last day
         sent = traffic_health(st)["sent"]
-        later = wait_for(lambda: (s := status_json(home)) if traffic_health(s)["sent"] > sent + 5 else None, 60,
-                         "traffic after the end")
+
+        def moved() -> dict | None:
+            now = status_json(home)
+            return now if traffic_health(now)["sent"] > sent + 5 else None
+
+        later = wait_for(moved, 60, "traffic after the end")
         assert later["day"] == DAYS and later["scenario_state"] == "ended"
         assert traffic_health(later)["state"] == "scenario ended"
         tail = (home / "traffic" / "requests.jsonl").read_text().splitlines()[-3:]
