@@ -157,3 +157,16 @@ def test_status_json_lists_alerts_live_metrics_and_the_end(prepared_home: Home):
     assert st["scenario_state"] == "ended" and st["scenario_ended"] is True
     text = run_lab("status", home=home.root, check=True).stdout
     assert "day 40.00 of 40  (scenario ended)" in text and "accuracy 0.812" in text
+
+
+def test_the_default_live_config_checks_performance_on_labels():
+    from lab.generators import generator_class
+    from lab.monitor_runner import DEFAULT_CONFIG, PREDICTION
+    from lab.monitoring import load_monitoring_config
+
+    kinds = {f.name: f.kind for f in generator_class("credit").features}
+    kinds[PREDICTION] = "numeric"
+    config = load_monitoring_config(DEFAULT_CONFIG, columns=kinds)
+    assert config.performance is not None
+    assert (config.performance.metric, config.performance.max_drop) == ("accuracy", 0.05)
+    assert config.prediction_drift is None and config.data_drift.columns == {}  # Evidently's defaults otherwise
