@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         published = {e["data"]["day"] for e in journal.entries("labels.arrived")}
         while not stop.is_set():
             scenario, _ = effective_scenario(home)
+            if clock.end is None:  # a clock started without an end (an older home, or another stack)
+                clock.set_end(scenario.timeline.days)
             ended = clock.ended()  # read before the day: at the end the day is the last day
             now = clock.day()
             to_fire, to_publish = due(scenario, now, events.fired_events(home), published)
@@ -95,10 +97,6 @@ def main(argv: list[str] | None = None) -> int:
             stop.wait(POLL_SECONDS)
 
     cfg = home.config()
-    scenario, seed = effective_scenario(home)
-    clock = Clock(home.clock_json)
-    if clock.end is None:  # a clock started without an end (an older home, or another stack)
-        clock.set_end(scenario.timeline.days)
     if not any(True for _ in Journal(home.journal).entries("scenario.ended")):
         timeline(cfg["scenario"], int(cfg["seed"]))
     stop.wait()  # the scenario is over: stay up (healthy) until the lab stops
