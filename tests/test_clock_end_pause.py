@@ -98,3 +98,15 @@ def test_timeline_due_fires_in_day_order_and_labels_after_the_delay():
     # at the end (day 40) every event is due and labels through day 35 have arrived
     events, days = due(scenario, 40.0, set(), set())
     assert events == ["deploy", "economic-shock"] and days[-1] == 35
+
+
+def test_pause_and_resume_need_a_running_lab(tmp_path: Path):
+    from lab import stack
+    from tests.conftest import run_lab
+
+    home = Home(tmp_path / "home")
+    stack.prepare(home, "credit-concept-drift", 4, 10.0, 0)  # a home, but nothing runs
+    for command in ("pause", "resume"):
+        proc = run_lab(command, home=home.root)
+        assert proc.returncode == 3 and "is not running" in proc.stderr and "Traceback" not in proc.stderr
+    assert not list(Journal(home.journal).entries("lab.paused"))
