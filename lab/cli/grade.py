@@ -11,7 +11,7 @@ import typer
 
 from lab import checks
 from lab.cli._common import HomeOpt, err_console, get_home, out_console
-from lab.errors import UsageError
+from lab.errors import StateError, UsageError
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "runbooks"
 TEMPLATE_FILES = ("monitoring.yaml", "model_card.md", "post_market_monitoring.md", "decisions.yaml")
@@ -35,8 +35,6 @@ def init_submission(
     home: HomeOpt = None,  # noqa: ARG001 (accepted like every command's; the folder needs no lab home)
 ) -> None:
     """Copy the submission templates (monitoring.yaml, model card, runbook, decisions.yaml) into DIRECTORY."""
-    from lab.errors import StateError
-
     missing = [n for n in TEMPLATE_FILES if not (TEMPLATES / n).is_file()]
     if missing:
         raise StateError(f"templates missing from {TEMPLATES}: {', '.join(missing)}",
