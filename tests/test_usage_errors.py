@@ -51,6 +51,9 @@ def mistakes(tmp_path):
     typo.write_text("window: {size: 500}\ndata_drift:\n  defualt: {method: ks, threshold: 0.05}\n")
     a_file = tmp_path / "notes.txt"
     a_file.write_text("not a folder")
+    answer = tmp_path / "answer"
+    answer.mkdir()
+    (answer / "model_card.md").write_text("# Model card\n\nIntended use: none yet.\n")
     return [
         (("--no-such-option",), "No such option: --no-such-option"),
         (("up", "no-such-scenario", "--home", home), "unknown scenario 'no-such-scenario'"),
@@ -60,7 +63,7 @@ def mistakes(tmp_path):
         (("monitor", "--home", home), "nothing to apply"),
         (("submit", "not-a-folder", "--home", home), "submission not-a-folder: no such folder"),
         (("submit", str(a_file), "--home", home), "not a folder, nor a .tar.gz"),
-        (("grade", str(tmp_path), "--evidence", str(tmp_path / "nope")), "--evidence"),
+        (("grade", str(answer), "--evidence", str(tmp_path / "nope")), "--evidence"),
         (("evaluate", "missing.yaml"), "monitoring config missing.yaml: no such file"),
         (("evaluate", str(typo), "--scenario", "credit-concept-drift"), "unknown key 'defualt'"),
         (("evaluate", str(tmp_path / "ok.yaml"), "--scenario", "nope"), "no such file"),

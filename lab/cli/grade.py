@@ -144,20 +144,21 @@ def grade(
     """Re-grade SUBMISSION against a saved evidence bundle, offline (no server needed)."""
     import tempfile
 
+    from lab.grading.submission import read_submission  # light: no pandas, scikit-learn or Evidently
+
     checks.check_submission_path(submission)  # before any heavy import
-    if not evidence.exists():
-        raise UsageError(f"--evidence {evidence}: no such folder or archive",
-                         hint="`lab submit` writes one under <home>/submissions/")
     _check_outputs(json_out, html_out, gradescope_out, junit_out)
-
-    from lab.grading.evidence import load_evidence
-    from lab.grading.grade import grade as run_grade
-    from lab.grading.submission import read_submission
-
     h = get_home(home)
     # archives are unpacked inside the lab home when there is one, else in the system's temp folder
     work = h.root / "tmp" if h.lab_json.exists() else Path(tempfile.gettempdir())
     sub = read_submission(submission, work_dir=work)
+    if not evidence.exists():
+        raise UsageError(f"--evidence {evidence}: no such folder or archive",
+                         hint="`lab submit` writes one under <home>/submissions/")
+
+    from lab.grading.evidence import load_evidence
+    from lab.grading.grade import grade as run_grade
+
     ev = load_evidence(evidence, work_dir=work)
     report = run_grade(ev, sub)
     to_stdout = json_out is not None and str(json_out) == "-"
