@@ -91,11 +91,14 @@ def check_submission_path(ref: str) -> None:
 
 
 def check_writable_file(path: Path, what: str) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
+    """A file that can be created: not a folder, and no part of its folder is a file (missing folders are made)."""
     if path.is_dir():
         raise UsageError(f"{what} {path}: is a folder; give a file name")
-    if not parent.is_dir():
-        raise UsageError(f"{what} {path}: folder {parent} does not exist")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"{what} {path}: {parent} is a file, not a folder")
+            break
 
 
 def check_out_dir(path: Path, what: str) -> None:
