@@ -13,7 +13,8 @@ POSTs it as JSON to the alert webhook when one is set (``lab up`` / ``lab monito
 ``--alert-webhook URL``). Delivery runs in a background thread and never holds the
 monitor up: up to ``WEBHOOK_ATTEMPTS`` attempts, ``WEBHOOK_TIMEOUT`` s each, waiting
 0.5 s then 1 s between them; an alert that was never accepted (HTTP 2xx) is journaled
-``alert.undelivered`` with the last error.
+``alert.undelivered`` with the last error and the URL's scheme and host only. The URL
+is kept in ``<home>/alert_webhook.json``, outside what evidence bundles copy.
 
 This module imports no heavy library: ``lab status`` reads alerts through it.
 """
@@ -25,6 +26,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -114,7 +116,18 @@ def live_metrics(home: Home) -> dict[str, Any] | None:
 
 
 def webhook_path(home: Home):
-    return home.root / "monitoring" / "webhook.json"
+    """Outside ``monitoring/``, which evidence bundles copy: a webhook URL often holds a token."""
+    return home.root / "alert_webhook.json"
+
+
+def redacted(url: str) -> str:
+    """Scheme and host only: the path and query of a webhook URL often hold a token.
+
+    >>> redacted("https://hooks.example.com/services/T000/B000/XXXX?x=1")
+    'https://hooks.example.com/...'
+    """
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/..."
 
 
 def set_webhook(home: Home, url: str) -> None:
@@ -154,7 +167,7 @@ def deliver(url: str, body: dict[str, Any], journal: Journal, *, attempts: int =
                 error = repr(exc)[:300]
             if attempt < attempts - 1:
                 time.sleep(backoff * 2**attempt)
-        journal.append("alert.undelivered", {"url": url, "attempts": attempts, "error": error,
+        journal.append("alert.undelivered", {"url": redacted(url), "attempts": attempts, "error": error,
                                              "window": body.get("window"), "signal": body.get("signal")},
                        day=body.get("day"), actor="monitor")
 

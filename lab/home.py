@@ -10,6 +10,7 @@
       answer_key.json     hidden ground truth for grading (never shown by `lab status`)
       registry_snapshot.json  the registry as last seen by `lab submit` (grading a stopped lab)
       timeline_overrides.json event days moved by `lab inject`
+      alert_webhook.json  where the monitor POSTs alerts (lab.alerts; kept out of evidence bundles)
       data/               reference data the models were trained and evaluated on
       mlflow/             MLflow's sqlite store and proxied artifacts
       prefect/            PREFECT_HOME and Prefect's sqlite database
