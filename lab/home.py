@@ -10,6 +10,7 @@
       answer_key.json     hidden ground truth for grading (never shown by `lab status`)
       registry_snapshot.json  the registry as last seen by `lab submit` (grading a stopped lab)
       timeline_overrides.json event days moved by `lab inject`
+      alert_webhook.json  where the monitor POSTs alerts (lab.alerts; kept out of evidence bundles)
       data/               reference data the models were trained and evaluated on
       mlflow/             MLflow's sqlite store and proxied artifacts
       prefect/            PREFECT_HOME and Prefect's sqlite database
@@ -198,7 +199,15 @@ class Clock:
     """Scenario time: ``day = day_at_anchor + (now - anchor) / speed`` while running.
 
     ``speed`` is wall-clock seconds per scenario day. When the lab stops, the day is
-    frozen; the next ``lab up`` resumes from it.
+    frozen; the next ``lab up`` resumes from it. ``lab pause`` freezes it too (``paused``)
+    until ``lab resume``. With an ``end`` (the scenario's last day) the day never passes
+    it: the scenario has ended.
+
+    >>> import tempfile, pathlib
+    >>> clock = Clock(pathlib.Path(tempfile.mkdtemp()) / "clock.json")
+    >>> clock.start(speed=10.0, end=40, now=1000.0)
+    >>> clock.day(now=1100.0), clock.day(now=9999.0), clock.ended(now=9999.0)
+    (10.0, 40.0, True)
     """
 
     def __init__(self, path: Path) -> None:
@@ -207,18 +216,40 @@ class Clock:
     def _state(self) -> dict[str, Any]:
         return read_json(self.path) or {"day_at_anchor": 0.0, "anchor": None, "speed": 60.0}
 
-    def start(self, speed: float) -> None:
-        write_json_atomic(self.path, {"day_at_anchor": self.day(), "anchor": time.time(), "speed": speed})
+    def _write(self, state: dict[str, Any], **changes: Any) -> None:
+        write_json_atomic(self.path, {**state, **changes})
 
-    def stop(self) -> None:
+    def start(self, speed: float, end: float | None = None, now: float | None = None) -> None:
+        """Run the clock (``lab up``); ``end`` caps the day (default: the end it already had)."""
         state = self._state()
-        write_json_atomic(self.path, {"day_at_anchor": self.day(), "anchor": None, "speed": state["speed"]})
+        now = time.time() if now is None else now
+        self._write(state, day_at_anchor=self.day(now), anchor=now, speed=speed, paused=False,
+                    end=state.get("end") if end is None else float(end))
+
+    def stop(self, now: float | None = None) -> None:
+        """Freeze the day (``lab down``)."""
+        state = self._state()
+        self._write(state, day_at_anchor=self.day(now), anchor=None, paused=False)
+
+    def pause(self, now: float | None = None) -> None:
+        """Freeze the day until :meth:`resume` (``lab pause``)."""
+        state = self._state()
+        self._write(state, day_at_anchor=self.day(now), anchor=None, paused=True)
+
+    def resume(self, now: float | None = None) -> None:
+        """Run again from the frozen day (``lab resume``)."""
+        state = self._state()
+        if state["anchor"] is None:
+            self._write(state, anchor=time.time() if now is None else now, paused=False)
+
+    def set_end(self, end: float) -> None:
+        self._write(self._state(), end=float(end))
 
     def jump_to(self, day: float) -> None:
         """Move the clock to ``day`` (used by `lab inject`, which fires an event now)."""
         state = self._state()
         anchor = time.time() if state["anchor"] is not None else None
-        write_json_atomic(self.path, {"day_at_anchor": float(day), "anchor": anchor, "speed": state["speed"]})
+        self._write(state, day_at_anchor=float(day), anchor=anchor)
 
     @property
     def speed(self) -> float:
@@ -226,11 +257,28 @@ class Clock:
 
     @property
     def running(self) -> bool:
+        """True while scenario time passes: started, not paused, not stopped."""
         return self._state()["anchor"] is not None
+
+    @property
+    def paused(self) -> bool:
+        return bool(self._state().get("paused"))
+
+    @property
+    def end(self) -> float | None:
+        end = self._state().get("end")
+        return None if end is None else float(end)
+
+    def ended(self, now: float | None = None) -> bool:
+        end = self.end
+        return end is not None and self.day(now) >= end
 
     def day(self, now: float | None = None) -> float:
         state = self._state()
         if state["anchor"] is None:
-            return float(state["day_at_anchor"])
-        now = time.time() if now is None else now
-        return float(state["day_at_anchor"]) + (now - float(state["anchor"])) / float(state["speed"])
+            day = float(state["day_at_anchor"])
+        else:
+            now = time.time() if now is None else now
+            day = float(state["day_at_anchor"]) + (now - float(state["anchor"])) / float(state["speed"])
+        end = state.get("end")
+        return day if end is None else min(day, float(end))

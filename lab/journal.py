@@ -30,6 +30,9 @@ KINDS = frozenset(
         "lab.header",
         "lab.up",
         "lab.down",
+        "lab.paused",
+        "lab.resumed",
+        "scenario.ended",
         "service.started",
         "service.healthy",
         "service.failed",
@@ -47,6 +50,7 @@ KINDS = frozenset(
         "monitor.config",
         "monitor.window",
         "monitor.alert",
+        "alert.undelivered",
         "traffic.summary",
         "submit",
     }

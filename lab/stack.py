@@ -19,6 +19,7 @@ from typing import Any, Callable
 import psutil
 
 from lab import __version__
+from lab.checks import check_seed, check_speed
 from lab.errors import ServiceError, StateError, UsageError
 from lab.home import DEFAULT_PORTS, MARKER_ENV, SERVICES, Clock, Home, choose_ports, url_env, write_json_atomic
 from lab.journal import Journal
@@ -105,10 +106,8 @@ def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None
     scenario = load_scenario(scenario_ref)
     if stack not in STACKS:
         raise UsageError(f"--stack {stack!r} is not one of: {', '.join(STACKS)}")
-    if speed is not None and not 0.05 <= speed <= 86400:
-        raise UsageError(f"--speed {speed} is outside 0.05..86400 seconds per scenario day")
-    if seed is not None and not 0 <= seed < 2**32:
-        raise UsageError(f"--seed {seed} is outside 0..4294967295")
+    check_speed(speed)
+    check_seed(seed)
     home.ensure_writable()
     pid = supervisor_alive(home)
     if pid:

@@ -31,6 +31,7 @@ import psutil
 from lab import __version__
 from lab.home import MARKER_ENV, Clock, Home, resolve_home, write_json_atomic
 from lab.journal import Journal
+from lab.run import effective_scenario
 
 MAX_RESTARTS = 5
 POLL_SECONDS = 0.25
@@ -341,7 +342,9 @@ class Supervisor:
                 self.start(s)
         if self.status == "starting" and all(s.status in ("healthy", "done") for s in self.services):
             self.status = "running"
-            self.clock.start(self.home.config()["speed"])  # scenario time runs only while the lab is up
+            # scenario time runs only while the lab is up, and stops at the scenario's last day
+            scenario, _ = effective_scenario(self.home)
+            self.clock.start(self.home.config()["speed"], end=scenario.timeline.days)
             self.journal.append(
                 "lab.up",
                 {name: round(s.healthy_at - s.started_at, 2) for name, s in ((s.name, s) for s in self.services)},
@@ -365,7 +368,6 @@ class Supervisor:
             if self.by_name("train").status != "done" or self.by_name("mlflow").status != "healthy":
                 return
             from lab.audit import AliasWatcher
-            from lab.run import effective_scenario
 
             scenario, _ = effective_scenario(self.home)
             self.watcher = AliasWatcher(self.home, self.by_name("mlflow").url, scenario.model.name)

@@ -6,6 +6,12 @@ request's outcome goes to ``<home>/traffic/requests.jsonl`` (``id``, ``time``, `
 ``status``, ``latency_ms``, ``model_version``, ``error``); counters are served on
 ``GET /health`` of the replayer's own port.
 
+Traffic follows the scenario clock. While the lab is paused (``lab pause``) and before
+the clock starts it sends nothing (``/health`` says ``state: paused`` or ``waiting for
+the clock``). Once the scenario has ended it holds the final state: it keeps sending
+rows of the last day (``state: scenario ended``), so shadowing, promoting and rolling
+back still work after the end, while the clock, the events and the labels have stopped.
+
 Run by the supervisor: ``python -m lab.traffic --home H``.
 """
 
@@ -29,6 +35,8 @@ from lab.home import Clock, Home, resolve_home
 from lab.run import effective_scenario, overrides_path
 from lab.serving.requestlog import RequestLog
 
+HOLD_POLL_SECONDS = 0.25
+
 
 class Counters:
     def __init__(self) -> None:
@@ -38,6 +46,7 @@ class Counters:
         self.last_error: str | None = None
         self.started = time.time()
         self.ready = False  # True once the serving API answered and traffic flows
+        self.state = "starting"  # sending, paused, waiting for the clock, scenario ended (still sending)
 
     def snapshot(self, day: float) -> dict:
         return {
@@ -46,6 +55,7 @@ class Counters:
             "ok": self.ok,
             "failed": self.failed,
             "last_error": self.last_error,
+            "state": self.state,
             "day": round(day, 3),
             "uptime_s": round(time.time() - self.started, 1),
         }
@@ -87,6 +97,19 @@ async def wait_for_serving(client: httpx.AsyncClient, url: str, stop: asyncio.Ev
             await asyncio.wait_for(stop.wait(), timeout=0.25)
         except asyncio.TimeoutError:
             pass
+
+
+def hold_reason(clock: Clock) -> str | None:
+    """Why traffic sends nothing now (None: it sends): the clock is paused or not started.
+
+    At the scenario's end the clock stands still on the last day but is not paused:
+    traffic goes on with that day's rows.
+    """
+    if clock.paused:
+        return "paused"
+    if not clock.running:
+        return "waiting for the clock"
+    return None
 
 
 async def replay(home: Home, stop: asyncio.Event, counters: Counters) -> None:
@@ -152,6 +175,16 @@ async def replay(home: Home, stop: asyncio.Event, counters: Counters) -> None:
         next_tick = time.perf_counter()
         tasks: set[asyncio.Task] = set()
         while not stop.is_set():
+            held = hold_reason(clock)
+            if held:
+                counters.state = held
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=HOLD_POLL_SECONDS)
+                except asyncio.TimeoutError:
+                    pass
+                next_tick = time.perf_counter()
+                continue
+            counters.state = "scenario ended" if clock.ended() else "sending"
             day = clock.day()
             await inflight.acquire()
             rows, start = next_rows(int(day))

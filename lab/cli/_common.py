@@ -20,6 +20,9 @@ HomeOpt = Annotated[
     Optional[str],
     typer.Option("--home", help="Lab home directory (default: $LAB_HOME, else ./.lab).", show_default=False),
 ]
+AlertWebhookOpt = Annotated[Optional[str], typer.Option(
+    "--alert-webhook", help="POST each alert as JSON to this URL ('' turns it off). Format: see the README.",
+    show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (with schema_version) instead of a table.")]
 
 

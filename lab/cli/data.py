@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from lab.cli._common import JsonOpt, err_console, out_console, print_json
-from lab.errors import UsageError
+from lab import checks
+from lab.cli._common import HomeOpt, JsonOpt, err_console, out_console, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
     app.command("export-data")(export_data)
 
 
-def scenarios(json_out: JsonOpt = False) -> None:
+def scenarios(json_out: JsonOpt = False, home: HomeOpt = None) -> None:  # noqa: ARG001 (no home needed)
     """List the scenarios you can bring up."""
     from lab.scenario import load_scenario, scenario_ids
 
@@ -51,12 +51,15 @@ def export_data(
     scenario: Annotated[str, typer.Argument(help="Scenario id or path to a scenario YAML.")],
     out: Annotated[Path, typer.Option("--out", help="Directory to write Parquet files into.")],
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed (default 0).")] = None,
+    home: HomeOpt = None,  # noqa: ARG001 (accepted like every command's; no lab home is needed)
 ) -> None:
     """Write a scenario's reference data and daily traffic, with labels, as Parquet."""
+    checks.check_scenario_ref(scenario)  # before any heavy import
+    checks.check_seed(seed)
+    checks.check_out_dir(out, "--out")
+
     from lab.export import export_scenario_data
 
-    if seed is not None and not 0 <= seed < 2**32:
-        raise UsageError(f"--seed {seed} is outside 0..4294967295")
     written = export_scenario_data(scenario, seed or 0, out)
     for path, rows in written:
         err_console.print(f"wrote {path} ({rows} rows)")

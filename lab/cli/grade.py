@@ -9,7 +9,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from lab import checks
 from lab.cli._common import HomeOpt, err_console, get_home, out_console
+from lab.errors import StateError, UsageError
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "runbooks"
 TEMPLATE_FILES = ("monitoring.yaml", "model_card.md", "post_market_monitoring.md", "decisions.yaml")
@@ -46,10 +48,9 @@ def register(app: typer.Typer) -> None:
 
 def init_submission(
     directory: Annotated[Path, typer.Argument(help="Folder for your answer (created if needed).")],
+    home: HomeOpt = None,  # noqa: ARG001 (accepted like every command's; the folder needs no lab home)
 ) -> None:
     """Copy the submission templates (monitoring.yaml, model card, runbook, decisions.yaml) into DIRECTORY."""
-    from lab.errors import StateError, UsageError
-
     missing = [n for n in TEMPLATE_FILES if not (TEMPLATES / n).is_file()]
     if missing:
         raise StateError(f"templates missing from {TEMPLATES}: {', '.join(missing)}",
@@ -65,6 +66,12 @@ def init_submission(
         shutil.copyfile(TEMPLATES / n, directory / n)
     err_console.print(f"wrote {', '.join(TEMPLATE_FILES)} to {directory}/; each says what a strong answer "
                       f"contains. Submit with `lab submit {directory}`.", highlight=False)
+
+
+def _check_outputs(*paths: Path | None) -> None:
+    for opt, path in zip(("--json", "--html", "--gradescope", "--junit"), paths):
+        if path is not None and str(path) != "-":
+            checks.check_writable_file(path, opt)
 
 
 def _outputs(report, folder: Path | None, json_out: Path | None, html_out: Path | None,
@@ -104,6 +111,8 @@ def submit(
     import time
 
     started = time.perf_counter()
+    checks.check_submission_path(submission)  # before any heavy import
+    _check_outputs(json_out, html_out, gradescope_out, junit_out)
     from lab import stack
     from lab.grading.collect import collect_evidence
     from lab.grading.evidence import bundle_archive, load_evidence
@@ -154,14 +163,21 @@ def grade(
     """Re-grade SUBMISSION against a saved evidence bundle, offline (no server needed)."""
     import tempfile
 
-    from lab.grading.evidence import load_evidence
-    from lab.grading.grade import grade as run_grade
-    from lab.grading.submission import read_submission
+    from lab.grading.submission import read_submission  # light: no pandas, scikit-learn or Evidently
 
+    checks.check_submission_path(submission)  # before any heavy import
+    _check_outputs(json_out, html_out, gradescope_out, junit_out)
     h = get_home(home)
     # archives are unpacked inside the lab home when there is one, else in the system's temp folder
     work = h.root / "tmp" if h.lab_json.exists() else Path(tempfile.gettempdir())
     sub = read_submission(submission, work_dir=work)
+    if not evidence.exists():
+        raise UsageError(f"--evidence {evidence}: no such folder or archive",
+                         hint="`lab submit` writes one under <home>/submissions/")
+
+    from lab.grading.evidence import load_evidence
+    from lab.grading.grade import grade as run_grade
+
     ev = load_evidence(evidence, work_dir=work)
     report = run_grade(ev, sub)
     to_stdout = json_out is not None and str(json_out) == "-"

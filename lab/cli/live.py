@@ -1,37 +1,55 @@
-"""`lab monitor`: apply a monitoring config to the running lab."""
+"""`lab monitor`: apply a monitoring config, or an alert webhook, to the running lab."""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
-from lab.cli._common import HomeOpt, err_console, get_home
-
+from lab import checks
+from lab.cli._common import AlertWebhookOpt, HomeOpt, err_console, get_home
+from lab.errors import UsageError
 
 def register(app: typer.Typer) -> None:
     app.command("monitor")(monitor)
 
 
 def monitor(
-    config: Annotated[Path, typer.Option("--config", help="Your monitoring.yaml (format: see the README).")],
+    config: Annotated[Optional[Path], typer.Option("--config", help="Your monitoring.yaml (format: see the README).",
+                                                   show_default=False)] = None,
+    alert_webhook: AlertWebhookOpt = None,
     home: HomeOpt = None,
 ) -> None:
-    """Apply a monitoring config live: from the next window on, drift is judged with it."""
-    from lab import stack
-    from lab.errors import UsageError
+    """Apply a monitoring config live (from the next window on) and/or set the alert webhook."""
+    if config is None and alert_webhook is None:
+        raise UsageError("nothing to apply: give --config FILE and/or --alert-webhook URL",
+                         hint="without a config the monitor uses the lab's default (see the README)")
+    if config is not None:
+        checks.check_monitoring_yaml(config)  # syntax and key names, before any heavy import
+    if alert_webhook is not None:
+        alert_webhook = checks.check_webhook_url(alert_webhook)
+    h = get_home(home)
+
+    from lab import alerts, stack
+
+    stack.require_config(h)
+    if config is not None:
+        _apply_config(h, config)
+    if alert_webhook is not None:
+        alerts.set_webhook(h, alert_webhook)
+        err_console.print(f"alerts are POSTed to {alert_webhook}" if alert_webhook else "alert webhook off",
+                          highlight=False)
+
+
+def _apply_config(h, config: Path) -> None:
     from lab.generators import generator_class
     from lab.monitor_runner import PREDICTION, config_path
     from lab.monitoring import load_monitoring_config
     from lab.run import effective_scenario
 
-    h = get_home(home)
-    stack.require_config(h)
-    if not config.is_file():
-        raise UsageError(f"--config {config}: no such file")
     scenario, _ = effective_scenario(h)
     kinds = {f.name: f.kind for f in generator_class(scenario.generator.name).features}
     kinds[PREDICTION] = "numeric"

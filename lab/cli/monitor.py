@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from lab.cli._common import JsonOpt, err_console, out_console, print_json
+from lab import checks
+from lab.cli._common import HomeOpt, JsonOpt, err_console, out_console, print_json
 from lab.errors import UsageError
 
 if TYPE_CHECKING:
@@ -38,24 +39,26 @@ def evaluate(
     plot: Annotated[
         Optional[Path], typer.Option("--plot", help="Also write a PNG of every episode's scores and alarms.", show_default=False)
     ] = None,
+    home: HomeOpt = None,  # noqa: ARG001 (accepted like every command's; no lab home is needed)
 ) -> None:
     """Replay CONFIG over drift episodes of every kind and report detection, delay and false alarms."""
     import time
 
-    from lab.scenario import load_scenario
-
     if config is None:
         raise UsageError("missing CONFIG: the monitoring.yaml to evaluate", hint="lab evaluate monitoring.yaml --scenario ID")
+    checks.check_monitoring_yaml(config)  # arguments, paths and YAML keys before any heavy import
     if scenario is None:
         raise UsageError("missing --scenario", hint="e.g. --scenario credit-concept-drift; `lab scenarios` lists them")
+    checks.check_scenario_ref(scenario)
     seed = 0 if seed is None else seed
-    if not 0 <= seed < 2**32:
-        raise UsageError(f"--seed {seed} is outside 0..4294967295")
-    if speed is not None and not 0.05 <= speed <= 86400:
-        raise UsageError(f"--speed {speed} is outside 0.05..86400 seconds per scenario day")
-    sc = load_scenario(scenario)
+    checks.check_seed(seed)
+    checks.check_speed(speed)
     if plot is not None:
         _check_writable(plot)
+
+    from lab.scenario import load_scenario
+
+    sc = load_scenario(scenario)
 
     from lab.monitoring.evaluate import DEFAULT_SPEED, SuiteSpec, evaluate as run, live_rows_per_day, validate_config
 

@@ -9,7 +9,8 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from lab.cli._common import HomeOpt, JsonOpt, err_console, get_home, out_console, print_json
+from lab import checks
+from lab.cli._common import AlertWebhookOpt, HomeOpt, JsonOpt, err_console, get_home, out_console, print_json
 from lab.errors import UsageError
 
 DEFAULT_SCENARIO = "hiring-data-drift"
@@ -44,13 +45,23 @@ def up(
     speed: Annotated[Optional[float], typer.Option("--speed", help="Wall-clock seconds per scenario day (default 60).")] = None,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Return once every service is healthy.")] = False,
     port_base: Annotated[Optional[int], typer.Option("--port-base", help="Ports N..N+3 for mlflow, prefect, serving, traffic; 0 = any free ports. Default: 5000, 4200, 3000, 3100, or what this home used before.")] = None,
+    alert_webhook: AlertWebhookOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Bring up a scenario: MLflow, Prefect, the BentoML service and traffic."""
-    from lab import stack
+    checks.check_scenario_ref(scenario)  # options first: a mistake is answered before any heavy import
+    checks.check_seed(seed)
+    checks.check_speed(speed)
+    checks.check_port_base(port_base)
+    if alert_webhook is not None:
+        alert_webhook = checks.check_webhook_url(alert_webhook)
+
+    from lab import alerts, stack
 
     h = get_home(home)
     _, cfg = stack.prepare(h, scenario, seed, speed, port_base)
+    if alert_webhook is not None:
+        alerts.set_webhook(h, alert_webhook)
     pid = stack.spawn_supervisor(h)
     err_console.print(f"bringing up [bold]{cfg['scenario']}[/] (seed {cfg['seed']}, {cfg['speed']:g} s per day) in {h.root}")
     if err_console.is_terminal:
@@ -112,9 +123,10 @@ def down(home: HomeOpt = None) -> None:
 
 
 def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
-    """Scenario, day, services and their health, registered model versions."""
-    from lab import stack
+    """Scenario, day, services and their health, model versions, alerts and live metrics."""
+    from lab import alerts, stack
     from lab.home import Clock
+    from lab.run import scenario_state
     from lab.registry import model_versions
     from lab.scenario import load_scenario
     from lab.errors import ServiceError
@@ -134,6 +146,10 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
 
     events = public_events(h, scenario)
     day = Clock(h.clock_json).day()
+    running = stack.lab_running(h)
+    state = scenario_state(h, running)
+    fired_alerts = alerts.journal_alerts(h)
+    live = alerts.live_metrics(h)
     report = {
         "scenario": cfg["scenario"],
         "title": scenario.title,
@@ -142,11 +158,15 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
         "days": scenario.timeline.days,
         "speed": cfg["speed"],
         "home": str(h.root),
-        "running": stack.lab_running(h),
+        "running": running,
+        "scenario_state": state,
+        "scenario_ended": state == "ended",
         "services": services,
         "model": scenario.model.name,
         "model_versions": versions,
         "events": events,
+        "alerts": fired_alerts,
+        "live_metrics": live,
         "reports": sorted(str(p) for p in (h.root / "reports").glob("*")) if (h.root / "reports").exists() else [],
     }
     if registry_error:
@@ -154,9 +174,10 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     if json_out:
         print_json(report)
         return
+    said = {"ended": "scenario ended", "paused": "paused: `lab resume` continues"}.get(state, state)
     out_console.print(
         f"[bold]{report['scenario']}[/] seed {report['seed']}  day {day:.2f} of {report['days']}  "
-        f"({'running' if report['running'] else 'stopped'})  home {h.root}",
+        f"({said})  home {h.root}",
         highlight=False,
     )
     t = Table(title="services", title_justify="left")
@@ -180,6 +201,25 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     for ev in events:
         e.add_row(ev["name"], ev["status"], "" if ev["day"] is None else f"{ev['day']:.2f}")
     out_console.print(e)
+    _print_monitoring(fired_alerts, live)
+
+
+def _print_monitoring(fired_alerts: list[dict], live: dict | None) -> None:
+    if live:
+        metrics = ", ".join(f"{k} {_fmt(live.get(k))}" for k in ("roc_auc", "accuracy", "positive_rate", "mean_score"))
+        out_console.print(f"champion v{live['champion_version']} on its {live['labelled_rows']} latest labelled rows "
+                          f"(monitor window {live['window']}): {metrics}", highlight=False)
+    else:
+        out_console.print("champion live metrics: no labelled rows judged yet", highlight=False)
+    if not fired_alerts:
+        out_console.print("alerts: none", highlight=False)
+        return
+    a = Table(title=f"alerts ({len(fired_alerts)})", title_justify="left")
+    for c in ("day", "window", "signal", "detail"):
+        a.add_column(c)
+    for al in fired_alerts[-10:]:
+        a.add_row(f"{al['day']:.2f}", str(al["window"]), al["signal"], al["detail"])
+    out_console.print(a)
 
 
 def _fmt(x) -> str:

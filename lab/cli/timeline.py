@@ -1,4 +1,4 @@
-"""`lab inject`: fire the next (or a named) timeline event now."""
+"""`lab inject`, `lab pause`, `lab resume`: the facilitator's hold on the timeline."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from lab.cli._common import HomeOpt, err_console, get_home
 
 def register(app: typer.Typer) -> None:
     app.command("inject")(inject)
+    app.command("pause")(pause)
+    app.command("resume")(resume)
 
 
 def inject(
@@ -50,3 +52,38 @@ def inject(
         write_json_atomic(h.answer_key, key)
     entry = events.fire(h, scenario, event, actor="facilitator", mlflow_url=h.url("mlflow"))
     err_console.print(f"fired {event} ({entry['data']['type']}) on day {entry['day']:.2f}")
+
+
+def _running_home(home: str | None):
+    from lab import stack
+    from lab.errors import StateError
+
+    h = get_home(home)
+    stack.require_config(h)
+    if not stack.lab_running(h):
+        raise StateError(f"the lab in {h.root} is not running", hint="`lab up` first")
+    return h
+
+
+def pause(home: HomeOpt = None) -> None:
+    """Pause the scenario: its clock, traffic and timeline stop until `lab resume` (days do not pass)."""
+    from lab import run
+
+    h = _running_home(home)
+    entry = run.pause(h)
+    if entry is None:
+        err_console.print("already paused; `lab resume` continues")
+    else:
+        err_console.print(f"paused on day {entry['day']:.2f}: no traffic, no events, no labels until `lab resume`")
+
+
+def resume(home: HomeOpt = None) -> None:
+    """Resume a paused scenario from the day it was paused on."""
+    from lab import run
+
+    h = _running_home(home)
+    entry = run.resume(h)
+    if entry is None:
+        err_console.print("not paused; nothing to resume")
+    else:
+        err_console.print(f"resumed on day {entry['day']:.2f}")

@@ -8,60 +8,40 @@ reference, then judge windows::
     result = window_drift(reference, window, resolved)   # fast path
     window_drift_report(reference, window, resolved)     # same decisions via an Evidently Report
     check_performance(labels, scores, resolved.performance, reference_value, decision_threshold)
+
+The names below are loaded on first use (PEP 562), so importing a light submodule such
+as ``lab.monitoring._yaml`` does not import pandas, scikit-learn or Evidently: the CLI
+checks a user's YAML before paying for them.
 """
 
-from lab.monitoring.config import (
-    AlertingSpec,
-    ConfigError,
-    DataDriftSpec,
-    DriftTest,
-    MonitoringConfig,
-    PerformanceSpec,
-    PredictionDriftSpec,
-    Problem,
-    ResolvedColumn,
-    ResolvedConfig,
-    WindowSpec,
-    load_monitoring_config,
-    resolve,
-)
-from lab.monitoring.fastdrift import (
-    ColumnDrift,
-    WindowResult,
-    column_drift,
-    same_decisions,
-    window_drift,
-    window_drift_report,
-)
-from lab.monitoring.methods import METHODS, ColumnKind, MethodInfo, evidently_default, methods_for
-from lab.monitoring.performance import PerformanceResult, check_performance, metric_value
+from __future__ import annotations
 
-__all__ = [
-    "AlertingSpec",
-    "ColumnDrift",
-    "ColumnKind",
-    "ConfigError",
-    "DataDriftSpec",
-    "DriftTest",
-    "METHODS",
-    "MethodInfo",
-    "MonitoringConfig",
-    "PerformanceResult",
-    "PerformanceSpec",
-    "PredictionDriftSpec",
-    "Problem",
-    "ResolvedColumn",
-    "ResolvedConfig",
-    "WindowResult",
-    "WindowSpec",
-    "check_performance",
-    "column_drift",
-    "evidently_default",
-    "load_monitoring_config",
-    "methods_for",
-    "metric_value",
-    "resolve",
-    "same_decisions",
-    "window_drift",
-    "window_drift_report",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "config": (
+        "AlertingSpec", "ConfigError", "DataDriftSpec", "DriftTest", "MonitoringConfig", "PerformanceSpec",
+        "PredictionDriftSpec", "Problem", "ResolvedColumn", "ResolvedConfig", "WindowSpec",
+        "load_monitoring_config", "resolve",
+    ),
+    "fastdrift": ("ColumnDrift", "WindowResult", "column_drift", "same_decisions", "window_drift", "window_drift_report"),
+    "methods": ("METHODS", "ColumnKind", "MethodInfo", "evidently_default", "methods_for"),
+    "performance": ("PerformanceResult", "check_performance", "metric_value"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lab.monitoring' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"lab.monitoring.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
