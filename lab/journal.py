@@ -42,6 +42,7 @@ KINDS = frozenset(
         "labels.arrived",
         "shadow.started",
         "shadow.stopped",
+        "shadow.crash_loop",
         "promote",
         "rollback",
         "monitor.config",
