@@ -91,14 +91,15 @@ def shadow_state(ctx: Ctx) -> dict[str, Any] | None:
 
 
 def _wait_shadow_ready(ctx: Ctx, version: int, percent: float, fault: str | None, timeout: float) -> float:
-    """Poll serving until shadow ``version`` answers; InProgressError when it is still warming."""
+    """Poll serving until shadow ``version`` has warmed up (its first worker loaded the model,
+    mirroring began); InProgressError when it is still warming, ServiceError on a crash loop."""
     started = time.monotonic()
     state: dict[str, Any] | None = None
     while True:
         state = shadow_state(ctx)
         if state and (state["version"], state["percent"], state["fault"]) == (version, percent, fault):
-            if state["state"] == "ready":
-                return time.monotonic() - started
+            if state["state"] == "ready" or (state["warmed"] and state["state"] != "crash_loop"):
+                return time.monotonic() - started  # (a worker that crashes on requests may be restarting now)
             if state["state"] == "crash_loop":
                 raise ServiceError(f"shadow v{version} crash-looped ({state['crashes']} crashes of its worker, "
                                    f"{CRASH_LOOP_CRASHES} within {CRASH_LOOP_WINDOW_SECONDS:.0f} s): "
@@ -153,7 +154,8 @@ def shadow_start(ctx: Ctx, version: int, percent: float = 100.0, fault: str | No
         if "version" in changed:
             request_alias_move(ctx.home, ctx.mlflow, ctx.model, "shadow", version, actor="user",
                                reason=reason or f"shadow v{version} at {percent:g}%", via="lab shadow start")
-        data = _journal(ctx, "shadow.started", {**data, "previous": was if was["version"] is not None else None})["data"]
+        previous = was if was["version"] is not None else None
+        data = _journal(ctx, "shadow.started", {**data, "previous": previous})["data"]
     # a new shadow worker imports and loads the model before it is ready
     took = _wait_shadow_ready(ctx, version, percent, fault, timeout)
     return {**data, "seconds_to_mirror": round(took, 3)}

@@ -209,7 +209,7 @@ class ShadowMirror:
                 return None
             c = self._counts
             return {"version": self.config.version, "state": self.state, "percent": self.config.percent,
-                    "fault": self.config.fault, "mirrored": c.mirrored, "answered": c.answered,
+                    "fault": self.config.fault, "warmed": self._ever_ready, "mirrored": c.mirrored, "answered": c.answered,
                     "dropped": c.dropped, "failed": c.failed,
                     "pending": c.mirrored - c.answered - c.dropped - c.failed,
                     "crashes": c.crashes, "recent_crashes": self._loop.recent(time.monotonic()),

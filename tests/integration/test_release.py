@@ -229,8 +229,8 @@ def test_crashing_or_failing_shadow_never_fails_clients(lab):
 
 def test_crash_loop_is_journaled_restarts_stop_and_status_shows_it(lab):
     url = serving(lab)
-    run_lab("shadow", "start", "--version", "3", "--fault", "crash", *WARM, home=lab, check=True)
     seq = entries(lab)[-1]["seq"]
+    run_lab("shadow", "start", "--version", "3", "--fault", "crash", *WARM, home=lab, check=True)
     i = 0
 
     def looped():
