@@ -232,8 +232,10 @@ class ShadowMirror:
         return worker
 
     def _flush(self) -> list[_Job]:
+        """Empty the queue (its worker is gone); the batch in flight, if any, is its callback's to log."""
         jobs = list(self._queue)
         self._queue.clear()
+        self._in_flight = None
         return jobs
 
     def _crashed(self, worker: _Worker, why: str) -> tuple[dict[str, Any] | None, list[_Job]]:
