@@ -7,7 +7,9 @@
     │   ├── ScenarioError    exit 2  a scenario file is invalid or unknown
     │   └── SubmissionError  exit 2  a submission cannot be read at all
     ├── StateError           exit 3  the lab home is not in the state the command needs
-    └── ServiceError         exit 4  a service failed to start, died, or answered badly
+    ├── ServiceError         exit 4  a service failed to start, died, or answered badly
+    └── InProgressError      exit 5  the work goes on in the background (e.g. a shadow still
+                                     warming up): nothing failed; run the command again to wait
 
 Every error carries a one-line message naming what and where, and an optional hint
 telling the user what to do. The CLI prints both and exits with ``exit_code``;
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 class LabError(Exception):
     exit_code = 1
+    label = "error"  # how the CLI introduces the message
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -47,3 +50,8 @@ class StateError(LabError):
 
 class ServiceError(LabError):
     exit_code = 4
+
+
+class InProgressError(LabError):
+    exit_code = 5
+    label = "still in progress"

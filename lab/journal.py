@@ -45,6 +45,7 @@ KINDS = frozenset(
         "labels.arrived",
         "shadow.started",
         "shadow.stopped",
+        "shadow.crash_loop",
         "promote",
         "rollback",
         "monitor.config",

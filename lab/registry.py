@@ -77,6 +77,13 @@ def aliases(base: str, model: str, client: httpx.Client | None = None) -> dict[s
     return {a["alias"]: int(a["version"]) for a in registered.get("aliases", [])}
 
 
+def model_tags(base: str, model: str) -> dict[str, str]:
+    """The registered model's tags: ``{"lab.shadow.percent": "100", ...}``."""
+    with httpx.Client(timeout=5.0) as client:
+        registered = _get(client, base, "registered-models/get", name=model).get("registered_model", {})
+    return {t["key"]: t["value"] for t in registered.get("tags", [])}
+
+
 def version_exists(base: str, model: str, version: int) -> bool:
     with httpx.Client(timeout=5.0) as client:
         found = _get(client, base, "model-versions/get", name=model, version=str(version))

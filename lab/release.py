@@ -16,15 +16,18 @@ import httpx
 
 from lab import stack
 from lab.audit import request_alias_move
-from lab.errors import ServiceError, StateError, UsageError
+from lab.errors import InProgressError, ServiceError, StateError, UsageError
 from lab.home import Clock, Home
 from lab.journal import Journal
-from lab.registry import aliases, delete_model_tag, model_versions, set_model_tag
+from lab.registry import aliases, delete_model_tag, model_tags, model_versions, set_model_tag
 from lab.run import effective_scenario
 from lab.serving.requestlog import merged
+from lab.serving.shadow_state import (CRASH_LOOP_CRASHES, CRASH_LOOP_WINDOW_SECONDS, FAULT_HELP, parse_fault,
+                                      shadow_counts)
 
 SWITCH_TIMEOUT_SECONDS = 30.0
-FAULTS = ("error", "crash")
+#: How long `lab shadow start` waits for a new shadow to warm up (start its worker, load the model).
+WARM_TIMEOUT_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -82,33 +85,84 @@ def _journal(ctx: Ctx, kind: str, data: dict[str, Any]) -> dict[str, Any]:
     return Journal(ctx.home.journal).append(kind, data, day=Clock(ctx.home.clock_json).day(), actor="user")
 
 
+def shadow_state(ctx: Ctx) -> dict[str, Any] | None:
+    """The shadow as serving sees it (None when there is none): version, state, counts."""
+    return serving_state(ctx).get("shadow")
+
+
+def _wait_shadow_ready(ctx: Ctx, version: int, percent: float, fault: str | None, timeout: float) -> float:
+    """Poll serving until shadow ``version`` has warmed up (its first worker loaded the model,
+    mirroring began); InProgressError when it is still warming, ServiceError on a crash loop."""
+    started = time.monotonic()
+    state: dict[str, Any] | None = None
+    while True:
+        state = shadow_state(ctx)
+        if state and (state["version"], state["percent"], state["fault"]) == (version, percent, fault):
+            if state["state"] == "ready" or (state["warmed"] and state["state"] != "crash_loop"):
+                return time.monotonic() - started  # (a worker that crashes on requests may be restarting now)
+            if state["state"] == "crash_loop":
+                raise ServiceError(f"shadow v{version} crash-looped ({state['crashes']} crashes of its worker, "
+                                   f"{CRASH_LOOP_CRASHES} within {CRASH_LOOP_WINDOW_SECONDS:.0f} s): "
+                                   "serving no longer restarts it",
+                                   hint="see `lab logs serving`; `lab shadow stop`, then start it again")
+        if time.monotonic() - started >= timeout:
+            break
+        time.sleep(0.2)
+    where = f"it is {state['state']}" if state and state["version"] == version else "serving has not picked it up yet"
+    raise InProgressError(
+        f"shadow v{version} is still warming up after {timeout:.0f} s ({where}); the shadow alias is set and "
+        "mirroring begins once its worker has loaded the model",
+        hint="run the same `lab shadow start` again to wait for it (nothing is moved twice); `lab status` "
+             "shows the shadow's state")
+
+
 def shadow_start(ctx: Ctx, version: int, percent: float = 100.0, fault: str | None = None,
-                 reason: str | None = None) -> dict[str, Any]:
+                 reason: str | None = None, timeout: float = WARM_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """Set the shadow (journaled before waiting), then wait until it answers.
+
+    Idempotent: with the same version, share and fault already set, nothing moves and
+    nothing is journaled; the command only waits again. A changed share or fault is
+    set and journaled without moving the alias.
+    """
     if not 0 < percent <= 100:
         raise UsageError(f"--percent {percent} is outside (0, 100]")
-    if fault is not None and fault not in FAULTS and not (fault.startswith("delay_ms=") and fault[9:].isdigit()):
-        raise UsageError(f"--fault {fault!r} is not one of: error, crash, delay_ms=N")
+    if not timeout > 0:
+        raise UsageError(f"--timeout {timeout} must be more than 0 seconds")
+    percent = float(f"{percent:g}")  # as the registry tag keeps it, and serving reads it back
+    try:
+        parse_fault(fault)
+    except ValueError:
+        raise UsageError(f"--fault {fault!r} is not one of: {FAULT_HELP}") from None
     current = aliases(ctx.mlflow, ctx.model)
     if current.get("champion") == version:
         raise UsageError(f"v{version} is the champion already: shadow another version")
-    _require_version(ctx, version)
-    set_model_tag(ctx.mlflow, ctx.model, "lab.shadow.percent", f"{percent:g}")
-    if fault:
-        set_model_tag(ctx.mlflow, ctx.model, "lab.shadow.fault", fault)
-    else:
-        delete_model_tag(ctx.mlflow, ctx.model, "lab.shadow.fault")
-    request_alias_move(ctx.home, ctx.mlflow, ctx.model, "shadow", version, actor="user",
-                       reason=reason or f"shadow v{version} at {percent:g}%", via="lab shadow start")
+    tags = model_tags(ctx.mlflow, ctx.model)
+    was = {"version": current.get("shadow"), "percent": tags.get("lab.shadow.percent"),
+           "fault": tags.get("lab.shadow.fault") or None}
+    now = {"version": version, "percent": f"{percent:g}", "fault": fault}
+    changed = [k for k in now if was[k] != now[k]] if was["version"] is not None else ["version"]
+    data = {"model": ctx.model, "version": version, "percent": percent, "fault": fault,
+            "champion": current.get("champion"), "changed": changed}
+    if changed:
+        if "version" in changed:
+            _require_version(ctx, version)
+        set_model_tag(ctx.mlflow, ctx.model, "lab.shadow.percent", f"{percent:g}")
+        if fault:
+            set_model_tag(ctx.mlflow, ctx.model, "lab.shadow.fault", fault)
+        else:
+            delete_model_tag(ctx.mlflow, ctx.model, "lab.shadow.fault")
+        if "version" in changed:
+            request_alias_move(ctx.home, ctx.mlflow, ctx.model, "shadow", version, actor="user",
+                               reason=reason or f"shadow v{version} at {percent:g}%", via="lab shadow start")
+        previous = was if was["version"] is not None else None
+        data = _journal(ctx, "shadow.started", {**data, "previous": previous})["data"]
     # a new shadow worker imports and loads the model before it is ready
-    took = _wait_serving(ctx, "shadow_version", version, timeout=120, shadow_percent=percent, shadow_fault=fault,
-                         shadow_ready=True)
-    entry = _journal(ctx, "shadow.started", {"model": ctx.model, "version": version, "percent": percent,
-                                              "fault": fault, "champion": current.get("champion"),
-                                              "seconds_to_mirror": round(took, 3)})
-    return entry["data"]
+    took = _wait_shadow_ready(ctx, version, percent, fault, timeout)
+    return {**data, "seconds_to_mirror": round(took, 3)}
 
 
 def shadow_stop(ctx: Ctx) -> dict[str, Any]:
+    """Stop mirroring; journals what became of the requests mirrored to the shadow."""
     current = aliases(ctx.mlflow, ctx.model)
     version = current.get("shadow")
     if version is None:
@@ -116,13 +170,13 @@ def shadow_stop(ctx: Ctx) -> dict[str, Any]:
     request_alias_move(ctx.home, ctx.mlflow, ctx.model, "shadow", None, actor="user", reason="shadow stopped",
                        via="lab shadow stop")
     _wait_serving(ctx, "shadow_version", None)
-    mirrored = sum(1 for r in merged(ctx.home.serving / "requests.jsonl") if r.get("shadow_version") == version)
-    return _journal(ctx, "shadow.stopped", {"model": ctx.model, "version": version, "mirrored": mirrored})["data"]
+    counts = shadow_counts(merged(ctx.home.serving / "requests.jsonl"), version)
+    return _journal(ctx, "shadow.stopped", {"model": ctx.model, "version": version, **counts})["data"]
 
 
 def shadowed_requests(ctx: Ctx, version: int) -> int:
-    return sum(1 for r in merged(ctx.home.serving / "requests.jsonl")
-               if r.get("shadow_version") == version and r.get("shadow_status") == "ok")
+    """Mirrored requests the shadow ``version`` answered (ok or late)."""
+    return shadow_counts(merged(ctx.home.serving / "requests.jsonl"), version)["answered"]
 
 
 def promote(ctx: Ctx, version: int, reason: str) -> dict[str, Any]:

@@ -54,6 +54,23 @@ def probe(home: Home, services: tuple[str, ...] = SERVICES, timeout: float = 1.5
     return out
 
 
+def shadow_status(home: Home, timeout: float = 3.0) -> dict[str, Any] | None:
+    """The shadow as serving sees it (``/admin/state``): None when there is no shadow.
+
+    ``{version, state: warming|ready|restarting|crash_loop, mirrored, answered, dropped,
+    failed, pending, ...}``; ``state`` is ``unknown`` (with ``error``) when serving does
+    not answer.
+    """
+    import httpx
+
+    try:
+        r = httpx.post(home.url("serving") + "/admin/state", json={}, timeout=timeout)
+        r.raise_for_status()
+        return r.json().get("shadow")
+    except (httpx.HTTPError, ValueError) as exc:
+        return {"state": "unknown", "error": f"serving did not answer: {exc}"[:200]}
+
+
 def lab_running(home: Home) -> bool:
     """Is the lab up? Embedded: its supervisor is alive. Compose (the containers are not
     this process's to see): the stack's services answer their health URLs."""

@@ -37,3 +37,15 @@ def lab_home(tmp_path_factory) -> Path:
             home=home, check=True)
     yield home
     run_lab("down", home=home)
+
+
+@pytest.fixture(scope="module")
+def cpu_stress():
+    """Two busy loops at normal priority for the whole module: a loaded two-core machine."""
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        yield [p.pid for p in loops]
+    finally:
+        for p in loops:
+            p.kill()
+            p.wait(timeout=30)

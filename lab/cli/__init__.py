@@ -1,8 +1,8 @@
 """The ``lab`` command line. One module per noun; this one wires them and maps errors.
 
 Data goes to stdout (``--json`` prints an object with ``schema_version``); messages go
-to stderr. A :class:`lab.errors.LabError` prints one ``error:`` line (plus a hint) and
-exits with its code; no traceback is shown for user mistakes.
+to stderr. A :class:`lab.errors.LabError` prints one ``error:`` line (``still in progress:`` for
+:class:`lab.errors.InProgressError`), plus a hint, and exits with its code; no traceback is shown for user mistakes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import typer
 from rich.text import Text
 
 from lab.cli._common import err_console
-from lab.errors import LabError
+from lab.errors import InProgressError, LabError
 
 app = typer.Typer(
     name="lab",
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="lab")
     except LabError as exc:
-        line = Text("error:", style="bold red")
+        line = Text(f"{exc.label}:", style="bold yellow" if isinstance(exc, InProgressError) else "bold red")
         line.append(f" {exc.message}")  # plain text: a message may quote user input such as "[/]"
         err_console.print(line, highlight=False, soft_wrap=True)
         if exc.hint:

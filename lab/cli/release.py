@@ -23,26 +23,35 @@ def register(app: typer.Typer) -> None:
 def shadow_start(
     version: Annotated[int, typer.Option("--version", help="Model version to shadow.")],
     percent: Annotated[float, typer.Option("--percent", help="Share of requests mirrored, 0-100.")] = 100.0,
-    fault: Annotated[Optional[str], typer.Option("--fault", help="Drills only: make the shadow misbehave: error, crash, delay_ms=N.")] = None,
+    fault: Annotated[Optional[str], typer.Option("--fault", help="Drills only: make the shadow misbehave: error, crash, delay_ms=N, load_delay_ms=N.")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the shadow to warm up; past them, exit 5 and let it warm in the background.")] = 120.0,
     home: HomeOpt = None,
 ) -> None:
-    """Start mirroring requests to VERSION: clients still get the champion's answers."""
+    """Start mirroring requests to VERSION: clients still get the champion's answers.
+
+    Journals the start when the alias moves, then waits for the shadow to warm up.
+    Running it again with the same options moves nothing and only waits again.
+    """
     from lab import release
 
     ctx = release.context(get_home(home))
-    data = release.shadow_start(ctx, version, percent, fault)
+    data = release.shadow_start(ctx, version, percent, fault, timeout=timeout)
+    if not data["changed"]:
+        err_console.print(f"v{version} is the shadow already, on {percent:g}% of requests", highlight=False)
     err_console.print(f"shadowing {ctx.model} v{version} on {percent:g}% of requests "
-                      f"(mirroring after {data['seconds_to_mirror']:.2f} s)")
+                      f"(mirroring after {data['seconds_to_mirror']:.2f} s)", highlight=False)
 
 
 @shadow_app.command("stop")
 def shadow_stop(home: HomeOpt = None) -> None:
-    """Stop mirroring."""
+    """Stop mirroring; says what became of the mirrored requests."""
     from lab import release
 
     ctx = release.context(get_home(home))
-    data = release.shadow_stop(ctx)
-    err_console.print(f"stopped shadowing v{data['version']} ({data['mirrored']} requests mirrored)")
+    d = release.shadow_stop(ctx)
+    pending = f", {d['pending']} without an answer yet" if d["pending"] else ""
+    err_console.print(f"stopped shadowing v{d['version']}: {d['mirrored']} requests mirrored, {d['answered']} "
+                      f"answered, {d['dropped']} dropped, {d['failed']} failed{pending}", highlight=False)
 
 
 @shadow_app.command("report")

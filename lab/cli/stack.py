@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from lab import checks
@@ -123,7 +124,7 @@ def down(home: HomeOpt = None) -> None:
 
 
 def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
-    """Scenario, day, services and their health, model versions, alerts and live metrics."""
+    """Scenario, day, services and their health, the shadow, model versions, alerts and live metrics."""
     from lab import alerts, stack
     from lab.home import Clock
     from lab.run import scenario_state
@@ -171,6 +172,7 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     }
     if registry_error:
         report["registry_error"] = registry_error
+    report["shadow"] = stack.shadow_status(h) if services["serving"]["healthy"] else None
     if json_out:
         print_json(report)
         return
@@ -186,6 +188,8 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     for name, s in services.items():
         t.add_row(name, s["status"], "yes" if s["healthy"] else "no", s["url"])
     out_console.print(t)
+    if report["shadow"]:
+        out_console.print(_shadow_line(report["shadow"]), highlight=False)
     if versions:
         v = Table(title=f"model {scenario.model.name}", title_justify="left")
         for c in ("version", "aliases", "roc_auc", "accuracy", "selection_rate", "run_id"):
@@ -220,6 +224,18 @@ def _print_monitoring(fired_alerts: list[dict], live: dict | None) -> None:
     for al in fired_alerts[-10:]:
         a.add_row(f"{al['day']:.2f}", str(al["window"]), al["signal"], al["detail"])
     out_console.print(a)
+
+
+def _shadow_line(sh: dict) -> str:
+    if sh["state"] == "unknown":
+        return f"shadow: [yellow]unknown[/] ({escape(sh['error'])})"
+    colour = {"ready": "green", "crash_loop": "red"}.get(sh["state"], "yellow")
+    line = (f"shadow v{sh['version']}: [{colour}]{sh['state']}[/]  {sh['mirrored']} mirrored, {sh['answered']} "
+            f"answered, {sh['dropped']} dropped, {sh['failed']} failed")
+    if sh["state"] == "crash_loop":
+        line += f"\n  [red]crash loop:[/] {sh['crashes']} crashes of its worker, so serving stopped restarting it; "
+        line += "its mirrored requests are logged unavailable (`lab shadow stop`)"
+    return line
 
 
 def _fmt(x) -> str:

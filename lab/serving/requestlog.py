@@ -6,8 +6,9 @@
   (HTTP status), ``error`` when it failed, ``inputs`` (column -> values) and
   ``shadow_version`` when the request was mirrored.
 * ``"kind": "shadow"``, written when the shadow finished: ``id``, ``shadow_version``,
-  ``shadow_prediction``, ``shadow_latency_ms``, ``shadow_status`` (``ok``, ``late``,
-  ``error``, ``crashed``, ``dropped``, ``unavailable``) and ``shadow_error``.
+  ``shadow_prediction``, ``shadow_latency_ms``, ``shadow_status`` (answered: ``ok``,
+  ``late``; failed: ``error``, ``crashed``; dropped: ``dropped``, ``unavailable``,
+  ``cancelled``; see :mod:`lab.serving.shadow_state`) and ``shadow_error``.
 
 :func:`merged` yields one record per request with the shadow's fields added.
 """

@@ -4,7 +4,8 @@ Answers ``{"request_id", "model", "model_version", "probabilities"}``: one proba
 of the positive class per row, from the version ``champion`` points at when the
 request arrived. A client may send its own ``X-Request-ID``; otherwise one is made.
 While a shadow is active, the same rows are mirrored to it after the champion has
-answered (lab.serving.shadow). Every request, failed ones too, is appended to
+answered (lab.serving.shadow); a shadow that crash-loops is journaled
+(``shadow.crash_loop``) and left stopped. Every request, failed ones too, is appended to
 ``<home>/serving/requests.jsonl`` with its inputs.
 
 Also: ``GET /metrics`` (Prometheus, with the model version as a label) and
@@ -24,6 +25,7 @@ import bentoml
 from bentoml.exceptions import InvalidArgument, NotFound
 
 from lab.home import Clock, Home, resolve_home
+from lab.journal import Journal
 from lab.serving.follower import RegistryFollower
 from lab.serving.requestlog import RequestLog
 from lab.serving.shadow import ShadowMirror
@@ -57,7 +59,7 @@ class Screening:
         self.generator = generator_class(scenario.generator.name)
         self.clock = Clock(self.home.clock_json)
         self.log = RequestLog(self.home.serving / "requests.jsonl")
-        self.shadow = ShadowMirror(self.model_name, self._log_shadow)
+        self.shadow = ShadowMirror(self.model_name, self._log_shadow, self._journal_crash_loop)
         self.follower = RegistryFollower(os.environ["MLFLOW_TRACKING_URI"], self.model_name, self.shadow.configure)
         self.follower.start()
 
@@ -65,6 +67,10 @@ class Screening:
         status = record["shadow_status"]
         PREDICTIONS.labels(self.model_name, str(record["shadow_version"]), "shadow", status).inc()
         self.log.write(record)
+
+    def _journal_crash_loop(self, record: dict[str, Any]) -> None:
+        Journal(self.home.journal).append("shadow.crash_loop", {"model": self.model_name, **record},
+                                          day=self.clock.day(), actor="lab")
 
     @bentoml.api(route="/predict")
     def predict(self, rows: list[dict[str, Any]], ctx: bentoml.Context) -> dict[str, Any]:
@@ -119,7 +125,12 @@ class Screening:
 
     @bentoml.api(route="/admin/state")
     def state(self) -> dict[str, Any]:
-        """What serving is doing now: the champion it serves and the shadow it mirrors to."""
+        """What serving is doing now: the champion it serves and the shadow it mirrors to.
+
+        ``shadow`` is None, or its version, ``state`` (warming, ready, restarting,
+        crash_loop) and what became of the requests mirrored to it since this serving
+        process began mirroring to that version (mirrored, answered, dropped, failed, pending).
+        """
         current = self.follower.current
         sh = self.shadow.config
         return {
@@ -127,6 +138,8 @@ class Screening:
             "champion_version": current.version if current else None,
             "shadow_version": sh.version,
             "shadow_ready": self.shadow.ready,
+            "shadow_state": self.shadow.state,
+            "shadow": self.shadow.snapshot(),
             "shadow_percent": sh.percent,
             "shadow_fault": sh.fault,
         }

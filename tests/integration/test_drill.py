@@ -3,7 +3,9 @@
 For each scenario: bring it up on a fast clock, shadow the challenger, decide from the
 labelled comparison, roll back the bad release where there is one, and submit the
 untouched templates. All five report outputs must come out, and the journal must
-hold the evidence the graders read.
+hold the evidence the graders read. Two busy loops at normal priority run throughout
+(a loaded two-core machine): the shadow must still answer at least 80% of the requests
+mirrored to it and never crash-loop.
 """
 
 from __future__ import annotations
@@ -32,14 +34,14 @@ def wait_for_day(home, day, timeout=300):
 
 
 @pytest.mark.parametrize("scenario_id", SCENARIOS)
-def test_scripted_drill_then_submit(scenario_id, tmp_path):
+def test_scripted_drill_then_submit(scenario_id, tmp_path, cpu_stress):
     scenario = load_scenario(scenario_id)
     home = tmp_path / "home"
     run_lab("up", scenario_id, "--detach", "--port-base", "0", "--seed", "11", "--speed", "3", home=home, check=True)
     try:
         challenger = scenario.version_of("challenger")
         if challenger is not None:  # bad-release-rollback has none: nothing to shadow
-            run_lab("shadow", "start", "--version", str(challenger), home=home, check=True)
+            run_lab("shadow", "start", "--version", str(challenger), "--timeout", "900", home=home, check=True)
             start = status_json(home)["day"]
             wait_for_day(home, start + scenario.timeline.label_delay_days + 2)
             report = json.loads(run_lab("shadow", "report", "--json", home=home, check=True).stdout)
@@ -51,6 +53,10 @@ def test_scripted_drill_then_submit(scenario_id, tmp_path):
                         home=home, check=True)
             else:
                 run_lab("shadow", "stop", home=home, check=True)
+            journal = [json.loads(x) for x in (home / "journal.jsonl").read_text().splitlines()]
+            stopped = [e["data"] for e in journal if e["kind"] == "shadow.stopped"][-1]  # promote stops it too
+            assert stopped["version"] == challenger and stopped["answered"] >= 0.8 * stopped["mirrored"], stopped
+            assert not [e for e in journal if e["kind"] == "shadow.crash_loop"]
         bad = next((e for e in scenario.timeline.events if e.type == "bad_release"), None)
         if bad is not None:
             proc = run_lab("inject", bad.name, home=home)  # the timeline may have fired it already
