@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from lab.serving.shadow_state import DROPPED, FAILED
+
 
 #: Shadow statuses (lab.serving.shadow) counted as a failure of the shadow.
-FAILED_STATUSES = ("error", "crashed", "unavailable")
 #: Warn when more than this share of mirrored requests got no usable answer.
 NO_ANSWER_WARN_SHARE = 0.2
 #: Interleaved latency: requests are grouped in buckets of this many seconds ...
@@ -57,8 +58,12 @@ def _metrics(y: np.ndarray, p: np.ndarray, decision: float) -> dict[str, float |
 def shadow_counts(records: Iterable[dict[str, Any]], version: int | None) -> dict[str, Any]:
     """What became of the requests mirrored to ``version`` (merged serving records, status 200).
 
-    ``answered`` is ``ok`` + ``late`` (both carry a prediction); ``no_answer`` counts
-    mirrored requests with no shadow line at all (the shadow died or hung with them).
+    The groups are serving's own (:mod:`lab.serving.shadow_state`), so these figures
+    match `lab shadow stop` and `lab status`: ``answered`` is ``ok`` + ``late`` (both
+    carry a prediction), ``failed`` is ``error`` + ``crashed``, ``dropped`` is
+    ``dropped`` + ``unavailable`` + ``cancelled`` (``cancelled`` is also given alone);
+    ``no_answer`` counts mirrored requests with no shadow line at all (`lab shadow stop`
+    calls them pending).
 
     >>> recs = [{"status": 200, "shadow_version": 2, "shadow_status": s} for s in ("ok", "ok", "late", "crashed")]
     >>> c = shadow_counts(recs + [{"status": 200, "shadow_version": 2}], 2)
@@ -75,8 +80,8 @@ def shadow_counts(records: Iterable[dict[str, Any]], version: int | None) -> dic
         "mirrored": sum(statuses.values()),
         "ok": statuses.get("ok", 0),
         "late": statuses.get("late", 0),
-        "dropped": statuses.get("dropped", 0),
-        "failed": sum(statuses.get(s, 0) for s in FAILED_STATUSES),
+        "dropped": sum(statuses.get(s, 0) for s in DROPPED),
+        "failed": sum(statuses.get(s, 0) for s in FAILED),
         "cancelled": statuses.get("cancelled", 0),
         "no_answer": statuses.get("no_answer", 0),
     }
@@ -198,7 +203,7 @@ def shadow_warnings(counts: dict[str, Any], crash_loops: Iterable[dict[str, Any]
     n = counts["mirrored"]
     missing = n - counts["answered"]
     if n and missing / n > NO_ANSWER_WARN_SHARE:
-        parts = ", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in ("failed", "dropped", "cancelled", "no_answer")
+        parts = ", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in ("failed", "dropped", "no_answer")
                           if counts[k])
         out.append(f"{missing} of {n} mirrored requests ({missing / n:.0%}) got no answer from the shadow ({parts}): "
                    "the comparison rests on the rest only. See `lab logs serving`.")
@@ -267,13 +272,13 @@ def shadow_report(records: Iterable[dict[str, Any]], labels: Iterable[dict[str, 
 
 
 def counts_line(counts: dict[str, Any]) -> str:
-    """One line: mirrored, answered ok, late, dropped, failed, cancelled, no answer.
+    """One line: mirrored, answered ok, late, dropped (of which cancelled), failed, no answer.
 
     >>> counts_line({"mirrored": 10, "ok": 6, "late": 1, "dropped": 1, "failed": 1, "cancelled": 0, "no_answer": 1})
-    '10 mirrored: 6 answered ok, 1 late, 1 dropped, 1 failed, 0 cancelled, 1 no answer'
+    '10 mirrored: 6 answered ok, 1 late, 1 dropped (0 cancelled), 1 failed, 1 no answer'
     """
     return (f"{counts['mirrored']} mirrored: {counts['ok']} answered ok, {counts['late']} late, "
-            f"{counts['dropped']} dropped, {counts['failed']} failed, {counts['cancelled']} cancelled, "
+            f"{counts['dropped']} dropped ({counts['cancelled']} cancelled), {counts['failed']} failed, "
             f"{counts['no_answer']} no answer")
 
 

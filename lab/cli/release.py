@@ -64,13 +64,16 @@ def shadow_report(
     from lab import stack
     from lab.feedback import read_labels
     from lab.run import effective_scenario
-    from lab.serving.requestlog import merged
-    from lab.shadow_report import shadow_report as build
+    from lab.journal import Journal
+    from lab.serving.requestlog import merged, read_requests
+    from lab.shadow_report import report_lines, shadow_report as build
 
     h = get_home(home)
     stack.require_config(h)
     threshold = effective_scenario(h)[0].model.decision_threshold.value
-    report = build(merged(h.serving / "requests.jsonl"), read_labels(h), version, decision_threshold=threshold)
+    crash_loops = list(Journal(h.journal).entries("shadow.crash_loop")) if h.journal.exists() else []
+    report = build(merged(h.serving / "requests.jsonl"), read_labels(h), version, decision_threshold=threshold,
+                   traffic=read_requests(h.traffic / "requests.jsonl"), crash_loops=crash_loops)
     if json_out:
         print_json(report)
         return
@@ -81,6 +84,8 @@ def shadow_report(
         f"shadow v{report['shadow_version']} vs champion v{', v'.join(map(str, report['champion_versions']))}: "
         f"{report['mirrored_requests']} mirrored requests, {report['compared_rows']} rows compared "
         f"(shadow status {report['shadow_status']})", highlight=False)
+    for line in report_lines(report):
+        (err_console if line.startswith("warning:") else out_console).print(line, highlight=False, markup=False)
     if report["agreement_rate"] is not None:
         out_console.print(f"decision agreement {report['agreement_rate']:.1%} (at the decision threshold "
                           f"{report['decision_threshold']:g}), mean score delta "
