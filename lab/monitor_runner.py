@@ -127,7 +127,8 @@ class LiveMonitor:
         text = self.config_text
         self.journal.append(
             "monitor.config",
-            {"source": str(path) if path.exists() else DEFAULT_SOURCE,
+            # relative to the home: evidence bundles carry the journal and hold no path of the home
+            {"source": path.relative_to(self.home.root).as_posix() if path.exists() else DEFAULT_SOURCE,
              "sha256": hashlib.sha256(text.encode()).hexdigest(),
              "pins": {c: {"method": p.method, "threshold": p.threshold} for c, p in self.resolved.columns.items()}},
             day=self._day(),

@@ -56,6 +56,7 @@ def test_config_applies_live_and_windows_are_flow_runs(lab_home, tmp_path):
     entries = [json.loads(x) for x in (lab_home / "journal.jsonl").read_text().splitlines()]
     configs = [e for e in entries if e["kind"] == "monitor.config"]
     assert configs[-1]["data"]["pins"]["years_experience"] == {"method": "ks", "threshold": 0.01}
+    assert configs[-1]["data"]["source"] == "monitoring/config.yaml"  # no path of the home in the journal
     assert configs[-1]["data"]["pins"]["education_level"] == {"method": "chisquare", "threshold": 0.001}
     assert any(e["kind"] == "monitor.window" and e["data"]["index"] == w["index"] for e in entries)
     alarms = [r for r in pinned if r["alarm"]]
