@@ -27,13 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "hiring-data-drift"
 RUN_SEED = 0
 TUNED = """\
-window: {size: 400}
+window: {size: 500}
 data_drift:
   default: {method: ks, threshold: 0.001}
   dataset_drift_share: 0.12
-prediction_drift: {method: ks, threshold: 0.002}
-performance: {metric: roc_auc, max_drop: 0.04}
-"""
+prediction_drift: {method: ks, threshold: 0.001}
+performance: {metric: roc_auc, max_drop: 0.05}
+"""  # bench/bench_drift_grading.py's tuned config
 NEVER = "data_drift:\n  default: {method: psi, threshold: 1000}\nprediction_drift: {method: psi, threshold: 1000}\n"
 ALWAYS = "data_drift:\n  default: {method: psi, threshold: 0.000001}\n  dataset_drift_share: 0.05\n"
 
@@ -99,7 +99,7 @@ def test_ordering_baselines_modest_tuned_well_above_and_trivial_configs_at_zero(
     assert t["never"] == 0 and t["always"] == 0, t
     # copied unchanged, the README example and the defaults earn about the share matching a baseline earns
     assert abs(t["readme"] - share) <= 8 and abs(t["defaults"] - share) <= 8, t
-    assert t["tuned"] >= max(t["readme"], t["defaults"]) + 20 and t["tuned"] >= 55, t
+    assert t["tuned"] >= max(t["readme"], t["defaults"]) + 15 and t["tuned"] >= share + 20, t
     assert graded["tuned"][0].details["raw_total"] > graded["readme"][0].details["raw_total"]
 
 

@@ -329,7 +329,9 @@ def score_items(result: EvaluationResult, baselines: dict[str, RawScore],
     why = (f"Raw skill {raw:.1f}/100 against {others} ({where}); do-nothing and always-alarm "
            f"score 0. Matching the better reasonable baseline ({BASELINE_NAMES[best_name]}) earns "
            f"{100 * BASELINE_SHARE:.0f}%, a raw {TOP_RAW:g} earns everything: {total:.1f}/100, so every item is "
-           f"scaled by {factor:.2f}.")
+           f"scaled by {factor:.2f}. {'More' if useful else 'Not more'} than {USEFUL_MARGIN:g} raw points above that "
+           f"baseline, so the config {'counts' if useful else 'does not count'} as useful (the runbook's thresholds "
+           f"item pays for consistency with a useful config only).")
     out = []
     for item in items:
         base_pts = "; ".join(f"{BASELINE_NAMES[n]} {POINTS[item.id] * b.shares[item.id]:.1f}" for n, b in baselines.items())
