@@ -16,8 +16,8 @@ costs three more replays per seed.
 
 It prints each config's scores, their spread (max - min, and half of it: "moves by +-"),
 the standard deviation and the mean grading time per config: the config's replay, and
-for ``--before`` its replay plus the two baselines' (cold cache: a new run seed). Timings
-depend on the machine's load.
+for ``--before`` its replay plus the two baselines' (cold cache: a new run seed). The first
+config of a seed also draws the seed's streams. Timings depend on the machine's load.
 """
 
 from __future__ import annotations
