@@ -11,6 +11,7 @@ import copy
 import datetime as dt
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import get_args
 
@@ -267,6 +268,14 @@ def test_config_usefulness_comes_from_the_drift_items() -> None:
     beaten = Item(id="drift.detect.data", skill="drift_thresholds", title="t", points=12.0, max_points=20.0,
                   feedback="", details={"baseline_points": 14.0})
     assert drift_config_useful([beaten]) is False
+    # the drift grader's own verdict wins: the README example copied unchanged, a little lucky on a seed's
+    # streams, earns more than the baseline's points but is no clearly better config
+    lucky_copy = [Item(id=i, skill="drift_thresholds", title="t", points=p, max_points=20.0, feedback="",
+                       details={"baseline_points": b, "useful": False})
+                  for i, p, b in (("drift.detect.data", 9.0, 8.0), ("drift.delay", 4.0, 3.5))]
+    assert drift_config_useful(lucky_copy) is False
+    tuned = [replace(i, details=i.details | {"useful": True}) for i in lucky_copy]
+    assert drift_config_useful(tuned) is True
 
 
 # --------------------------------------------------------------------------- structure and schema

@@ -1,11 +1,12 @@
 """Grades ``monitoring.yaml`` by replaying it over hidden drift streams (skill "drift_thresholds").
 
 The replay evaluator (:func:`lab.monitoring.evaluate.evaluate`) runs the submitted config
-over :func:`grading_suite` at the live traffic rate: no-drift streams, and data, concept
-and label drift at three magnitudes each, :data:`EPISODES_PER_MAGNITUDE` seeded streams
-per magnitude. The seed is derived from the run's seed and a constant kept in this module
-(:func:`grading_seed`), so the streams are the same at every re-grade of a bundle but are
-not the ones ``lab evaluate`` shows for any seed a user would try.
+over :func:`grading_suite` at the live traffic rate: :data:`NO_DRIFT_STREAMS` no-drift
+streams, and data, concept and label drift at three magnitudes each,
+:data:`EPISODES_PER_MAGNITUDE` seeded streams per magnitude (three times ``lab
+evaluate``'s suite). The seed is derived from the run's seed and a constant kept in this
+module (:func:`grading_seed`), so the streams are the same at every re-grade of a bundle
+but are not the ones ``lab evaluate`` shows for any seed a user would try.
 
 Raw skill (max 100), with the do-nothing and always-alarm baselines (both 0) beside each figure:
 
@@ -19,29 +20,55 @@ Raw skill (max 100), with the do-nothing and always-alarm baselines (both 0) bes
   windows, about one a week of nights paged), weighted by detection: a silent monitor
   that sees nothing earns nothing for being silent.
 
-Points are then given for improvement over reasonable baselines, replayed on the same
-streams (paired, so the luck of a seed's streams moves both alike): the README's
+Points are then given for improvement over two reasonable baselines: the README's
 example config (:data:`README_EXAMPLE`, its per-column entries kept for the scenario's
-columns only) and Evidently's defaults (``{}``). With ``B`` the better baseline's raw
-skill and ``S`` the config's, the skill earns ``100 x BASELINE_SHARE x S / B`` up to
-the baseline, and from there ``BASELINE_SHARE`` plus the rest in proportion to
-``(S - B) / (TOP_RAW - B)`` (all of it from ``TOP_RAW`` up); against a baseline weaker
-than ``BASELINE_SHARE``, matching it earns its own raw skill. Each item keeps its raw
-figure in its evidence and is scaled by the same factor, so the items add up.
+columns only) and Evidently's defaults (``{}``). Their level is shipped, not replayed at
+grading: ``rubrics/drift_baselines.json`` holds, per scenario, each item's raw share
+averaged over the grading streams of the run seeds :data:`BASELINE_RUN_SEEDS`
+(``scripts/drift_baselines.py`` writes it; each entry carries :func:`baseline_key`, a
+hash of the scenario file, the suite, the rate, the reference configs and the scoring,
+and a changed one is ignored), so one seed's streams do not move the yardstick. With
+``B`` the better baseline's level and ``S`` the config's raw skill, the skill earns
+``100 x BASELINE_SHARE x S / B`` up to the baseline, and from there ``BASELINE_SHARE``
+plus the rest in proportion to ``(S - B) / (TOP_RAW - B)`` (about 1.3 points per raw
+point above a baseline level of ~50); against a baseline weaker than
+``BASELINE_SHARE``, matching it earns its own raw skill. Each item keeps its raw figure
+and the better baseline's points on it (``details["baseline_points"]``) in its evidence
+and is scaled by the same factor, so the items add up. ``details["useful"]`` says
+whether the config beat the better baseline by more than :data:`USEFUL_MARGIN` raw
+points (its noise); the runbook's thresholds item pays only then
+(:func:`lab.grading.grade.drift_config_useful`). Another suite (tests pass small ones),
+or a scenario the file does not fit, replays the baselines on the run's own streams
+instead (paired; cached per scenario, grading seed and suite in memory and, given a
+folder, on disk: ``lab submit`` uses ``<home>/cache/drift``).
 
-Baseline replays are cached per (scenario, grading seed, suite, rate) in memory and,
-given a cache folder, on disk (:func:`baseline_scores`; ``lab submit`` uses
-``<home>/cache/drift``). They cost two replays the first time a bundle is graded: about
-as much as the submitted config's replay each (a few seconds on a quiet two-core
-machine, ~25 s each at load average 14), nothing after.
+Cost and noise (``bench/bench_drift_grading.py``, hiring-data-drift, run seeds 0-7; the
+final score's range/2 and sd). Shipped levels there: README example 46.3, defaults 51.1.
 
-Noise (``bench/bench_drift_grading.py``, hiring-data-drift, run seeds 0-7): the README
-example copied unchanged moved by +-34 points under the previous rule (one episode per
-magnitude, raw skill) and moves by +-2.5 now; Evidently's defaults +-24 then, +-3.6 now.
-A tuned config still moves by +-28 (+-10 raw): a seed where its performance check
-false-alarms a few more times (AUC on 500 rows is noisy) raises the chance correction of
-every detection item at once, and points above the baseline scale about 2x the raw
-difference (35% at the baseline, 100% at a raw 90).
+==================  ============================  ==============================
+config              previous rule                 now
+==================  ============================  ==============================
+README example      +-2.5, sd 2.2                 +-4.0, sd 2.5 (mean 32)
+defaults ``{}``     +-3.6                         +-6.2, sd 3.8 (mean 35)
+tuned (raw ~72)     +-28.6, sd 17.5               +-7.4, sd 5.2 (mean 63)
+==================  ============================  ==============================
+
+The previous rule replayed both baselines on each seed's own streams, which made a copy
+of a baseline score exactly 35 whenever it was the better one (its own noise cancelled)
+but moved the yardstick for every other config, and scaled points above it ~1.9x (100% at
+a raw 90). The rest is the config's own raw noise (sd ~3.6-4.4 raw for all three, from
+~6-12 with two episodes per magnitude): detection is a hit or a miss per episode, so 18
+episodes per kind leave a binomial sd of ~0.1 on a detection rate near 0.5-0.8, passed on
+at 0.7 below the baseline and 1.3 above it. Reaching +-2 for every config at this budget
+would take about four times the episodes again.
+
+Cost: a grade replays the config only (~360 windows of 500 rows, ~3x ``lab evaluate``'s
+suite); the previous rule replayed the config's 2-episode suite (~125 windows) and, on a
+cold cache (every new run seed), both baselines on it (~250 windows): about the same
+windows per first grade, three times those of a re-grade from a warm cache. A config that
+never alarms replays every window (~440, against ~400 before on a cold cache). Measured
+side by side (``--before``, run seed 0, load average ~10 on two cores): 31-34 s per config
+before on a cold cache, 12 s now.
 
 A missing or invalid ``monitoring.yaml`` scores 0 with every config problem listed.
 """
@@ -56,19 +83,24 @@ from typing import Any
 
 import yaml
 
+from lab.errors import ScenarioError
 from lab.grading.evidence import Evidence
 from lab.grading.items import Item
 from lab.grading.submission import MONITORING, Submission
 from lab.monitoring.config import ConfigError
 from lab.monitoring.evaluate import EvaluationResult, SuiteSpec, column_kinds, evaluate, live_rows_per_day
-from lab.scenario import Scenario
+from lab.scenario import Scenario, load_scenario, resolve
 
 SKILL = "drift_thresholds"
 _SECRET = "f0514f1e1409929bcf3712cd59577d32"  # never shown; changing it changes every grade
 FP_LIMIT = 0.2
-EPISODES_PER_MAGNITUDE = 2
+EPISODES_PER_MAGNITUDE = 6
+NO_DRIFT_STREAMS = 4
+BASELINE_RUN_SEEDS = tuple(range(1000, 1004))  # the shipped baseline levels average these runs' grading streams
+BASELINE_FILE = Path(__file__).resolve().parent / "rubrics" / "drift_baselines.json"
 BASELINE_SHARE = 0.35  # matching the better reasonable baseline earns this share of the skill
-TOP_RAW = 90.0  # the raw skill at which a config earns every point
+TOP_RAW = 100.0  # the raw skill at which a config earns every point (above the baseline: 65 points over 100 - B)
+USEFUL_MARGIN = 10.0  # raw points above the better baseline for a config to count as useful (2 sd of a copy's noise)
 POINTS = {"drift.detect.data": 20.0, "drift.detect.concept": 20.0, "drift.detect.label": 20.0, "drift.delay": 15.0,
           "drift.false-alarms": 25.0}
 TITLES = {"drift.detect.data": "Detects data drift (above chance)",
@@ -101,7 +133,7 @@ _CACHE_SIZE = 16
 def grading_suite() -> SuiteSpec:
     """The hidden suite: the one ``lab evaluate`` runs (3 magnitudes per drift kind,
     :data:`EPISODES_PER_MAGNITUDE` episodes each, 2 no-drift streams), on other streams."""
-    return SuiteSpec(episodes_per_magnitude=EPISODES_PER_MAGNITUDE, no_drift_streams=2)
+    return SuiteSpec(episodes_per_magnitude=EPISODES_PER_MAGNITUDE, no_drift_streams=NO_DRIFT_STREAMS)
 
 
 def grading_seed(seed: int, scenario_id: str) -> int:
@@ -139,9 +171,9 @@ def scaled_total(raw: float, best_baseline: float) -> float:
 
     >>> scaled_total(60.0, 60.0)  # matching the baseline earns BASELINE_SHARE
     35.0
-    >>> scaled_total(30.0, 60.0), scaled_total(90.0, 60.0)
+    >>> scaled_total(30.0, 60.0), scaled_total(100.0, 60.0)
     (17.5, 100.0)
-    >>> round(scaled_total(75.0, 60.0), 2)
+    >>> round(scaled_total(80.0, 60.0), 2)  # 35 + 65 x (80 - 60) / (100 - 60)
     67.5
     """
     if raw <= 0:
@@ -168,9 +200,41 @@ def _evaluate(text: str, scenario: Scenario, seed: int, suite: SuiteSpec) -> Eva
     return _CACHE[key]
 
 
+def baseline_key(scenario_id: str) -> str:
+    """What the shipped baseline levels of ``scenario_id`` depend on, hashed: the scenario's file,
+    the grading suite, the live rate, the reference configs, the raw scoring and the run seeds."""
+    base = load_scenario(scenario_id)
+    ident = json.dumps([_CACHE_VERSION, base.model_dump_json(), repr(grading_suite()), live_rows_per_day(base),
+                        README_EXAMPLE, POINTS, FP_LIMIT, list(BASELINE_RUN_SEEDS)])
+    return hashlib.sha256(ident.encode()).hexdigest()[:32]
+
+
+def measure_baselines(scenario_id: str, run_seed: int) -> dict[str, RawScore]:
+    """The reference configs' raw skill on the grading streams of one run seed (two replays)."""
+    sc = resolve(load_scenario(scenario_id), run_seed)[0]
+    seed = grading_seed(run_seed, sc.id)
+    return {name: raw_score(_evaluate(baseline_config(name, sc), sc, seed, grading_suite())) for name in BASELINE_NAMES}
+
+
+def shipped_baselines(scenario_id: str, path: Path = BASELINE_FILE) -> dict[str, RawScore] | None:
+    """The baseline levels shipped for ``scenario_id`` (each item's share averaged over
+    :data:`BASELINE_RUN_SEEDS`), or None when the file has none for it or was computed for
+    another scenario file, suite or scoring (its key differs)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entry = data["scenarios"][scenario_id]
+        if entry["key"] != baseline_key(scenario_id):
+            return None
+        return {name: RawScore({i: float(entry["mean"][name][i]) for i in POINTS}) for name in BASELINE_NAMES}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def baseline_scores(scenario: Scenario, seed: int, suite: SuiteSpec,
                     cache_dir: Path | None = None) -> dict[str, RawScore]:
-    """The reference configs' raw skill on the grading streams of ``seed``, cached in memory and on disk."""
+    """The reference configs' raw skill replayed on the grading streams of ``seed`` (paired with
+    the config's), cached in memory and on disk: what the grader uses when no shipped level
+    fits (another suite, a scenario file changed since :data:`BASELINE_FILE` was written)."""
     ident = json.dumps([_CACHE_VERSION, scenario.model_dump_json(), seed, repr(suite), live_rows_per_day(scenario),
                         README_EXAMPLE, POINTS, FP_LIMIT])
     key = hashlib.sha256(ident.encode()).hexdigest()[:32]
@@ -232,21 +296,44 @@ def grade_drift_thresholds(evidence: Evidence, submission: Submission | None, *,
         return _zero("monitoring.yaml could not be replayed (see drift.detect.data).",
                      f"monitoring.yaml could not be replayed: {exc}. `lab evaluate monitoring.yaml --scenario "
                      f"{evidence.scenario.id}` shows the same problem.")
+    shipped = shipped_baselines(evidence.scenario.id) if suite == grading_suite() else None
+    if shipped is not None and not _current_scenario(evidence.scenario, evidence.seed):
+        shipped = None  # a bundle of an older scenario file: its own streams are the fair yardstick
+    if shipped is not None:
+        return score_items(result, shipped, where=SHIPPED_WHERE)
     return score_items(result, baseline_scores(evidence.scenario, seed, suite, cache_dir))
 
 
-def score_items(result: EvaluationResult, baselines: dict[str, RawScore]) -> list[Item]:
-    """The items for ``result``, scaled against the better of ``baselines`` (same streams)."""
+def _current_scenario(scenario: Scenario, run_seed: int) -> bool:
+    """Whether ``scenario`` is today's scenario file resolved at ``run_seed`` (what the shipped levels were measured on)."""
+    try:
+        return resolve(load_scenario(scenario.id), run_seed)[0].model_dump_json() == scenario.model_dump_json()
+    except (ScenarioError, ValueError):
+        return False
+
+
+SHIPPED_WHERE = (f"raw, each the mean over the hidden streams of {len(BASELINE_RUN_SEEDS)} other runs "
+                 "of this scenario, so the same yardstick at every seed")
+
+
+def score_items(result: EvaluationResult, baselines: dict[str, RawScore],
+                where: str = "raw, on the same hidden streams") -> list[Item]:
+    """The items for ``result``, scaled against the better of ``baselines`` (``where`` says how they were measured)."""
     items = _items(result)
     raw = sum(i.points for i in items)
     best_name, best = max(baselines.items(), key=lambda kv: (kv[1].total, kv[0]))
     total = scaled_total(raw, best.total)
     factor = total / raw if raw > 0 else 0.0
+    base_total = scaled_total(best.total, best.total)
+    base_factor = base_total / best.total if best.total > 0 else 0.0
+    useful = raw > best.total + USEFUL_MARGIN  # better than copying the better reasonable baseline
     others = "; ".join(f"{BASELINE_NAMES[n]} {b.total:.1f}" for n, b in baselines.items())
-    why = (f"Raw skill {raw:.1f}/100 against {others} (raw, on the same hidden streams); do-nothing and always-alarm "
+    why = (f"Raw skill {raw:.1f}/100 against {others} ({where}); do-nothing and always-alarm "
            f"score 0. Matching the better reasonable baseline ({BASELINE_NAMES[best_name]}) earns "
            f"{100 * BASELINE_SHARE:.0f}%, a raw {TOP_RAW:g} earns everything: {total:.1f}/100, so every item is "
-           f"scaled by {factor:.2f}.")
+           f"scaled by {factor:.2f}. {'More' if useful else 'Not more'} than {USEFUL_MARGIN:g} raw points above that "
+           f"baseline, so the config {'counts' if useful else 'does not count'} as useful (the runbook's thresholds "
+           f"item pays for consistency with a useful config only).")
     out = []
     for item in items:
         base_pts = "; ".join(f"{BASELINE_NAMES[n]} {POINTS[item.id] * b.shares[item.id]:.1f}" for n, b in baselines.items())
@@ -254,7 +341,10 @@ def score_items(result: EvaluationResult, baselines: dict[str, RawScore]) -> lis
                                         "baselines": {n: round(POINTS[item.id] * b.shares[item.id], 6)
                                                       for n, b in baselines.items()},
                                         "raw_total": round(raw, 6), "best_baseline": best_name,
-                                        "best_baseline_total": round(best.total, 6)}
+                                        "best_baseline_total": round(best.total, 6),
+                                        # what the better baseline earns on this item, in the same points
+                                        "baseline_points": round(POINTS[item.id] * best.shares[item.id] * base_factor, 6),
+                                        "useful": useful}
         out.append(Item(id=item.id, skill=SKILL, title=item.title, points=round(item.points * factor, 6),
                         max_points=item.max_points, feedback=f"{item.feedback} {why}",
                         evidence=f"{item.evidence}; raw {item.points:.1f}/{item.max_points:g} ({base_pts})",

@@ -82,21 +82,35 @@ def _card_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, floa
 def drift_config_useful(drift_items: list[Item]) -> bool | None:
     """Whether the replayed monitoring.yaml did better than its baselines (None: drift not graded).
 
-    The drift grader scores the do-nothing and always-alarm baselines at 0 by
-    construction; when its items report baseline scores (``details["baseline_points"]``,
-    the best baseline's points for that item), the config must beat their sum. A config
-    must earn more than the best baseline to be useful, so an always-alarm config quoted
-    faithfully in the runbook earns no consistency points.
+    Do-nothing and always-alarm score 0 by construction. The drift grader also scores the
+    config against reasonable baselines (the README example, Evidently's defaults) and
+    says on every item whether it beat the better one by more than its noise
+    (``details["useful"]``, raw skill above the baseline's by
+    :data:`lab.grading.drift_grader.USEFUL_MARGIN`); items without that flag compare
+    points with the better baseline's points on the same items
+    (``details["baseline_points"]``, 0 when absent). So neither an always-alarm config
+    nor the README example copied unchanged, quoted faithfully in the runbook, earns
+    consistency points.
 
     >>> drift_config_useful([]) is None
     True
     >>> drift_config_useful([Item(id="drift.detect.data", skill="drift_thresholds", title="t", points=0.0,
     ...                           max_points=20.0, feedback="")])
     False
+    >>> readme_copy = Item(id="drift.detect.data", skill="drift_thresholds", title="t", points=7.5, max_points=20.0,
+    ...                    feedback="", details={"baseline_points": 7.0, "useful": False})
+    >>> drift_config_useful([readme_copy])
+    False
+    >>> drift_config_useful([Item(id="drift.delay", skill="drift_thresholds", title="t", points=9.0,
+    ...                           max_points=15.0, feedback="", details={"baseline_points": 5.0})])
+    True
     """
     mine = [i for i in drift_items if i.skill == "drift_thresholds"]
     if not mine:
         return None
+    flags = [i.details["useful"] for i in mine if isinstance(i.details.get("useful"), bool)]
+    if flags:
+        return all(flags)
     baseline = sum(float(i.details.get("baseline_points", 0.0) or 0.0) for i in mine)
     return sum(i.points for i in mine) > baseline + 1e-9
 
