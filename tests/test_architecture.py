@@ -11,6 +11,10 @@ check does not: a package importing its own submodules is not a cycle). Imports 
 from __future__ import annotations
 
 import ast
+import importlib.metadata
+import re
+import sys
+import tomllib
 from collections import deque
 from pathlib import Path
 
@@ -28,6 +32,8 @@ ALLOWED_IN_FORBIDDEN = {"lab.serving", "lab.serving.shadow_state"}
 FORBIDDEN_LIBRARIES_FOR_GRADING = {"mlflow", "bentoml", "prefect"}
 # The live collector reads MLflow and the stack to write a bundle; graders read the bundle.
 LIVE_IN_GRADING = {"lab.grading.collect"}
+# Import names that differ from the distribution that provides them.
+DISTRIBUTION_OF = {"sklearn": "scikit-learn", "yaml": "pyyaml", "markdown_it": "markdown-it-py"}
 
 
 class ImportGraph:
@@ -158,6 +164,44 @@ def test_the_walk_sees_imports_inside_functions_and_the_live_collector(lab_graph
     assert "mlflow" in lab_graph.libraries["lab.train"]
     assert "lab.grading.evidence" in lab_graph.lab_edges["lab.grading.grade"]
     assert "lab.grading.markdown.document" in lab_graph.lab_edges["lab.grading.markdown"]
+
+
+def _distribution(requirement: str) -> str:
+    return re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", requirement.strip()).group(0)).lower()
+
+
+def _third_party(lab_graph: ImportGraph) -> dict[str, list[str]]:
+    """Each library lab imports (not the standard library), with the modules importing it."""
+    users: dict[str, list[str]] = {}
+    for module, libraries in sorted(lab_graph.libraries.items()):
+        for library in libraries - set(sys.stdlib_module_names):
+            users.setdefault(library, []).append(module)
+    return users
+
+
+def test_every_imported_library_is_declared_and_pinned(lab_graph: ImportGraph) -> None:
+    declared = {_distribution(r) for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    lines = [line for line in (ROOT / "requirements.in").read_text().splitlines() if line.strip() and line[0] != "#"]
+    in_file = {_distribution(line) for line in lines}
+    pinned = {_distribution(line.split("==")[0]) for line in (ROOT / "requirements.lock").read_text().splitlines()
+              if "==" in line and not line.startswith((" ", "#"))}
+    users = _third_party(lab_graph)
+    assert {"numpy", "scipy", "sklearn", "yaml"} <= users.keys()  # the walk sees the libraries at all
+    problems = []
+    for library, modules in sorted(users.items()):
+        distribution = _distribution(DISTRIBUTION_OF.get(library, library))
+        for where, names in (("pyproject.toml dependencies", declared), ("requirements.in", in_file),
+                             ("requirements.lock", pinned)):
+            if distribution not in names:
+                problems.append(f"{library} (distribution {distribution}, imported by {', '.join(modules)}) "
+                                f"is missing from {where}")
+    assert not problems, "\n".join(problems)
+
+
+def test_import_names_map_to_the_installed_distributions() -> None:
+    provided = importlib.metadata.packages_distributions()
+    for library, distribution in DISTRIBUTION_OF.items():
+        assert distribution in {_distribution(d) for d in provided.get(library, [])}, library
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
