@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from lab.errors import JournalError  # re-exported: where callers have always imported it
+
 GENESIS = "0" * 64
 
 #: Every kind of entry the lab writes. Graders rely on these names.
@@ -56,10 +58,6 @@ KINDS = frozenset(
         "submit",
     }
 )
-
-
-class JournalError(Exception):
-    pass
 
 
 def _digest(entry: dict[str, Any]) -> str:

@@ -1,1 +1,44 @@
-"""Grading: pure functions from evidence and a submission to scored, explained items."""
+"""Grading: pure functions from evidence and a submission to scored, explained items.
+
+Read a bundle and a submission, grade, report::
+
+    evidence = load_evidence(bundle_path)                     # the bundle's schema, no services
+    submission = read_submission(folder, work_dir=tmp)
+    report = grade(evidence, submission)                      # from lab.grading.grade import grade
+    print(to_json(report))
+
+``grade`` itself is not exported here: ``lab.grading.grade`` is its module's name.
+Collecting a bundle from a running lab (:mod:`lab.grading.collect`) is not part of this
+surface: it talks to MLflow and the stack, which graders never do.
+
+The names below are loaded on first use (PEP 562), as in :mod:`lab.monitoring`, so
+importing one grading module does not import every other.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "evidence": ("BundleError", "Evidence", "bundle_archive", "load_evidence"),
+    "items": ("SKILLS", "Item"),
+    "report": ("Report", "build_report", "print_table", "to_json", "write_outputs"),
+    "submission": ("Submission", "read_submission"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lab.grading' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"lab.grading.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

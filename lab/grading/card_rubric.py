@@ -23,7 +23,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lab.errors import LabError
+from lab.errors import CardRubricError  # re-exported: where callers have always imported it
 from lab.grading.markdown import normalise_heading
 
 CARD_RUBRIC_PATH = Path(__file__).resolve().parent / "rubrics" / "model_card.yaml"
@@ -34,10 +34,6 @@ CheckName = Literal["section", "model_name", "version", "run_id", "metrics", "gr
 #: Metric keys the grader gives a meaning to (registry keys, and the per-group families).
 KNOWN_METRICS = frozenset({"roc_auc", "accuracy", "f1", "precision", "recall", "selection_rate", "positive_rate",
                            "base_rate", "brier_score", "tpr", "disparate_impact", "decision_threshold"})
-
-
-class CardRubricError(LabError):
-    """The model card rubric file is invalid: a lab bug, not the user's (exit 1)."""
 
 
 def _compiles(patterns: Iterable[str]) -> None:

@@ -42,7 +42,7 @@ from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lab.errors import UsageError
+from lab.errors import BundleError  # re-exported: where callers have always imported it
 from lab.scenario import Scenario, scenario_from_json
 
 #: 2: ``monitoring.json`` holds no absolute path of the lab home (``source`` is
@@ -68,10 +68,6 @@ FALLBACK_COMMANDS = ("lab up", "lab down", "lab status", "lab logs", "lab scenar
                      "lab shadow report", "lab init-submission", "lab submit", "lab grade")
 
 RegistrySource = Literal["mlflow", "snapshot", "journal", "none"]
-
-
-class BundleError(UsageError):
-    """An evidence bundle that cannot be read (exit 2)."""
 
 
 # --------------------------------------------------------------------------- typed contents

@@ -19,16 +19,12 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lab.errors import LabError
+from lab.errors import RubricError  # re-exported: where callers have always imported it
 
 RUBRIC_PATH = Path(__file__).resolve().parent / "rubrics" / "pmm_runbook.yaml"
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "runbooks" / "post_market_monitoring.md"
 RiskClass = Literal["prohibited", "high", "limited", "minimal"]
 Role = Literal["provider", "deployer"]
-
-
-class RubricError(LabError):
-    """The rubric file is invalid: a lab bug, not the user's (exit 1)."""
 
 
 class _Frozen(BaseModel):

@@ -45,7 +45,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationError, ValidationInfo
 from pydantic import field_validator, model_validator
 
-from lab.errors import UsageError
+from lab.errors import ConfigError  # re-exported: where callers have always imported it
 from lab.monitoring import _yaml
 from lab.monitoring.methods import (
     KINDS,
@@ -81,21 +81,6 @@ class Problem:
         if self.line is None:  # the whole file: unreadable or too large
             return f"{self.source}: {self.loc or '(file)'}: {self.message}"
         return f"{self.source}:{self.line}: {self.loc or '(top level)'}: {self.message}"
-
-
-class ConfigError(UsageError):
-    """A monitoring config that cannot be used; ``problems`` lists every reason found."""
-
-    def __init__(self, problems: Sequence[Problem], source: str = "monitoring.yaml") -> None:
-        self.problems = tuple(sorted(problems, key=lambda p: (p.line or 0, p.loc)))
-        self.source = source
-        n = len(self.problems)
-        head = f"{source}: {n} problem{'s' if n != 1 else ''} in the monitoring config"
-        super().__init__(
-            "\n".join([head, *(f"  {p}" for p in self.problems)]),
-            hint="Fix every line listed; method names are Evidently stattest names "
-            "(see lab.monitoring.methods.METHODS).",
-        )
 
 
 # --------------------------------------------------------------------------- schema
