@@ -20,10 +20,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lab.errors import CardRubricError  # re-exported: where callers have always imported it
+from lab.grading.rubric_yaml import parse_rubric_yaml
 from lab.grading.markdown import normalise_heading
 
 CARD_RUBRIC_PATH = Path(__file__).resolve().parent / "rubrics" / "model_card.yaml"
@@ -200,18 +200,7 @@ class CardRubric(_Frozen):
 
 def parse_card_rubric(text: str, source: str = "model_card.yaml") -> CardRubric:
     """Validate a rubric document; a bad file raises :class:`CardRubricError` naming field and reason."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CardRubricError(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    try:
-        return CardRubric.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise CardRubricError(f"{source}: {loc}: {err['msg']}{more}",
-                              hint="the rubric ships with the lab; restore it from version control") from None
+    return parse_rubric_yaml(text, CardRubric, source, CardRubricError)
 
 
 _CACHE: dict[Path, CardRubric] = {}

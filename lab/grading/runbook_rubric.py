@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lab.errors import RubricError  # re-exported: where callers have always imported it
+from lab.grading.rubric_yaml import parse_rubric_yaml
 
 RUBRIC_PATH = Path(__file__).resolve().parent / "rubrics" / "pmm_runbook.yaml"
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "runbooks" / "post_market_monitoring.md"
@@ -329,18 +329,7 @@ class Rubric(_Frozen):
 
 def parse_rubric(text: str, source: str = "pmm_runbook.yaml") -> Rubric:
     """Validate a rubric document; a bad file raises :class:`RubricError` naming field and reason."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RubricError(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    try:
-        return Rubric.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise RubricError(f"{source}: {loc}: {err['msg']}{more}",
-                          hint="the rubric ships with the lab; restore it from version control") from None
+    return parse_rubric_yaml(text, Rubric, source, RubricError)
 
 
 def load_rubric(path: str | Path = RUBRIC_PATH) -> Rubric:
