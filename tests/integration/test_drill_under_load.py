@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from lab.scenario import load_scenario
 from tests.conftest import run_lab, status_json
 
 pytestmark = pytest.mark.integration
@@ -117,7 +118,18 @@ def check_pause_and_resume(home) -> None:
 
 
 def check_shadow(home) -> None:
-    """The shadow part of the drill (issue 11 items 1-2): helper `shadow` fills this in."""
+    """The shadow under stress: journaled when the alias moves, answers most mirrored requests, never crash-loops."""
+    challenger = load_scenario(SCENARIO).version_of("challenger")
+    run_lab("shadow", "start", "--version", str(challenger), "--timeout", "900", home=home, check=True)
+    started = [e for e in journal(home) if e["kind"] == "shadow.started"]
+    assert started and started[-1]["data"]["version"] == challenger
+    wait_for(lambda: ((status_json(home).get("shadow") or {}).get("mirrored") or 0) >= 200, 600,
+             "200 mirrored requests", every=3.0)
+    run_lab("shadow", "stop", home=home, check=True)
+    stopped = [e["data"] for e in journal(home) if e["kind"] == "shadow.stopped"][-1]
+    assert stopped["version"] == challenger and stopped["mirrored"] >= 200
+    assert stopped["answered"] >= 0.8 * stopped["mirrored"], stopped
+    assert not [e for e in journal(home) if e["kind"] == "shadow.crash_loop"]
 
 
 def test_concept_drift_drill_under_cpu_stress(cpu_stress, receiver, tmp_path):
