@@ -34,6 +34,9 @@ from lab.checks import check_webhook_url
 from lab.home import Home, read_json, write_json_atomic
 from lab.journal import Journal
 
+#: lab.monitoring.config.LOWER_IS_BETTER, kept here so `lab status` need not import pandas (a test keeps them equal)
+LOWER_IS_BETTER = frozenset({"brier_score"})
+
 SIGNALS = ("data", "prediction", "performance")
 WEBHOOK_ATTEMPTS = 3
 WEBHOOK_TIMEOUT = 2.0
@@ -66,10 +69,12 @@ def details(record: dict[str, Any]) -> dict[str, str]:
             limits = []
             if p.get("min") is not None:
                 limits.append(f"below {p['min']:g}")
+            side = "above" if p.get("metric") in LOWER_IS_BETTER else "below"
             if p.get("max_drop") is not None:
-                limits.append(f"more than {p['max_drop']:g} below the reference")
+                limits.append(f"more than {p['max_drop']:g} {side} the reference")
             value, ref = p.get("value"), p.get("reference_value")
-            drop = f", {ref - value:.3f} below the reference {ref:.3f}" if value is not None and ref is not None else ""
+            drop = (f", {abs(ref - value):.3f} {'above' if value > ref else 'below'} the reference {ref:.3f}"
+                    if value is not None and ref is not None else "")
             out[signal] = (f"{p.get('metric', '?')} {_g(value)} on {p.get('n_labelled', 0)} labelled rows{drop} "
                            f"(alarm {' or '.join(limits) or 'never'})")
     return out

@@ -5,7 +5,8 @@ request log. Each time ``window.size`` new rows have been served it runs the flo
 ``drift-monitor`` (flow run "window N") which, with the candidate's config
 (``<home>/monitoring/config.yaml``, set by ``lab monitor --config``; until then the lab's
 default, :data:`DEFAULT_CONFIG`: Evidently's drift defaults for the inputs and the
-prediction, and accuracy on labelled rows more than 0.05 below the reference):
+prediction, and the Brier score (calibration) on labelled rows more than 0.03 above the
+reference):
 
 * tests every model input and the prediction against the reference window, with the
   methods and thresholds pinned when the config was applied (lab.monitoring);
@@ -45,8 +46,8 @@ PREDICTION = "prediction"
 #: AUC: on credit-concept-drift's economic shock the champion's ROC AUC falls by only
 #: 0.03-0.06 (one or two standard deviations on 500 rows), while accuracy falls from about
 #: 0.90 to 0.81 as defaults double (about six standard deviations).
-DEFAULT_CONFIG = "performance: {metric: accuracy, max_drop: 0.05}\n"
-DEFAULT_SOURCE = "lab default: Evidently's drift defaults; accuracy more than 0.05 below the reference"
+DEFAULT_CONFIG = "performance: {metric: brier_score, max_drop: 0.03}\n"
+DEFAULT_SOURCE = "lab default: Evidently's drift defaults; Brier score more than 0.03 above the reference"
 LIVE_METRICS = ("roc_auc", "accuracy")
 
 

@@ -169,5 +169,18 @@ def test_the_default_live_config_checks_performance_on_labels():
     kinds[PREDICTION] = "numeric"
     config = load_monitoring_config(DEFAULT_CONFIG, columns=kinds)
     assert config.performance is not None
-    assert (config.performance.metric, config.performance.max_drop) == ("accuracy", 0.05)
+    assert (config.performance.metric, config.performance.max_drop) == ("brier_score", 0.03)
     assert config.prediction_drift is None and config.data_drift.columns == {}  # Evidently's defaults otherwise
+
+
+def test_a_calibration_alert_says_above_the_reference():
+    from lab import alerts
+    from lab.monitoring.config import LOWER_IS_BETTER
+
+    assert alerts.LOWER_IS_BETTER == LOWER_IS_BETTER
+    record = {"signals": ["performance"],
+              "performance": {"metric": "brier_score", "value": 0.138, "reference_value": 0.088, "n_labelled": 500,
+                              "max_drop": 0.03, "min": None}}
+    assert alerts.details(record)["performance"] == (
+        "brier_score 0.138 on 500 labelled rows, 0.050 above the reference 0.088 "
+        "(alarm more than 0.03 above the reference)")

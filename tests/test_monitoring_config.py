@@ -377,3 +377,19 @@ def test_prediction_method_must_fit_the_prediction_kind() -> None:
     config = load_monitoring_config("window: {size: 10}\nprediction_drift: {method: ks}\n")
     with pytest.raises(ConfigError, match=r"monitoring\.yaml:2: prediction_drift\.method: method 'ks' does not apply"):
         resolve(config, reference, KINDS)
+
+
+def test_brier_score_is_lower_is_better_and_refuses_a_floor():
+    """Calibration (issue 11: the default live check): a rise above the reference alarms, `min` is refused."""
+    from lab.monitoring import ConfigError, PerformanceSpec, check_performance, load_monitoring_config
+
+    spec = PerformanceSpec(metric="brier_score", max_drop=0.03)
+    calibrated = check_performance([0, 0, 0, 1] * 25, [0.25] * 100, spec, reference_value=0.1875)
+    assert calibrated.value == pytest.approx(0.1875) and not calibrated.alarm
+    shifted = check_performance([0, 1, 1, 1] * 25, [0.25] * 100, spec, reference_value=0.1875)
+    assert shifted.value == pytest.approx(0.4375) and shifted.dropped and shifted.alarm
+    better = check_performance([0, 0, 0, 0] * 25, [0.05] * 100, spec, reference_value=0.1875)
+    assert not better.alarm  # better calibrated than the reference is never an alarm
+    with pytest.raises(ConfigError) as exc:
+        load_monitoring_config("performance: {metric: brier_score, min: 0.1}\n")
+    assert "lower-is-better" in str(exc.value.problems[0])

@@ -60,7 +60,9 @@ from lab.monitoring.methods import (
 
 MAX_BYTES = _yaml.MAX_BYTES
 EVIDENTLY_DRIFT_SHARE = 0.5  # Evidently's DataDriftPreset default
-Metric = Literal["roc_auc", "average_precision", "accuracy", "balanced_accuracy", "f1", "precision", "recall"]
+Metric = Literal["roc_auc", "average_precision", "accuracy", "balanced_accuracy", "f1", "precision", "recall", "brier_score"]
+#: Metrics where lower is better: ``max_drop`` is the largest allowed rise above the reference, ``min`` does not apply.
+LOWER_IS_BETTER = frozenset({"brier_score"})
 Number = Annotated[float, Field(strict=True)]
 Loc = tuple[Any, ...]
 
@@ -122,6 +124,13 @@ class PerformanceSpec(_Frozen):
     min: Number | None = None
     max_drop: Number | None = Field(None, description="largest allowed fall below the reference value, in metric units")
     label_column: str = "label"
+
+    @model_validator(mode="after")
+    def _direction(self) -> "PerformanceSpec":
+        if self.metric in LOWER_IS_BETTER and self.min is not None:
+            raise ValueError(f"{self.metric} is lower-is-better: `min` does not apply; give max_drop "
+                             "(the largest allowed rise above the reference value)")
+        return self
     score_column: str = "prediction"
 
     @field_validator("min", "max_drop")

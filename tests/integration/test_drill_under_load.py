@@ -147,7 +147,7 @@ def test_concept_drift_drill_under_cpu_stress(cpu_stress, receiver, tmp_path):
         # the incident, with no extra setup
         perf = [a for a in st["alerts"] if a["signal"] == "performance"]
         assert perf, f"no performance alert; alerts: {st['alerts']}; windows: {(home / 'monitoring' / 'windows.jsonl').read_text()[-2000:]}"
-        assert {"day", "window", "signal", "detail"} == set(perf[0]) and "accuracy" in perf[0]["detail"]
+        assert {"day", "window", "signal", "detail"} == set(perf[0]) and "brier_score" in perf[0]["detail"]
         assert perf[0]["day"] > 15, "labels of shocked rows arrive from day 15: an alert before is a false alarm"
         assert st["live_metrics"] and st["live_metrics"]["labelled_rows"] > 0
         # ... delivered to the webhook and to Prefect's event feed
