@@ -17,8 +17,7 @@ importing one grading module does not import every other.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from lab._lazy import lazy_exports
 
 _EXPORTS = {
     "evidence": ("BundleError", "Evidence", "bundle_archive", "load_evidence"),
@@ -26,19 +25,4 @@ _EXPORTS = {
     "report": ("Report", "build_report", "print_table", "to_json", "write_outputs"),
     "submission": ("Submission", "read_submission"),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lab.grading' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"lab.grading.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__all__, __getattr__, __dir__ = lazy_exports("lab.grading", _EXPORTS, globals())

@@ -16,8 +16,7 @@ checks a user's YAML before paying for them.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from lab._lazy import lazy_exports
 
 _EXPORTS = {
     "config": (
@@ -29,19 +28,4 @@ _EXPORTS = {
     "methods": ("METHODS", "ColumnKind", "MethodInfo", "evidently_default", "methods_for"),
     "performance": ("PerformanceResult", "check_performance", "metric_value"),
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lab.monitoring' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"lab.monitoring.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__all__, __getattr__, __dir__ = lazy_exports("lab.monitoring", _EXPORTS, globals())
