@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lab.grading import drift_grader as dg  # noqa: E402
 from lab.monitoring.evaluate import SuiteSpec, evaluate  # noqa: E402
 from lab.monitoring.suite import replay_inputs  # noqa: E402
-from lab.scenario import load_scenario, resolve  # noqa: E402
+from lab.scenario.schema import load_scenario, resolve  # noqa: E402
 
 TUNED = {  # tuned with `lab evaluate` at the live rate on seeds 0-3 (raw skill ~70, steady)
     "hiring-data-drift": """\

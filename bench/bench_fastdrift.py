@@ -26,7 +26,7 @@ from evidently.legacy.core import ColumnType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lab.generators.hiring import HiringGenerator  # noqa: E402
+from lab.scenario.generators.hiring import HiringGenerator  # noqa: E402
 from lab.monitoring import load_monitoring_config, resolve, same_decisions, window_drift, window_drift_report  # noqa: E402
 from lab.monitoring.methods import finite, stattest  # noqa: E402
 

@@ -115,7 +115,7 @@ fi
 # -- 3. lab image ----------------------------------------------------------------------------
 # The build context: the files infra/Dockerfile copies, plus the wheelhouse (hard links).
 lab_inputs=(pyproject.toml README.md requirements.lock infra/Dockerfile infra/requirements-image.txt
-            lab scenarios runbooks)
+            lab)
 lab_recipe="$( (cd "$root" && find "${lab_inputs[@]}" -type f -not -path '*/__pycache__/*' -not -name '*.pyc' \
                  -print0 | LC_ALL=C sort -z | xargs -0 sha256sum;
                 echo "$wheel_recipe"; docker image inspect --format '{{.Id}}' "$base_image") \

@@ -20,7 +20,7 @@ Every error carries a one-line message naming what and where, and an optional hi
 telling the user what to do. The CLI prints both and exits with ``exit_code``;
 no traceback is shown for any of them. The errors that belong to one stage are also
 importable from it (``ConfigError`` from ``lab.monitoring.config``, ``BundleError`` from
-``lab.grading.evidence``, ``JournalError`` from ``lab.journal``, the rubric errors from
+``lab.evidence.schema``, ``JournalError`` from ``lab.core.journal``, the rubric errors from
 their rubric modules).
 """
 

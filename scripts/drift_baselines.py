@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lab.grading import drift_grader as dg  # noqa: E402
-from lab.scenario import load_scenario, scenario_ids  # noqa: E402
+from lab.scenario.schema import load_scenario, scenario_ids  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

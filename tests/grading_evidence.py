@@ -1,9 +1,9 @@
 """Synthetic drills for the grading tests: a lab home written the way the lab writes it, no servers.
 
 :func:`build_home` plays a :class:`Drill` into a temporary lab home: the journal through
-the real :class:`lab.journal.Journal` (its clock patched to scenario time, 60 s of wall
+the real :class:`lab.core.journal.Journal` (its clock patched to scenario time, 60 s of wall
 time per scenario day), and the serving log, traffic log and labels in the lab's
-formats. :func:`build_evidence` then runs the real :func:`lab.grading.collect.collect_evidence`
+formats. :func:`build_evidence` then runs the real :func:`lab.evidence.collect.collect_evidence`
 on it and loads the bundle. Predictions are drawn so each version has a known quality:
 ``score = sigmoid(s * (2y - 1) + N(0, 1))``, ROC AUC ``Phi(sqrt(2) s)``.
 """
@@ -21,13 +21,13 @@ from typing import Any, Iterator
 import numpy as np
 import yaml
 
-import lab.journal as journal_module
-from lab.answer_key import answer_key
-from lab.grading.collect import collect_evidence
-from lab.grading.evidence import FALLBACK_COMMANDS, Evidence, load_evidence
-from lab.home import Home, write_json_atomic
-from lab.journal import Journal
-from lab.scenario import SCENARIO_DIR, load_scenario, resolve
+import lab.core.journal as journal_module
+from lab.scenario.answer_key import answer_key
+from lab.evidence.collect import collect_evidence
+from lab.evidence.schema import FALLBACK_COMMANDS, Evidence, load_evidence
+from lab.core.home import Home, write_json_atomic
+from lab.core.journal import Journal
+from lab.scenario.schema import SCENARIO_DIR, load_scenario, resolve
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 SPEED = 60.0  # wall seconds per scenario day

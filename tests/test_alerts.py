@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from lab import alerts, stack
-from lab.home import Clock, Home, free_port
-from lab.journal import Journal
+from lab.monitoring import alerts
+
+from lab.stack import control as stack
+from lab.core.home import Clock, Home, free_port
+from lab.core.journal import Journal
 from tests.conftest import run_lab
 
 WINDOW = {
@@ -161,8 +163,8 @@ def test_status_json_lists_alerts_live_metrics_and_the_end(prepared_home: Home):
 
 
 def test_the_default_live_config_checks_performance_on_labels():
-    from lab.generators import generator_class
-    from lab.monitor_runner import DEFAULT_CONFIG, PREDICTION
+    from lab.scenario.generators import generator_class
+    from lab.monitoring.runner import DEFAULT_CONFIG, PREDICTION
     from lab.monitoring import load_monitoring_config
 
     kinds = {f.name: f.kind for f in generator_class("credit").features}
@@ -174,7 +176,7 @@ def test_the_default_live_config_checks_performance_on_labels():
 
 
 def test_a_calibration_alert_says_above_the_reference():
-    from lab import alerts
+    from lab.monitoring import alerts
     from lab.monitoring.config import LOWER_IS_BETTER
 
     assert alerts.LOWER_IS_BETTER == LOWER_IS_BETTER

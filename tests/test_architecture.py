@@ -1,8 +1,8 @@
 """Lab's import graph, read from the source with ``ast``: no cycles, and grading stays pure.
 
 Every ``import`` and ``from ... import`` counts, at any depth (inside functions too),
-relative imports resolved. A name such as ``lab.grading.evidence.Evidence`` counts as an
-import of the deepest module it names (``lab.grading.evidence``). Importing a module also
+relative imports resolved. A name such as ``lab.evidence.schema.Evidence`` counts as an
+import of the deepest module it names (``lab.evidence.schema``). Importing a module also
 runs its parent packages' ``__init__``, so the purity check walks those as well (the cycle
 check does not: a package importing its own submodules is not a cycle). Imports made with
 ``importlib`` (``lab.monitoring``'s lazy names, the CLI's command list) are out of sight.
@@ -23,15 +23,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # Grading turns evidence and a submission into scored items; it never reaches the live lab.
-FORBIDDEN_FOR_GRADING = (
-    "lab.cli", "lab.stack", "lab.supervisor", "lab.registry", "lab.serving", "lab.grading.collect",
-)
+FORBIDDEN_FOR_GRADING = ("lab.cli", "lab.stack", "lab.world", "lab.release", "lab.serving", "lab.evidence.collect")
 # Pure pieces inside forbidden packages: the shadow's state machine (replayed from the
-# journal) and the serving package's own ``__init__`` (its imports are walked anyway).
-ALLOWED_IN_FORBIDDEN = {"lab.serving", "lab.serving.shadow_state"}
+# journal), the shadow report built from logs, and the packages' own ``__init__`` (their
+# imports are walked anyway).
+ALLOWED_IN_FORBIDDEN = {"lab.serving", "lab.serving.shadow_state", "lab.release", "lab.release.shadow_report"}
+# The stages, lowest first. A module may import its own stage and the stages below it,
+# never one above: the flow runs one way (scenario, world, release, stack, evidence,
+# grading, report). ``lab`` is the package root, errors and helpers every stage uses.
+LAYERS = ("lab", "core", "scenario", "serving", "release", "world", "monitoring", "stack", "evidence", "grading",
+          "cli")
+# Edges that still go upwards, each with why; the test fails when one disappears too, so
+# the list only shrinks.
+KNOWN_UPWARD: dict[tuple[str, str], str] = {
+    ("lab.release.actions", "lab.stack"): "shadow/promote refuse when the lab is down (liveness lives in stack)",
+    ("lab.release.actions", "lab.stack.control"): "same",
+}
 FORBIDDEN_LIBRARIES_FOR_GRADING = {"mlflow", "bentoml", "prefect"}
 # The live collector reads MLflow and the stack to write a bundle; graders read the bundle.
-LIVE_IN_GRADING = {"lab.grading.collect"}
+LIVE_IN_GRADING = {"lab.evidence.collect"}
 # Import names that differ from the distribution that provides them.
 DISTRIBUTION_OF = {"sklearn": "scikit-learn", "yaml": "pyyaml", "markdown_it": "markdown-it-py"}
 
@@ -158,11 +168,28 @@ def test_grading_never_reaches_the_live_lab(lab_graph: ImportGraph) -> None:
     assert not problems, "grading reaches the live lab:\n" + "\n".join(sorted(set(problems)))
 
 
+def _stage(module: str) -> str:
+    parts = module.split(".")
+    return "lab" if len(parts) == 1 or parts[1].startswith("_") or parts[1] == "errors" else parts[1]
+
+
+def test_every_module_belongs_to_a_stage(lab_graph: ImportGraph) -> None:
+    assert {_stage(m) for m in lab_graph.files} == set(LAYERS)
+
+
+def test_imports_flow_one_way_from_scenario_to_cli(lab_graph: ImportGraph) -> None:
+    rank = {stage: i for i, stage in enumerate(LAYERS)}
+    upward = {(module, target) for module, targets in lab_graph.lab_edges.items() for target in targets
+              if rank[_stage(target)] > rank[_stage(module)]}
+    assert upward == set(KNOWN_UPWARD), "imports against the flow:\n" + "\n".join(
+        f"{a} ({_stage(a)}) -> {b} ({_stage(b)})" for a, b in sorted(upward - set(KNOWN_UPWARD)))
+
+
 def test_the_walk_sees_imports_inside_functions_and_the_live_collector(lab_graph: ImportGraph) -> None:
     # The checks above are only as good as the graph: it must hold edges we know exist.
-    assert "lab.stack" in lab_graph.lab_edges["lab.grading.collect"]
-    assert "mlflow" in lab_graph.libraries["lab.train"]
-    assert "lab.grading.evidence" in lab_graph.lab_edges["lab.grading.grade"]
+    assert "lab.stack.control" in lab_graph.lab_edges["lab.evidence.collect"]
+    assert "mlflow" in lab_graph.libraries["lab.release.train"]
+    assert "lab.evidence.schema" in lab_graph.lab_edges["lab.grading.grade"]
     assert "lab.grading.markdown.document" in lab_graph.lab_edges["lab.grading.markdown"]
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from lab import run
+from lab.scenario import run
 from lab.errors import StateError
-from lab.home import Clock, Home
-from lab.journal import Journal, verify
-from lab.scenario import load_scenario
-from lab.timeline_runner import due
-from lab.traffic import hold_reason
+from lab.core.home import Clock, Home
+from lab.core.journal import Journal, verify
+from lab.scenario.schema import load_scenario
+from lab.world.timeline_runner import due
+from lab.world.traffic import hold_reason
 
 
 def test_the_day_never_passes_the_end(tmp_path: Path):
@@ -101,7 +101,7 @@ def test_timeline_due_fires_in_day_order_and_labels_after_the_delay():
 
 
 def test_pause_and_resume_need_a_running_lab(tmp_path: Path):
-    from lab import stack
+    from lab.stack import control as stack
     from tests.conftest import run_lab
 
     home = Home(tmp_path / "home")

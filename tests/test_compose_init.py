@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.home import Home
+from lab.core.home import Home
 from tests.conftest import run_lab
 
 
@@ -96,8 +96,8 @@ def _serve(port: int) -> ThreadingHTTPServer:
 
 
 def test_agent_journals_a_service_that_dies_and_comes_back(tmp_path, compose_env, monkeypatch):
-    from lab.compose_agent import FAILED_PROBES_TO_DOWN, ComposeAgent
-    from lab.journal import Journal, verify
+    from lab.stack.compose_agent import FAILED_PROBES_TO_DOWN, ComposeAgent
+    from lab.core.journal import Journal, verify
 
     port = free_port()
     monkeypatch.setenv("LAB_SERVING_URL", f"http://127.0.0.1:{port}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lab.scenario import load_scenario
-from lab.shadow_report import shadow_report
+from lab.scenario.schema import load_scenario
+from lab.release.shadow_report import shadow_report
 
 
 def _records() -> tuple[list[dict], list[dict]]:

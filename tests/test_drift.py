@@ -11,17 +11,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab.drift import Stream, intensity, reference, tilt_categories
-from lab.drift_checks import (
+from lab.scenario.drift import Stream, intensity, reference, tilt_categories
+from tests.drift_checks import (
     calibration_problems,
     check_concept_drift,
     check_covariate_drift,
     check_label_drift,
 )
-from lab.generators import GENERATORS
-from lab.generators.base import Generator
-from lab.generators.hiring import HiringGenerator
-from lab.scenario import ConceptDriftEvent, DataDriftEvent, DeployEvent, LabelDriftEvent, load_scenario
+from lab.scenario.generators import GENERATORS
+from lab.scenario.generators.base import Generator
+from lab.scenario.generators.hiring import HiringGenerator
+from lab.scenario.schema import ConceptDriftEvent, DataDriftEvent, DeployEvent, LabelDriftEvent, load_scenario
 
 N = 40_000
 DAY = 20

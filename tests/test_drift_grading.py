@@ -19,10 +19,10 @@ import pytest
 
 from lab.grading import drift_grader as dg
 from lab.grading.grade import drift_config_useful
-from lab.grading.submission import read_submission
+from lab.evidence.submission import read_submission
 from lab.monitoring.evaluate import clear_cache, evaluate, live_rows_per_day
 from lab.monitoring.evaluate import SuiteSpec
-from lab.scenario import load_scenario, resolve, scenario_ids
+from lab.scenario.schema import load_scenario, resolve, scenario_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "hiring-data-drift"

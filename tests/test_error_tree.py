@@ -60,18 +60,18 @@ def test_the_docstring_draws_the_tree_of_the_classes() -> None:
 @pytest.mark.parametrize(("module", "name"), [
     ("lab.monitoring.config", "ConfigError"),
     ("lab.monitoring", "ConfigError"),
-    ("lab.grading.evidence", "BundleError"),
+    ("lab.evidence.schema", "BundleError"),
     ("lab.grading.runbook_rubric", "RubricError"),
     ("lab.grading.runbook", "RubricError"),
     ("lab.grading.card_rubric", "CardRubricError"),
-    ("lab.journal", "JournalError"),
+    ("lab.core.journal", "JournalError"),
 ])
 def test_stage_errors_are_still_importable_where_they_were(module: str, name: str) -> None:
     assert getattr(__import__(module, fromlist=[name]), name) is getattr(lab.errors, name)
 
 
 def test_a_journal_error_is_a_lab_error_the_cli_can_print(tmp_path) -> None:
-    from lab.journal import JournalError, verify
+    from lab.core.journal import JournalError, verify
 
     path = tmp_path / "journal.jsonl"
     path.write_text("not json\n")

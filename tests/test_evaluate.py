@@ -25,7 +25,7 @@ from lab.monitoring.evaluate import (
     max_delay_windows,
     validate_config,
 )
-from lab.scenario import load_scenario
+from lab.scenario.schema import load_scenario
 from tests.conftest import run_lab
 
 SEED = 0

@@ -14,10 +14,8 @@ import pytest
 
 PUBLIC = {
     "lab": ["__version__", "LabError", "ScenarioError", "ServiceError", "SubmissionError", "UsageError"],
-    "lab.grading": [
-        "BundleError", "Evidence", "Item", "Report", "SKILLS", "Submission", "build_report", "bundle_archive",
-        "load_evidence", "print_table", "read_submission", "to_json", "write_outputs",
-    ],
+    "lab.evidence": ["BundleError", "Evidence", "Submission", "bundle_archive", "load_evidence", "read_submission"],
+    "lab.grading": ["Item", "Report", "SKILLS", "build_report", "print_table", "to_json", "write_outputs"],
     "lab.grading.markdown": [
         "FUNCTION_WORDS", "Document", "Labelled", "Labels", "Mention", "Number", "Pattern", "Role", "Scope",
         "Section", "Snippet", "Source", "Span", "Table", "assign", "assign_scoped", "clause_of", "clean_inline",
@@ -35,7 +33,7 @@ PUBLIC = {
     ],
 }
 # Packages that load their names on first use (PEP 562): nothing to compare with vars().
-LAZY = {"lab.grading", "lab.monitoring"}
+LAZY = {"lab.evidence", "lab.grading", "lab.monitoring"}
 
 
 @pytest.mark.parametrize("package", sorted(PUBLIC))
@@ -65,5 +63,8 @@ def test_a_lazy_package_refuses_unknown_names_and_lists_its_names(package: str) 
 
 def test_the_grading_surface_holds_no_live_code() -> None:
     grading = importlib.import_module("lab.grading")
-    assert set(grading._EXPORTS) == {"evidence", "items", "report", "submission"}
+    assert set(grading._EXPORTS) == {"items", "report"}
     assert "collect_evidence" not in grading.__all__
+    evidence = importlib.import_module("lab.evidence")
+    assert set(evidence._EXPORTS) == {"schema", "submission"}  # the live collector is imported by name only
+    assert "collect_evidence" not in evidence.__all__

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab.generators.hiring import HiringGenerator
+from lab.scenario.generators.hiring import HiringGenerator
 from lab.monitoring import (
     DataDriftSpec,
     DriftTest,

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab.drift import ConceptDriftable, reference
-from lab.generators import GENERATORS, generator_class
-from lab.generators.base import Generator
-from lab.generators.credit import AGE_BANDS, CreditGenerator, age_band
+from lab.scenario.drift import ConceptDriftable, reference
+from lab.scenario.generators import GENERATORS, generator_class
+from lab.scenario.generators.base import Generator
+from lab.scenario.generators.credit import AGE_BANDS, CreditGenerator, age_band
 
 N = 20_000
 

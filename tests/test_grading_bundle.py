@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.grading.collect import collect_evidence
-from lab.grading.evidence import FALLBACK_COMMANDS, MANIFEST, MONITORING, bundle_archive, load_evidence, sha256_of
+from lab.evidence.collect import collect_evidence
+from lab.evidence.schema import FALLBACK_COMMANDS, MANIFEST, MONITORING, bundle_archive, load_evidence, sha256_of
 from tests.grading_evidence import Drill, build_home
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +21,7 @@ INCOMPLETE = ROOT / "tests" / "fixtures" / "submissions" / "incomplete"  # no mo
 
 
 def _home_with_monitoring(root: Path):
-    """A drill's home with live monitoring results written the way lab.monitor_runner writes them."""
+    """A drill's home with live monitoring results written the way lab.monitoring.runner writes them."""
     home = build_home(root, Drill(shadow_quality="worse", promote_version=None))
     mon = home.root / "monitoring"
     (mon / "reports").mkdir(parents=True)
@@ -101,7 +101,7 @@ def test_a_bundle_in_todays_format_is_still_graded_by_lab_grade(tmp_path, comman
 
 
 def test_a_bundle_of_an_unknown_schema_is_refused_clearly(tmp_path):
-    from lab.grading.evidence import BundleError
+    from lab.evidence.schema import BundleError
 
     home = build_home(tmp_path / "home", Drill(promote_version=None))
     bundle = collect_evidence(home, tmp_path / "evidence", FALLBACK_COMMANDS)
@@ -114,8 +114,9 @@ def test_a_bundle_of_an_unknown_schema_is_refused_clearly(tmp_path):
 
 # --------------------------------------------------------------------------- layering
 
-FORBIDDEN = ("lab.cli", "lab.stack", "lab.registry", "lab.supervisor", "lab.grading.collect", "mlflow", "bentoml")
-GRADERS = sorted(p for p in (ROOT / "lab" / "grading").glob("*.py") if p.name != "collect.py")
+FORBIDDEN = ("lab.cli", "lab.stack.control", "lab.release.registry", "lab.stack.supervisor", "lab.evidence.collect", "mlflow", "bentoml")
+GRADERS = sorted([*(ROOT / "lab" / "grading").glob("*.py"), ROOT / "lab" / "evidence" / "schema.py",
+                  ROOT / "lab" / "evidence" / "submission.py"])
 
 
 def _imports(path: Path) -> set[str]:
@@ -135,4 +136,4 @@ def test_graders_and_the_bundle_reader_never_import_the_collector_the_stack_or_t
 
 
 def test_the_collector_takes_the_command_list_instead_of_importing_the_cli():
-    assert not any(m.startswith("lab.cli") for m in _imports(ROOT / "lab" / "grading" / "collect.py"))
+    assert not any(m.startswith("lab.cli") for m in _imports(ROOT / "lab" / "evidence" / "collect.py"))

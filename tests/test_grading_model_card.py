@@ -18,7 +18,7 @@ from lab.grading.card_rubric import CARD_RUBRIC_PATH, CardRubricError, load_card
 from lab.grading.items import Item
 from lab.grading.markdown import parse_markdown
 from lab.grading.model_card import card_context_from_registry, grade_model_card
-from lab.scenario import load_scenario
+from lab.scenario.schema import load_scenario
 from tests.test_grading_documents import CONTEXTS, card_ctx, item, pct, read
 
 CARDS = ("expert", "incomplete", "confidently_wrong", "keyword_stuffed", "card_disparate_impact",

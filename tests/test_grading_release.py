@@ -14,7 +14,7 @@ import pytest
 
 from lab.grading.items import Item
 from lab.grading.release_graders import MIN_MIRRORED, grade_rollback, grade_shadow
-from lab.grading.submission import Decisions, RollbackDecision, ShadowDecision, Submission
+from lab.evidence.submission import Decisions, RollbackDecision, ShadowDecision, Submission
 from tests.grading_evidence import Drill, build_evidence
 
 _CACHE: dict[str, object] = {}

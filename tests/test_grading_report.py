@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from lab.grading import drift_grader
-from lab.grading.evidence import bundle_archive, load_evidence
+from lab.evidence.schema import bundle_archive, load_evidence
 from lab.grading.grade import grade
 from lab.grading.report import print_table, to_gradescope, to_html, to_json, to_junit, write_outputs
-from lab.grading.submission import read_submission
+from lab.evidence.submission import read_submission
 from lab.monitoring.evaluate import SuiteSpec, clear_cache
 from tests.grading_evidence import Drill, build_evidence, build_home
 
@@ -232,7 +232,7 @@ def test_lab_grade_regrades_a_bundle_offline_byte_identically(drill_evidence, tm
 
 def test_lab_submit_on_a_stopped_home_writes_everything_and_journals(tmp_path, capsys):
     from lab.cli import main
-    from lab.journal import Journal, verify
+    from lab.core.journal import Journal, verify
 
     home = build_home(tmp_path / "home", Drill(shadow_quality="worse", promote_version=None))
     d = planted(tmp_path, "incomplete")
@@ -261,8 +261,8 @@ def test_bundle_records_monitoring_when_present_and_checks_itself(tmp_path):
     import io
     import tarfile
 
-    from lab.grading.collect import collect_evidence
-    from lab.grading.evidence import FALLBACK_COMMANDS, BundleError
+    from lab.evidence.collect import collect_evidence
+    from lab.evidence.schema import FALLBACK_COMMANDS, BundleError
 
     home = build_home(tmp_path / "home", Drill(promote_version=None))
     bare = load_evidence(collect_evidence(home, tmp_path / "bare", FALLBACK_COMMANDS))

@@ -18,7 +18,7 @@ from typing import get_args
 import pytest
 import yaml
 
-from lab.grading.evidence import load_evidence
+from lab.evidence.schema import load_evidence
 from lab.grading.grade import drift_config_useful
 from lab.grading.grade import grade as grade_all
 from lab.grading.items import Item
@@ -32,7 +32,7 @@ from lab.grading.runbook import (
     parse_rubric,
 )
 from lab.grading.runbook_rubric import Check
-from lab.grading.submission import read_submission
+from lab.evidence.submission import read_submission
 from lab.monitoring.evaluate import SuiteSpec
 from tests.grading_evidence import build_evidence
 

@@ -15,7 +15,7 @@ import pytest
 from lab.grading.items import Item
 from lab.grading.release_facts import release_facts
 from lab.grading.release_graders import LATENCY_RATIO, MIN_LATENCY_SAMPLES, grade_rollback, grade_shadow
-from lab.shadow_report import interleaved_latency, report_lines, shadow_report
+from lab.release.shadow_report import interleaved_latency, report_lines, shadow_report
 from tests.grading_evidence import Drill, build_evidence
 
 _CACHE: dict[str, object] = {}

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from lab.errors import UsageError
-from lab.home import Clock, Home, choose_ports, resolve_home
+from lab.core.home import Clock, Home, choose_ports, resolve_home
 
 
 def test_home_resolution_order(tmp_path, monkeypatch):

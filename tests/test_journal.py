@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.journal import Journal, JournalError, verify
+from lab.core.journal import Journal, JournalError, verify
 
 
 def _append_many(path: str, worker: int) -> None:

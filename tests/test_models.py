@@ -10,18 +10,18 @@ import numpy as np
 import pytest
 import skops.io
 
-from lab.data import days_frame
-from lab.generators import generator_class
-from lab.models import apply_defect, classification_metrics
-from lab.scenario import load_scenario, resolve, scenario_ids
-from lab.train import SKOPS_TRUSTED_TYPES, FittedVersion, fit_version
+from lab.scenario.data import days_frame
+from lab.scenario.generators import generator_class
+from lab.scenario.models import apply_defect, classification_metrics
+from lab.scenario.schema import load_scenario, resolve, scenario_ids
+from lab.release.train import SKOPS_TRUSTED_TYPES, FittedVersion, fit_version
 
 TRAIN_DAYS = 20  # the last days of each version's training window: enough, and fast
 
 
 @functools.cache
 def fitted(scenario_id: str, seed: int = 0) -> list[tuple[str, FittedVersion]]:
-    """Each version as lab.train fits and measures it, on fewer training days."""
+    """Each version as lab.release.train fits and measures it, on fewer training days."""
     scenario, _ = resolve(load_scenario(scenario_id), seed)
     evaluation = days_frame(scenario, seed, scenario.model.eval_days)
     out = []

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from lab.errors import UsageError
-from lab.generators.hiring import HiringGenerator
+from lab.scenario.generators.hiring import HiringGenerator
 from lab.monitoring import (
     ConfigError,
     DataDriftSpec,

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from lab.errors import ScenarioError
-from lab.scenario import SCENARIO_DIR, load_scenario, parse_scenario, resolve, scenario_from_json
+from lab.scenario.schema import SCENARIO_DIR, load_scenario, parse_scenario, resolve, scenario_from_json
 
 GOOD = (SCENARIO_DIR / "hiring-data-drift.yaml").read_text()
 

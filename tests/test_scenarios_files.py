@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lab.drift import Stream
-from lab.scenario import _get_path, load_scenario, resolve, scenario_ids
+from lab.scenario.drift import Stream
+from lab.scenario.schema import _get_path, load_scenario, resolve, scenario_ids
 
 IDS = scenario_ids()
 

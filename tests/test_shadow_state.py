@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lab.errors import InProgressError, LabError
-from lab.journal import KINDS
+from lab.core.journal import KINDS
 from lab.serving.shadow_state import (
     ANSWERED, DROPPED, FAILED, STATUSES, CrashLoop, group, parse_fault, shadow_counts,
 )

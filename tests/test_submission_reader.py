@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from lab.errors import SubmissionError
-from lab.grading import submission as sm
-from lab.grading.submission import read_submission
+from lab.evidence import submission as sm
+from lab.evidence.submission import read_submission
 
 GOOD = {
     "monitoring.yaml": "window: {size: 500}\nperformance: {metric: roc_auc, min: 0.7}\n",

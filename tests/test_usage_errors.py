@@ -14,7 +14,7 @@ import sys
 import pytest
 import typer
 
-from lab.checks import MONITORING_KEYS
+from lab.core.checks import MONITORING_KEYS
 from lab.cli import app
 from tests.conftest import ROOT, run_lab
 

@@ -28,8 +28,8 @@ app = typer.Typer(
 from lab.cli import compose as _compose  # noqa: E402
 from lab.cli import data as _data  # noqa: E402
 from lab.cli import grade as _grade  # noqa: E402
+from lab.cli import evaluate as _evaluate  # noqa: E402
 from lab.cli import monitor as _monitor  # noqa: E402
-from lab.cli import live as _live  # noqa: E402
 from lab.cli import release as _release  # noqa: E402
 from lab.cli import stack as _stack  # noqa: E402
 from lab.cli import timeline as _timeline  # noqa: E402
@@ -38,9 +38,9 @@ _stack.register(app)
 _compose.register(app)
 _timeline.register(app)
 _release.register(app)
-_live.register(app)
-_data.register(app)
 _monitor.register(app)
+_data.register(app)
+_evaluate.register(app)
 _grade.register(app)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 
-from lab.home import Home, resolve_home
+from lab.core.home import Home, resolve_home
 
 err_console = Console(stderr=True)
 out_console = Console()

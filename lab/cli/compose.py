@@ -43,7 +43,7 @@ def init(
     home: HomeOpt = None,
 ) -> None:
     """Write a lab home (config, answer key, journal header) without starting a service."""
-    from lab import stack
+    from lab.stack import control as stack
 
     if stack_kind != "compose":
         raise UsageError(f"--stack {stack_kind!r}: only compose is initialised this way",

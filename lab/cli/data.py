@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from lab import checks
+from lab.core import checks
 from lab.cli._common import HomeOpt, JsonOpt, err_console, out_console, print_json
 
 
@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
 def scenarios(json_out: JsonOpt = False, home: HomeOpt = None) -> None:  # noqa: ARG001 (no home needed)
     """List the scenarios you can bring up."""
-    from lab.scenario import load_scenario, scenario_ids
+    from lab.scenario.schema import load_scenario, scenario_ids
 
     items = []
     for sid in scenario_ids():
@@ -58,7 +58,7 @@ def export_data(
     checks.check_seed(seed)
     checks.check_out_dir(out, "--out")
 
-    from lab.export import export_scenario_data
+    from lab.scenario.export import export_scenario_data
 
     written = export_scenario_data(scenario, seed or 0, out)
     for path, rows in written:

@@ -9,11 +9,12 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from lab import checks
+from lab.core import checks
 from lab.cli._common import HomeOpt, err_console, get_home, out_console
 from lab.errors import StateError, UsageError
+from lab.core.paths import TEMPLATE_DIR
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "runbooks"
+TEMPLATES = TEMPLATE_DIR
 TEMPLATE_FILES = ("monitoring.yaml", "model_card.md", "post_market_monitoring.md", "decisions.yaml")
 
 JsonOut = Annotated[Optional[Path], typer.Option("--json", help="Write the JSON report to F ('-': stdout).",
@@ -113,13 +114,13 @@ def submit(
     started = time.perf_counter()
     checks.check_submission_path(submission)  # before any heavy import
     _check_outputs(json_out, html_out, gradescope_out, junit_out)
-    from lab import stack
-    from lab.grading.collect import collect_evidence
-    from lab.grading.evidence import bundle_archive, load_evidence
+    from lab.stack import control as stack
+    from lab.evidence.collect import collect_evidence
+    from lab.evidence.schema import bundle_archive, load_evidence
     from lab.grading.grade import grade as run_grade
-    from lab.grading.submission import read_submission
-    from lab.home import Clock
-    from lab.journal import Journal
+    from lab.evidence.submission import read_submission
+    from lab.core.home import Clock
+    from lab.core.journal import Journal
 
     h = get_home(home)
     stack.require_config(h)
@@ -131,7 +132,10 @@ def submit(
         n += 1
         folder = h.root / "submissions" / f"{stamp}-{n}"
     commands = cli_commands(ctx.find_root().command)
-    evidence_dir = collect_evidence(h, folder / "evidence", commands)
+    from lab.grading.runbook import load_rubric
+
+    rubric = load_rubric()
+    evidence_dir = collect_evidence(h, folder / "evidence", commands, (rubric.rubric_version, rubric.law_as_at.isoformat()))
     archive = bundle_archive(evidence_dir)
     evidence = load_evidence(evidence_dir)
     report = run_grade(evidence, sub, drift_cache=h.root / "cache" / "drift")
@@ -163,7 +167,7 @@ def grade(
     """Re-grade SUBMISSION against a saved evidence bundle, offline (no server needed)."""
     import tempfile
 
-    from lab.grading.submission import read_submission  # light: no pandas, scikit-learn or Evidently
+    from lab.evidence.submission import read_submission  # light: no pandas, scikit-learn or Evidently
 
     checks.check_submission_path(submission)  # before any heavy import
     _check_outputs(json_out, html_out, gradescope_out, junit_out)
@@ -175,7 +179,7 @@ def grade(
         raise UsageError(f"--evidence {evidence}: no such folder or archive",
                          hint="`lab submit` writes one under <home>/submissions/")
 
-    from lab.grading.evidence import load_evidence
+    from lab.evidence.schema import load_evidence
     from lab.grading.grade import grade as run_grade
 
     ev = load_evidence(evidence, work_dir=work)

@@ -32,7 +32,7 @@ def shadow_start(
     Journals the start when the alias moves, then waits for the shadow to warm up.
     Running it again with the same options moves nothing and only waits again.
     """
-    from lab import release
+    from lab.release import actions as release
 
     ctx = release.context(get_home(home))
     data = release.shadow_start(ctx, version, percent, fault, timeout=timeout)
@@ -45,7 +45,7 @@ def shadow_start(
 @shadow_app.command("stop")
 def shadow_stop(home: HomeOpt = None) -> None:
     """Stop mirroring; says what became of the mirrored requests."""
-    from lab import release
+    from lab.release import actions as release
 
     ctx = release.context(get_home(home))
     d = release.shadow_stop(ctx)
@@ -61,12 +61,12 @@ def shadow_report(
     home: HomeOpt = None,
 ) -> None:
     """Agreement, score deltas, latency, and metrics on labelled requests, shadow vs champion."""
-    from lab import stack
-    from lab.feedback import read_labels
-    from lab.run import effective_scenario
-    from lab.journal import Journal
+    from lab.stack import control as stack
+    from lab.world.feedback import read_labels
+    from lab.scenario.run import effective_scenario
+    from lab.core.journal import Journal
     from lab.serving.requestlog import merged, read_requests
-    from lab.shadow_report import report_lines, shadow_report as build
+    from lab.release.shadow_report import report_lines, shadow_report as build
 
     h = get_home(home)
     stack.require_config(h)
@@ -116,7 +116,7 @@ def promote(
     home: HomeOpt = None,
 ) -> None:
     """Make VERSION the champion (serving switches without dropping a request)."""
-    from lab import release
+    from lab.release import actions as release
 
     ctx = release.context(get_home(home))
     data = release.promote(ctx, version, reason)
@@ -132,7 +132,7 @@ def rollback(
     home: HomeOpt = None,
 ) -> None:
     """Restore an earlier champion in one step (default: the last known-good one)."""
-    from lab import release
+    from lab.release import actions as release
 
     ctx = release.context(get_home(home))
     data = release.rollback(ctx, reason, to)

@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from lab import checks
+from lab.core import checks
 from lab.cli._common import AlertWebhookOpt, HomeOpt, JsonOpt, err_console, get_home, out_console, print_json
 from lab.errors import UsageError
 
@@ -57,7 +57,9 @@ def up(
     if alert_webhook is not None:
         alert_webhook = checks.check_webhook_url(alert_webhook)
 
-    from lab import alerts, stack
+    from lab.monitoring import alerts
+
+    from lab.stack import control as stack
 
     h = get_home(home)
     _, cfg = stack.prepare(h, scenario, seed, speed, port_base)
@@ -112,7 +114,7 @@ def up(
 
 def down(home: HomeOpt = None) -> None:
     """Stop every process this lab started (its data stays in the home)."""
-    from lab import stack
+    from lab.stack import control as stack
 
     h = get_home(home)
     result = stack.down(h)
@@ -125,11 +127,12 @@ def down(home: HomeOpt = None) -> None:
 
 def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """Scenario, day, services and their health, the shadow, model versions, alerts and live metrics."""
-    from lab import alerts, stack
-    from lab.home import Clock
-    from lab.run import scenario_state
-    from lab.registry import model_versions
-    from lab.scenario import load_scenario
+    from lab.monitoring import alerts
+    from lab.stack import control as stack
+    from lab.core.home import Clock
+    from lab.scenario.run import scenario_state
+    from lab.release.registry import model_versions
+    from lab.scenario.schema import load_scenario
     from lab.errors import ServiceError
 
     h = get_home(home)
@@ -143,7 +146,7 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
             versions = model_versions(services["mlflow"]["url"], scenario.model.name)
         except ServiceError as exc:
             registry_error = str(exc)
-    from lab.timeline import public_events
+    from lab.world.timeline import public_events
 
     events = public_events(h, scenario)
     day = Clock(h.clock_json).day()

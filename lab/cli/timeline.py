@@ -20,12 +20,13 @@ def inject(
     home: HomeOpt = None,
 ) -> None:
     """Fire the next (or a named) timeline event now: for facilitators running a drill."""
-    from lab import events, stack
-    from lab.answer_key import answer_key
+    from lab.world import events
+    from lab.stack import control as stack
+    from lab.scenario.answer_key import answer_key
     from lab.errors import StateError, UsageError
-    from lab.home import Clock, read_json, write_json_atomic
-    from lab.run import effective_scenario, set_override
-    from lab.scenario import load_scenario, resolve
+    from lab.core.home import Clock, read_json, write_json_atomic
+    from lab.scenario.run import effective_scenario, set_override
+    from lab.scenario.schema import load_scenario, resolve
 
     h = get_home(home)
     cfg = stack.require_config(h)
@@ -55,7 +56,7 @@ def inject(
 
 
 def _running_home(home: str | None):
-    from lab import stack
+    from lab.stack import control as stack
     from lab.errors import StateError
 
     h = get_home(home)
@@ -67,7 +68,7 @@ def _running_home(home: str | None):
 
 def pause(home: HomeOpt = None) -> None:
     """Pause the scenario: its clock, traffic and timeline stop until `lab resume` (days do not pass)."""
-    from lab import run
+    from lab.scenario import run
 
     h = _running_home(home)
     entry = run.pause(h)
@@ -79,7 +80,7 @@ def pause(home: HomeOpt = None) -> None:
 
 def resume(home: HomeOpt = None) -> None:
     """Resume a paused scenario from the day it was paused on."""
-    from lab import run
+    from lab.scenario import run
 
     h = _running_home(home)
     entry = run.resume(h)

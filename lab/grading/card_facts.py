@@ -45,7 +45,7 @@ Population = Literal["evaluation", "live"]
 
 
 class RegisteredVersion(BaseModel):
-    """One registry version as :func:`lab.registry.model_versions` returns it (extra keys ignored)."""
+    """One registry version as :func:`lab.release.registry.model_versions` returns it (extra keys ignored)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 

@@ -72,12 +72,12 @@ from typing import Any
 import yaml
 
 from lab.errors import ScenarioError
-from lab.grading.evidence import Evidence
+from lab.evidence.schema import Evidence
 from lab.grading.items import Item
-from lab.grading.submission import MONITORING, Submission
+from lab.evidence.submission import MONITORING, Submission
 from lab.monitoring.config import ConfigError
 from lab.monitoring.evaluate import EvaluationResult, SuiteSpec, column_kinds, evaluate, live_rows_per_day
-from lab.scenario import Scenario, load_scenario, resolve
+from lab.scenario.schema import Scenario, load_scenario, resolve
 
 SKILL = "drift_thresholds"
 _SECRET = "f0514f1e1409929bcf3712cd59577d32"  # never shown; changing it changes every grade

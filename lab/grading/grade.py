@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lab.grading.evidence import FALLBACK_COMMANDS, Evidence
+from lab.evidence.schema import FALLBACK_COMMANDS, Evidence
 from lab.grading.items import SKILLS, Item
 from lab.grading.report import Report, build_report
-from lab.grading.submission import MODEL_CARD, MONITORING, RUNBOOK, Submission
+from lab.evidence.submission import MODEL_CARD, MONITORING, RUNBOOK, Submission
 
 
 def monitoring_thresholds(text: str | None) -> dict[str, float] | None:
@@ -60,7 +60,7 @@ def monitoring_thresholds(text: str | None) -> dict[str, float] | None:
 
 
 def _card_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, float] | None) -> list[Item]:
-    from lab.generators import generator_class
+    from lab.scenario.generators import generator_class
     from lab.grading.model_card import card_context_from_registry, grade_model_card
 
     versions = []

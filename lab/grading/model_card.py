@@ -34,10 +34,11 @@ from lab.grading.card_groups import GroupClaim, disadvantaged_end
 from lab.grading.card_rubric import CardItem, CardRubric, load_card_rubric
 from lab.grading.items import Item
 from lab.grading.markdown import parse_markdown
+from lab.core.paths import TEMPLATE_DIR
 
 __all__ = ["CardContext", "RegisteredVersion", "card_context_from_registry", "grade_model_card", "group_pattern"]
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "runbooks" / "model_card.md"
+TEMPLATE_PATH = TEMPLATE_DIR / "model_card.md"
 SKILL = "model_card"
 
 
@@ -437,7 +438,7 @@ def card_context_from_registry(scenario: Any, versions: Sequence[dict[str, Any]]
                                sensitive_attributes: Sequence[str],
                                monitoring_thresholds: dict[str, float] | None = None, *,
                                features: Sequence[str] = ()) -> CardContext:
-    """Build a :class:`CardContext` from a scenario and :func:`lab.registry.model_versions` output."""
+    """Build a :class:`CardContext` from a scenario and :func:`lab.release.registry.model_versions` output."""
     decision = scenario.model.decision_threshold.positive_decision
     return CardContext(
         scenario_id=scenario.id, risk_class=scenario.risk.eu_ai_act_class, risk_basis=scenario.risk.basis,

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lab.grading.evidence import AliasMove, Evidence, JournalEntry, parse_time
+from lab.evidence.schema import AliasMove, Evidence, JournalEntry, parse_time
 from lab.grading.items import Item, Skill
-from lab.shadow_report import shadow_counts
+from lab.release.shadow_report import shadow_counts
 
 #: Seconds around an alias move in which answers from either version are expected.
 SWITCH_GRACE_SECONDS = 5.0
@@ -92,7 +92,7 @@ class ReleaseFacts:
     switches: list[Switch]
     end_time: float
     crash_loops: list[JournalEntry]
-    counts: dict[int, dict[str, Any]]  # shadow version -> lab.shadow_report.shadow_counts, before its promotion
+    counts: dict[int, dict[str, Any]]  # shadow version -> lab.release.shadow_report.shadow_counts, before its promotion
 
     @property
     def first_promotion(self) -> AliasMove | None:

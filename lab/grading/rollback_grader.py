@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.grading.evidence import AliasMove, Evidence, parse_time
+from lab.evidence.schema import AliasMove, Evidence, parse_time
 from lab.grading.items import Item
 from lab.grading.release_facts import (SWITCH_GRACE_SECONDS, ReleaseFacts, fmt, make_item, reason_quality,
                                        release_facts, substantive, version_of)
-from lab.grading.submission import Submission
+from lab.evidence.submission import Submission
 
 #: Scenario days to recover from a bad release, and the share of points each band earns.
 RECOVERY_BANDS: tuple[tuple[float, float], ...] = ((1.0, 1.0), (2.0, 0.75))

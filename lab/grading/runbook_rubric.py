@@ -20,9 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from lab.errors import RubricError  # re-exported: where callers have always imported it
 from lab.grading.rubric_yaml import parse_rubric_yaml
+from lab.core.paths import TEMPLATE_DIR
 
 RUBRIC_PATH = Path(__file__).resolve().parent / "rubrics" / "pmm_runbook.yaml"
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "runbooks" / "post_market_monitoring.md"
+TEMPLATE_PATH = TEMPLATE_DIR / "post_market_monitoring.md"
 RiskClass = Literal["prohibited", "high", "limited", "minimal"]
 Role = Literal["provider", "deployer"]
 

@@ -9,14 +9,14 @@ serving log shows requests mirrored to it; ``shadow.started`` is not required.
 * ``shadow.mirrored``: at least :data:`MIN_MIRRORED` mirrored requests got an answer
   (``ok`` or ``late``) before the candidate's promotion; mirrored, answered, late,
   dropped, failed, cancelled and unanswered requests are reported separately
-  (:func:`lab.shadow_report.shadow_counts`).
+  (:func:`lab.release.shadow_report.shadow_counts`).
 * ``shadow.clients-champion-only``: every client answer during a shadow period came
   from the champion of its moment.
 * ``shadow.latency``: the champion's p99 with mirroring within :data:`LATENCY_RATIO`
-  of without, on the same minutes of the run (:func:`lab.shadow_report.interleaved_latency`,
+  of without, on the same minutes of the run (:func:`lab.release.shadow_report.interleaved_latency`,
   which ``lab shadow report`` prints too), so machine load does not decide it.
 * ``shadow.decision``: promote or keep agrees with the labelled comparison
-  (:func:`lab.shadow_report.shadow_report`): better by more than :data:`DECISION_MARGIN`
+  (:func:`lab.release.shadow_report.shadow_report`): better by more than :data:`DECISION_MARGIN`
   in ROC AUC means promote, worse means keep, in between either with a rationale.
 """
 
@@ -25,12 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lab.grading.evidence import AliasMove, Evidence
+from lab.evidence.schema import AliasMove, Evidence
 from lab.grading.items import Item
 from lab.grading.release_facts import (ReleaseFacts, ShadowPeriod, fmt, make_item, release_facts, substantive,
                                        version_of)
-from lab.grading.submission import Submission
-from lab.shadow_report import counts_line, interleaved_latency, latency_samples, shadow_report, shadow_warnings
+from lab.evidence.submission import Submission
+from lab.release.shadow_report import counts_line, interleaved_latency, latency_samples, shadow_report, shadow_warnings
 
 #: Requests mirrored before a shadow can speak for the candidate. 300 one-row requests
 #: (75 s of traffic at the scenarios' 4 requests/s) put the standard error of an

@@ -10,7 +10,7 @@ reference, then judge windows::
     check_performance(labels, scores, resolved.performance, reference_value, decision_threshold)
 
 The names below are loaded on first use (PEP 562), so importing a light submodule such
-as ``lab.monitoring._yaml`` does not import pandas, scikit-learn or Evidently: the CLI
+as ``lab.core.safe_yaml`` does not import pandas, scikit-learn or Evidently: the CLI
 checks a user's YAML before paying for them.
 """
 

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, Valid
 from pydantic import field_validator, model_validator
 
 from lab.errors import ConfigError  # re-exported: where callers have always imported it
-from lab.monitoring import _yaml
+from lab.core import safe_yaml as _yaml
 from lab.monitoring.methods import (
     KINDS,
     METHODS,

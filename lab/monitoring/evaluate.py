@@ -1,7 +1,7 @@
 """Replay a ``monitoring.yaml`` over streams with known drift episodes and score its thresholds.
 
 For a scenario and a seed the evaluator trains the scenario's champion (as ``lab up``
-does: :func:`lab.models.build_pipeline` on its ``train_days``), takes the scenario's
+does: :func:`lab.scenario.models.build_pipeline` on its ``train_days``), takes the scenario's
 ``reference_days`` with the champion's probability in a ``prediction`` column as the
 reference, and replays a fixed suite of seeded episodes (:class:`SuiteSpec`) whatever
 the scenario's own drift type, so a config is scored on every kind of drift:
@@ -13,7 +13,7 @@ the scenario's own drift type, so a config is scored on every kind of drift:
   0.4, 0.7 or 1.0;
 * ``label``: the positive rate rises by 0.05, 0.10 or 0.15.
 
-Each episode is its own :class:`lab.drift.Stream` (``stream_id`` 1000 + its index),
+Each episode is its own :class:`lab.scenario.drift.Stream` (``stream_id`` 1000 + its index),
 drift is abrupt and starts exactly on a window boundary; within a kind, onsets (drawn
 from ``onset_windows``) and data drift's moved features are spread evenly (a seeded,
 stratified layout). Windows hold ``window.size`` rows (500 when the config omits it).
@@ -23,7 +23,7 @@ traffic sends per scenario day, ``requests_per_second x batch_size x speed``
 (:func:`live_rows_per_day`, ``speed`` 60 s per day as ``lab up``), not the scenario's
 ``traffic.rows_per_day`` (the size of a day's data; live traffic sends its first rows).
 So a window of N rows, the label lag and the detection budget span the same scenario
-days in the replay as in the live monitor (:mod:`lab.monitor_runner`).
+days in the replay as in the live monitor (:mod:`lab.monitoring.runner`).
 
 Per window (:func:`lab.monitoring.window_drift`, the fast path): three signals,
 ``data`` (Evidently's dataset drift: the share of drifted feature columns reaches
@@ -105,7 +105,7 @@ from lab.monitoring.suite import (
     reference_rows,
     replay_inputs,
 )
-from lab.scenario import Scenario
+from lab.scenario.schema import Scenario
 
 
 def evaluate(
@@ -179,7 +179,6 @@ def evaluate(
         diagnostics=[],
     )
     return result.model_copy(update={"diagnostics": diagnose(result)})
-
 
 
 __all__ = [

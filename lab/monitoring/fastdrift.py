@@ -8,7 +8,7 @@ correlations and widgets, which is where a Report spends its time.
 ``tests/test_fastdrift_parity.py`` pins the two paths to identical decisions and scores.
 
 >>> import numpy as np
->>> from lab.generators.hiring import HiringGenerator
+>>> from lab.scenario.generators.hiring import HiringGenerator
 >>> from lab.monitoring.config import load_monitoring_config, resolve
 >>> gen, kinds = HiringGenerator(), {"skills_match": "numeric", "source_channel": "categorical"}
 >>> reference = gen.sample(np.random.default_rng(0), 500)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lab.monitoring import _yaml
+from lab.core import safe_yaml as _yaml
 from lab.monitoring.config import (
     ConfigError,
     MonitoringConfig,
@@ -26,7 +26,7 @@ from lab.monitoring.fastdrift import window_drift
 from lab.monitoring.performance import check_performance
 from lab.monitoring.results import Episode, WindowRecord
 from lab.monitoring.suite import LABEL, PREDICTION, Signal, _EpisodeData, _scenario, column_kinds, reference_rows
-from lab.scenario import Scenario
+from lab.scenario.schema import Scenario
 
 
 def validate_config(

@@ -2,7 +2,7 @@
 
 A :class:`SuiteSpec` lists the episodes (kinds, magnitudes, how many of each); the
 layout (onsets, drifted features) is drawn from the replay seed; every episode is its
-own :class:`lab.drift.Stream` (``stream_id`` 1000 + its index), drawn at the replay's
+own :class:`lab.scenario.drift.Stream` (``stream_id`` 1000 + its index), drawn at the replay's
 rows per day (by default the live rate, :func:`live_rows_per_day`). Champions and
 streams are cached per process (:func:`clear_cache`).
 
@@ -22,18 +22,18 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from lab.drift import Stream
-from lab.generators import generator_class
+from lab.scenario.drift import Stream
+from lab.scenario.generators import generator_class
 from lab.monitoring.methods import ColumnKind
-from lab.scenario import ConceptDriftEvent, DataDriftEvent, LabelDriftEvent, Scenario, load_scenario
-from lab.scenario import resolve as resolve_scenario
+from lab.scenario.schema import ConceptDriftEvent, DataDriftEvent, LabelDriftEvent, Scenario, load_scenario
+from lab.scenario.schema import resolve as resolve_scenario
 
 DEFAULT_WINDOW_SIZE = 500
 PREDICTION = "prediction"
 LABEL = "label"
 EVAL_STREAM_BASE = 1000  # the live stream is 0; episode k replays stream 1000 + k
 _SUITE_KEY = 7_310  # seeds the suite's layout (onsets, features), apart from every stream
-DEFAULT_SPEED = 60.0  # wall-clock seconds per scenario day: the default of `lab up --speed` (lab.stack)
+DEFAULT_SPEED = 60.0  # wall-clock seconds per scenario day: the default of `lab up --speed` (lab.stack.control)
 
 DriftKind = Literal["none", "data", "concept", "label"]
 Signal = Literal["data", "prediction", "performance"]
@@ -134,8 +134,8 @@ def reference_rows(scenario: Scenario) -> int:
 
 def replay_inputs(scenario: Scenario | str, seed: int = 0) -> Replay:
     """Train the champion on its ``train_days`` and score the reference window (cached per process)."""
-    from lab.data import days_frame
-    from lab.models import build_pipeline
+    from lab.scenario.data import days_frame
+    from lab.scenario.models import build_pipeline
 
     sc = _scenario(scenario, seed)
     key = (sc.model_dump_json(), int(seed))
@@ -150,7 +150,6 @@ def replay_inputs(scenario: Scenario | str, seed: int = 0) -> Replay:
         reference[PREDICTION] = model.predict_proba(reference[features])[:, 1]
         _REPLAYS[key] = Replay(sc, int(seed), model, features, column_kinds(sc), reference)
     return _REPLAYS[key]
-
 
 
 # --------------------------------------------------------------------------- the suite

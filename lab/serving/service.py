@@ -24,8 +24,8 @@ from typing import Any
 import bentoml
 from bentoml.exceptions import InvalidArgument, NotFound
 
-from lab.home import Clock, Home, resolve_home
-from lab.journal import Journal
+from lab.core.home import Clock, Home, resolve_home
+from lab.core.journal import Journal
 from lab.serving.follower import RegistryFollower
 from lab.serving.requestlog import RequestLog
 from lab.serving.shadow import ShadowMirror
@@ -49,8 +49,8 @@ LATENCY = bentoml.metrics.Histogram(
 @bentoml.service(name="prodml-lab-serving", workers=1, traffic={"timeout": 30})
 class Screening:
     def __init__(self) -> None:
-        from lab.generators import generator_class
-        from lab.scenario import load_scenario
+        from lab.scenario.generators import generator_class
+        from lab.scenario.schema import load_scenario
 
         self.home = Home(resolve_home(os.environ["LAB_HOME"]))
         cfg = self.home.config()

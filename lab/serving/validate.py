@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 from bentoml.exceptions import InvalidArgument
 
-from lab.generators.base import Generator
+from lab.scenario.generators.base import Generator
 
 
 def rows_to_frame(rows: list[dict[str, Any]], gen: type[Generator]) -> pd.DataFrame:

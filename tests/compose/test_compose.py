@@ -254,7 +254,7 @@ def test_drill_inject_shadow_promote_rollback(stack):
     kinds = [e["kind"] for e in stack.journal()]
     for kind in ("shadow.started", "promote", "rollback"):
         assert kind in kinds
-    assert stack.py("from pathlib import Path; from lab.journal import verify; "
+    assert stack.py("from pathlib import Path; from lab.core.journal import verify; "
                     "print(verify(Path('/lab/home/journal.jsonl')))").strip().isdigit()
     st = stack.status()
     aliases = {v["version"]: v["aliases"] for v in st["model_versions"]}

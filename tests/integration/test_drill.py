@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from lab.scenario import load_scenario
+from lab.scenario.schema import load_scenario
 from tests.conftest import run_lab, status_json
 
 pytestmark = pytest.mark.integration

@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from lab.scenario import load_scenario
+from lab.scenario.schema import load_scenario
 from tests.conftest import run_lab, status_json
 
 pytestmark = pytest.mark.integration

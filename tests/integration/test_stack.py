@@ -9,9 +9,9 @@ import httpx
 import psutil
 import pytest
 
-from lab.generators.hiring import HiringGenerator
-from lab.home import MARKER_ENV
-from lab.journal import verify
+from lab.scenario.generators.hiring import HiringGenerator
+from lab.core.home import MARKER_ENV
+from lab.core.journal import verify
 from tests.conftest import run_lab, status_json
 
 pytestmark = pytest.mark.integration

@@ -338,7 +338,6 @@ def unit_of(labelled: Labelled) -> str:
     return s.text[span[0] : span[1]]
 
 
-
 def find_values(doc: Document, names: Mapping[str, str], *, quantities: bool = False,
                 cues: str | None = None) -> dict[str, list[Labelled]]:
     """The values stated for each named thing, wherever they are written.

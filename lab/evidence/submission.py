@@ -1,0 +1,557 @@
+"""Reading a submission safely: a folder, or a .tar.gz / .tgz / .tar / .zip of one.
+
+A submission holds up to four files, at its top level or in one folder inside the
+archive::
+
+    monitoring.yaml             the drift-monitoring config        (graded: drift_thresholds)
+    model_card.md               the model card                     (graded: model_card)
+    post_market_monitoring.md   the post-market monitoring runbook (graded: pmm_runbook)
+    decisions.yaml              optional: the shadow decision and rollback rationale
+
+Every problem becomes one :class:`Problem` with a clear message, and the file it
+concerns is left out (its graders then score it as missing); nothing crashes on bad
+input. Refused: files over 1 MiB, empty files, text that is not UTF-8, YAML that does
+not parse (with its line) or uses anchors/aliases (no "billion laughs"), archive
+entries with ``..`` or absolute paths, links (symbolic or hard) and device files,
+archives over the entry-count, entry-size, total-size or compression-ratio limits.
+HTML in the Markdown is never rendered or executed: ``<script>``, ``<style>``,
+``<iframe>``, ``<object>`` and ``<embed>`` blocks and event-handler attributes are cut
+from the text the graders read, and a note says so.
+
+Archives are unpacked into a temporary folder inside the lab home (``work_dir``), only
+the four names above are extracted, and the folder is removed once they are read.
+:class:`lab.errors.SubmissionError` (exit 2) is raised only when nothing at all can be
+graded: the path is missing, not a folder or a supported archive, the archive is
+corrupt, or none of the four files could be read.
+
+>>> import tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (d / "model_card.md").write_text("# Card\\n<script>alert(1)</script>\\nFine.\\n")
+>>> sub = read_submission(d, work_dir=d / "work")
+>>> sub.files["model_card.md"].text
+'# Card\\n\\nFine.\\n'
+>>> [(p.code, p.file) for p in sub.problems]
+[('missing', 'monitoring.yaml'), ('html', 'model_card.md'), ('missing', 'post_market_monitoring.md')]
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import stat
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lab.errors import SubmissionError
+from lab.core import safe_yaml as _yaml
+
+MONITORING = "monitoring.yaml"
+MODEL_CARD = "model_card.md"
+RUNBOOK = "post_market_monitoring.md"
+DECISIONS = "decisions.yaml"
+FILES: tuple[str, ...] = (MONITORING, MODEL_CARD, RUNBOOK, DECISIONS)
+OPTIONAL = frozenset({DECISIONS})
+#: Which skill each file is graded under (decisions.yaml informs shadow and rollback).
+SKILL_OF = {MONITORING: "drift_thresholds", MODEL_CARD: "model_card", RUNBOOK: "pmm_runbook",
+            DECISIONS: "shadow, rollback"}
+
+MAX_FILE_BYTES = 1024 * 1024  # each submitted file
+MAX_ENTRIES = 1_000  # archive members, of any kind
+MAX_ENTRY_BYTES = 64 * 1024 * 1024  # any single member, even one we do not extract
+MAX_TOTAL_BYTES = 256 * 1024 * 1024  # all members together, and the decompressed stream
+MAX_RATIO = 200.0  # uncompressed / compressed, for a zip member over 1 MiB
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+
+ProblemCode = Literal["missing", "empty", "too-large", "not-utf8", "binary", "yaml", "schema", "html", "unsafe-path",
+                      "link", "not-a-file", "archive-limit", "duplicate"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the submission; ``file`` is None for the whole submission."""
+
+    code: ProblemCode
+    file: str | None
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file or "submission"
+        if self.line is not None:
+            where += f":{self.line}"
+        return f"{where}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "file": self.file, "line": self.line, "message": self.message}
+
+
+@dataclass(frozen=True)
+class SubmittedFile:
+    name: str
+    text: str  # UTF-8 decoded; HTML blocks cut from Markdown
+    sha256: str  # of the bytes as submitted
+    size: int
+
+
+class ShadowDecision(BaseModel):
+    """``decisions.yaml`` ``shadow:``: what you decided about the candidate, and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int | None = None
+    decision: Literal["promote", "keep", "undecided"] | None = None
+    rationale: str = ""
+
+
+class RollbackDecision(BaseModel):
+    """``decisions.yaml`` ``rollback:``: which version you rolled back to, and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    to_version: int | None = None
+    rationale: str = ""
+
+
+class Decisions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shadow: ShadowDecision | None = None
+    rollback: RollbackDecision | None = None
+    notes: str = Field("", description="anything else the grader should know")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What could be read; graders treat a file absent from ``files`` as missing."""
+
+    source: str  # the path as given, for reports
+    files: dict[str, SubmittedFile]
+    problems: tuple[Problem, ...] = ()
+    decisions: Decisions | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def text(self, name: str) -> str | None:
+        f = self.files.get(name)
+        return f.text if f else None
+
+    def problems_for(self, name: str) -> list[Problem]:
+        return [p for p in self.problems if p.file == name]
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_submission(path: str | os.PathLike[str], *, work_dir: str | os.PathLike[str]) -> Submission:
+    """Read the submission at ``path``; archives are unpacked under ``work_dir`` (inside the lab home)."""
+    p = Path(path)
+    source = str(path)
+    if not p.exists() and not p.is_symlink():
+        raise SubmissionError(f"{source}: no such file or folder",
+                              hint="give the folder `lab init-submission DIR` created, or a .tar.gz/.zip of it")
+    if p.is_symlink():
+        p = p.resolve()
+    if p.is_dir():
+        problems: list[Problem] = []
+        raw = _read_folder(p, problems)
+        return _build(source, raw, problems)
+    name = p.name.lower()
+    if not name.endswith(ARCHIVE_SUFFIXES):
+        raise SubmissionError(f"{source}: not a folder or an archive ({', '.join(ARCHIVE_SUFFIXES)})",
+                              hint="submit the folder, or pack it with `tar czf answer.tar.gz answer/`")
+    with _scratch(Path(work_dir)) as scratch:
+        problems = []
+        if name.endswith(".zip"):
+            _extract_zip(p, scratch, problems)
+        else:
+            _extract_tar(p, scratch, problems)
+        raw = _read_folder(scratch, problems, archive=True)
+    return _build(source, raw, problems)
+
+
+@contextmanager
+def _scratch(work_dir: Path) -> Iterator[Path]:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    d = Path(tempfile.mkdtemp(prefix="submission-", dir=work_dir))
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _read_folder(folder: Path, problems: list[Problem], archive: bool = False) -> dict[str, bytes]:
+    """The four files' bytes; a folder with none of them at its top but one subfolder is looked into."""
+    base = folder
+    if not any((folder / n).exists() or (folder / n).is_symlink() for n in FILES):
+        subs = [c for c in folder.iterdir() if c.is_dir() and not c.is_symlink() and not c.name.startswith(".")]
+        if len(subs) == 1:
+            base = subs[0]
+    root = folder.resolve()
+    out: dict[str, bytes] = {}
+    for name in FILES:
+        f = base / name
+        if f.is_symlink():
+            target = f.resolve()
+            if archive or not _inside(target, root):
+                problems.append(Problem("link", name, "is a link to a file outside the submission; it was not "
+                                                      "read. Submit the file itself."))
+                continue
+        if not f.exists():
+            continue
+        try:
+            st = f.stat()
+        except OSError as exc:
+            problems.append(Problem("not-a-file", name, f"cannot be read: {exc.strerror}"))
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            problems.append(Problem("not-a-file", name, "is not a regular file; it was not read"))
+            continue
+        if st.st_size > MAX_FILE_BYTES:
+            problems.append(Problem("too-large", name, f"is {st.st_size:,} bytes; the limit is {MAX_FILE_BYTES:,} "
+                                                       "(1 MiB). It was not read."))
+            continue
+        try:
+            with open(f, "rb") as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            problems.append(Problem("not-a-file", name, f"cannot be read: {exc.strerror}"))
+            continue
+        if len(data) > MAX_FILE_BYTES:
+            problems.append(Problem("too-large", name, f"is over {MAX_FILE_BYTES:,} bytes (1 MiB); it was not read"))
+            continue
+        out[name] = data
+    return out
+
+
+def _inside(p: Path, root: Path) -> bool:
+    try:
+        p.relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+# --------------------------------------------------------------------------- archives
+
+
+def _member_problem(name: str) -> str | None:
+    """Why an archive member's path is unsafe, or None."""
+    if "\x00" in name:
+        return "has a NUL byte in its name"
+    posix = name.replace("\\", "/")
+    if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix):
+        return "has an absolute path"
+    if ".." in PurePosixPath(posix).parts:
+        return "has '..' in its path (it would be written outside the folder)"
+    return None
+
+
+def _wanted(name: str) -> str | None:
+    """The submission file a member stands for: ``X`` or ``folder/X``, else None."""
+    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".")]
+    if len(parts) == 1 and parts[0] in FILES:
+        return parts[0]
+    if len(parts) == 2 and parts[1] in FILES and not parts[0].startswith((".", "__MACOSX")):
+        return parts[1]
+    return None
+
+
+class _Budget:
+    """Counts members and bytes against the archive limits."""
+
+    def __init__(self, archive: str) -> None:
+        self.archive = archive
+        self.entries = 0
+        self.total = 0
+
+    def add(self, name: str, size: int) -> None:
+        self.entries += 1
+        self.total += max(0, size)
+        if self.entries > MAX_ENTRIES:
+            raise _LimitExceeded(f"has more than {MAX_ENTRIES:,} entries")
+        if size > MAX_ENTRY_BYTES:
+            raise _LimitExceeded(f"entry {name!r} unpacks to {size:,} bytes (limit {MAX_ENTRY_BYTES:,})")
+        if self.total > MAX_TOTAL_BYTES:
+            raise _LimitExceeded(f"unpacks to more than {MAX_TOTAL_BYTES:,} bytes")
+
+
+class _LimitExceeded(Exception):
+    pass
+
+
+class _CappedReader(io.RawIOBase):
+    """A file object that refuses to yield more than ``limit`` bytes (a decompression bomb stops here)."""
+
+    def __init__(self, raw: Any, limit: int) -> None:
+        self.raw = raw
+        self.left = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self.raw.read(min(len(b), self.left + 1))
+        if len(data) > self.left:
+            raise _LimitExceeded(f"decompresses to more than {MAX_TOTAL_BYTES:,} bytes")
+        self.left -= len(data)
+        b[: len(data)] = data
+        return len(data)
+
+
+def _extract_tar(path: Path, dest: Path, problems: list[Problem]) -> None:
+    import gzip
+
+    budget = _Budget(path.name)
+    picked: set[str] = set()
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+            fh.seek(0)
+            stream: Any = gzip.GzipFile(fileobj=fh) if magic == b"\x1f\x8b" else fh
+            capped = io.BufferedReader(_CappedReader(stream, MAX_TOTAL_BYTES + 1024 * 1024))
+            with tarfile.open(fileobj=capped, mode="r|") as tar:
+                for member in tar:
+                    budget.add(member.name, member.size)
+                    why = _member_problem(member.name)
+                    want = _wanted(member.name)
+                    if why:
+                        problems.append(Problem("unsafe-path", want, f"archive entry {member.name!r} {why}; "
+                                                                     "it was not extracted"))
+                        continue
+                    if member.issym() or member.islnk():
+                        if want:
+                            problems.append(Problem("link", want, f"archive entry {member.name!r} is a "
+                                                                  f"{'symbolic' if member.issym() else 'hard'} link "
+                                                                  f"(to {member.linkname!r}); links are not followed"))
+                        continue
+                    if not want:
+                        continue
+                    if not member.isfile():
+                        problems.append(Problem("not-a-file", want, f"archive entry {member.name!r} is not a "
+                                                                    "regular file"))
+                        continue
+                    if want in picked:
+                        problems.append(Problem("duplicate", want, f"appears twice in the archive; the first one "
+                                                                   f"was read, {member.name!r} was not"))
+                        continue
+                    if member.size > MAX_FILE_BYTES:
+                        problems.append(Problem("too-large", want, f"is {member.size:,} bytes; the limit is "
+                                                                   f"{MAX_FILE_BYTES:,} (1 MiB). It was not read."))
+                        picked.add(want)
+                        continue
+                    f = tar.extractfile(member)
+                    data = f.read(MAX_FILE_BYTES + 1) if f else b""
+                    _write_new(dest / want, data)
+                    picked.add(want)
+    except _LimitExceeded as exc:
+        raise SubmissionError(f"{path.name}: refused: the archive {exc} (an archive bomb?)",
+                              hint="submit only the four files, unpacked size under 1 MiB each") from None
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise SubmissionError(f"{path.name}: not a readable tar archive ({exc})",
+                              hint="pack it with `tar czf answer.tar.gz answer/`, or submit the folder") from None
+
+
+def _extract_zip(path: Path, dest: Path, problems: list[Problem]) -> None:
+    budget = _Budget(path.name)
+    picked: set[str] = set()
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_ENTRIES:
+                raise _LimitExceeded(f"has {len(infos):,} entries (limit {MAX_ENTRIES:,})")
+            for info in infos:
+                budget.add(info.filename, info.file_size)
+                if info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * max(1, info.compress_size):
+                    raise _LimitExceeded(f"entry {info.filename!r} expands {info.file_size / max(1, info.compress_size):,.0f} "
+                                         f"times (limit {MAX_RATIO:g})")
+            for info in infos:
+                why = _member_problem(info.filename)
+                want = _wanted(info.filename)
+                if why:
+                    problems.append(Problem("unsafe-path", want, f"archive entry {info.filename!r} {why}; "
+                                                                 "it was not extracted"))
+                    continue
+                mode = (info.external_attr >> 16) & 0o170000
+                if mode == stat.S_IFLNK:
+                    if want:
+                        problems.append(Problem("link", want, f"archive entry {info.filename!r} is a symbolic link; "
+                                                              "links are not followed"))
+                    continue
+                if not want or info.is_dir():
+                    continue
+                if want in picked:
+                    problems.append(Problem("duplicate", want, f"appears twice in the archive; the first one was "
+                                                               f"read, {info.filename!r} was not"))
+                    continue
+                picked.add(want)
+                if info.file_size > MAX_FILE_BYTES:
+                    problems.append(Problem("too-large", want, f"is {info.file_size:,} bytes; the limit is "
+                                                               f"{MAX_FILE_BYTES:,} (1 MiB). It was not read."))
+                    continue
+                with zf.open(info) as f:
+                    data = f.read(MAX_FILE_BYTES + 1)
+                if len(data) > MAX_FILE_BYTES:  # the header lied about the size
+                    problems.append(Problem("too-large", want, f"is over {MAX_FILE_BYTES:,} bytes (1 MiB); "
+                                                               "it was not read"))
+                    continue
+                _write_new(dest / want, data)
+    except _LimitExceeded as exc:
+        raise SubmissionError(f"{path.name}: refused: the archive {exc} (an archive bomb?)",
+                              hint="submit only the four files, unpacked size under 1 MiB each") from None
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error) as exc:
+        raise SubmissionError(f"{path.name}: not a readable zip archive ({exc})",
+                              hint="pack it with `zip -r answer.zip answer/`, or submit the folder") from None
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    # O_EXCL | O_NOFOLLOW: never through a link, never over an existing file
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+# --------------------------------------------------------------------------- content checks
+
+_DANGEROUS_BLOCK = re.compile(r"<\s*(script|style|iframe|object|embed|template)\b[^>]*>.*?<\s*/\s*\1\s*>", re.I | re.S)
+_DANGEROUS_OPEN = re.compile(r"<\s*/?\s*(?:script|style|iframe|object|embed|template|meta|link|base|form)\b[^>]*>",
+                             re.I)
+_HANDLER = re.compile(r"(<[A-Za-z][^<>]*?)\s+on[a-z]+\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+)", re.I)
+_JS_URL = re.compile(r"(?:javascript|vbscript|data\s*:\s*text/html)\s*:", re.I)
+_HTML_TAG = re.compile(r"<\s*/?\s*(?:a|img|div|span|p|br|hr|details|summary|table|tr|td|th|b|i|u|em|strong|"
+                       r"h[1-6]|ul|ol|li|pre|code|svg|math|video|audio|source|input|button|textarea|select)\b[^>]*>",
+                       re.I)
+
+
+def neutralise_markdown(text: str) -> tuple[str, list[str]]:
+    """Cut active HTML (script, style, frames, handlers, javascript: URLs) from Markdown.
+
+    Returns the text graders read and what was found. Cut blocks keep their line breaks,
+    so line numbers in feedback stay right. Other HTML tags are kept as plain text: no
+    report renders them (the HTML report escapes every character).
+
+    >>> neutralise_markdown('Hi <img src=x onerror="alert(1)"> and <b>bold</b>')
+    ('Hi <img src=x> and <b>bold</b>', ['an event-handler attribute (onerror=...)', 'HTML tags (<img>, <b>)'])
+    """
+    found: list[str] = []
+
+    def blank(m: re.Match[str]) -> str:
+        return "\n" * m.group(0).count("\n")
+
+    blocks = [m.group(1).lower() for m in _DANGEROUS_BLOCK.finditer(text)]
+    if blocks:
+        found.append(f"<{'>, <'.join(dict.fromkeys(blocks))}> block{'s' if len(blocks) > 1 else ''}, cut")
+        text = _DANGEROUS_BLOCK.sub(blank, text)
+    opens = _DANGEROUS_OPEN.findall(text)
+    if opens:
+        found.append(f"unclosed or stray active tags ({', '.join(dict.fromkeys(o[:30] for o in opens))}), cut")
+        text = _DANGEROUS_OPEN.sub("", text)
+    handlers = [m.group(0) for m in _HANDLER.finditer(text)]
+    while _HANDLER.search(text):
+        text = _HANDLER.sub(r"\1", text)
+    if handlers:
+        names = dict.fromkeys(re.search(r"\s(on[a-z]+)", h, re.I).group(1).lower() for h in handlers)  # type: ignore[union-attr]
+        found.append(f"an event-handler attribute ({', '.join(n + '=...' for n in names)})")
+    if _JS_URL.search(text):
+        found.append("javascript: URLs, disabled")
+        text = _JS_URL.sub("blocked:", text)
+    tags = [re.match(r"<\s*/?\s*([A-Za-z0-9]+)", t).group(1).lower() for t in _HTML_TAG.findall(text)]  # type: ignore[union-attr]
+    if tags:
+        found.append(f"HTML tags ({', '.join('<' + t + '>' for t in dict.fromkeys(tags))})")
+    return text, found
+
+
+def _decode(name: str, data: bytes, problems: list[Problem]) -> str | None:
+    if not data.strip():
+        problems.append(Problem("empty", name, "is empty" if not data else "holds only whitespace"))
+        return None
+    if b"\x00" in data[:8192]:
+        problems.append(Problem("binary", name, "is a binary file, not text; it was not read"))
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        problems.append(Problem("not-utf8", name, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                                                  f"{exc.start}); save it as UTF-8. It was not read.", line))
+        return None
+    return text.lstrip("\ufeff").replace("\r\n", "\n")
+
+
+def _build(source: str, raw: dict[str, bytes], problems: list[Problem]) -> Submission:
+    import hashlib
+
+    files: dict[str, SubmittedFile] = {}
+    decisions = None
+    notes: list[str] = []
+    unreadable = {p.file for p in problems if p.file}
+    for name in FILES:
+        if name not in raw:
+            if name not in unreadable and name not in OPTIONAL:
+                problems.append(Problem("missing", name, f"is missing: the {SKILL_OF[name]} items that read it "
+                                                         "score 0 (`lab init-submission DIR` writes a template)"))
+            continue
+        data = raw[name]
+        text = _decode(name, data, problems)
+        if text is None:
+            continue
+        if name.endswith(".md"):
+            text, found = neutralise_markdown(text)
+            if found:
+                msg = ("HTML found and neutralised: " + "; ".join(found) + ". Reports never render submitted HTML; "
+                       "write Markdown.")
+                problems.append(Problem("html", name, msg))
+                notes.append(f"{name}: {msg}")
+        elif name.endswith(".yaml"):
+            try:
+                doc = _yaml.parse(text)
+            except _yaml.YamlProblem as exc:
+                problems.append(Problem("yaml", name, exc.message + "; it was not graded", exc.line))
+                continue
+            if name == DECISIONS:
+                decisions = _decisions(doc, problems)
+                if decisions is None:
+                    continue
+        files[name] = SubmittedFile(name=name, text=text, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    if not files:
+        listed = "; ".join(str(p) for p in problems) or "no files"
+        raise SubmissionError(f"{source}: nothing could be graded: {listed}",
+                              hint=f"a submission holds {', '.join(FILES)} (`lab init-submission DIR` writes them)")
+    return Submission(source=source, files=files, problems=tuple(problems), decisions=decisions, notes=tuple(notes))
+
+
+def _unfilled(data: Any) -> Any:
+    """Template slots (``<...>``) left as they were count as not filled in."""
+    if isinstance(data, dict):
+        out = {k: _unfilled(v) for k, v in data.items()}
+        return {k: ("" if v is None and k in ("rationale", "notes") else v) for k, v in out.items()}
+    if isinstance(data, str) and re.fullmatch(r"\s*<[^<>]*>\s*", data):
+        return None
+    return data
+
+
+def _decisions(doc: _yaml.Parsed, problems: list[Problem]) -> Decisions | None:
+    if doc.data is None:
+        problems.append(Problem("empty", DECISIONS, "holds no YAML mapping"))
+        return None
+    try:
+        return Decisions.model_validate(_unfilled(doc.data))
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key; decisions.yaml has shadow: {version, decision, rationale}, " \
+                      "rollback: {to_version, rationale}, notes"
+            problems.append(Problem("schema", DECISIONS, f"{'.'.join(map(str, loc)) or '(top level)'}: {msg}",
+                                    doc.line(loc)))
+        return None

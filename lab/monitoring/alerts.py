@@ -1,0 +1,181 @@
+"""The live monitor's alerts: what one says, where it is kept, and where it is sent.
+
+An alert is one signal of an alarming window::
+
+    {"day": 23.4, "window": 7, "signal": "performance",
+     "detail": "accuracy 0.812 on 500 labelled rows, 0.088 below the reference 0.900 (alarm beyond 0.05)"}
+
+``signal`` is ``data`` (dataset drift), ``prediction`` (drift of the champion's scores)
+or ``performance`` (a metric on labelled rows); ``day`` is the scenario day the alarm
+was raised on. The monitor journals each alarm once (``monitor.alert``, the alerts under
+``data.alerts``), emits each alert as a Prefect event ``prodml-lab.alert.<signal>``, and
+POSTs it as JSON to the alert webhook when one is set (``lab up`` / ``lab monitor``
+``--alert-webhook URL``). Delivery runs in a background thread and never holds the
+monitor up: up to ``WEBHOOK_ATTEMPTS`` attempts, ``WEBHOOK_TIMEOUT`` s each, waiting
+0.5 s then 1 s between them; an alert that was never accepted (HTTP 2xx) is journaled
+``alert.undelivered`` with the last error and the URL's scheme and host only. The URL
+is kept in ``<home>/alert_webhook.json``, outside what evidence bundles copy.
+
+This module imports no heavy library: ``lab status`` reads alerts through it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from lab.core.checks import check_webhook_url
+from lab.core.home import Home, read_json, write_json_atomic
+from lab.core.journal import Journal
+
+#: lab.monitoring.config.LOWER_IS_BETTER, kept here so `lab status` need not import pandas (a test keeps them equal)
+LOWER_IS_BETTER = frozenset({"brier_score"})
+
+SIGNALS = ("data", "prediction", "performance")
+WEBHOOK_ATTEMPTS = 3
+WEBHOOK_TIMEOUT = 2.0
+WEBHOOK_BACKOFF = 0.5
+PAYLOAD_SCHEMA_VERSION = 1
+
+
+def details(record: dict[str, Any]) -> dict[str, str]:
+    """One line per signal that fired on a window record (``lab.monitoring.runner``'s windows.jsonl).
+
+    >>> details({"signals": ["data"], "drifted_columns": ["income", "age"], "drift_share": 0.25,
+    ...          "column_count": 8, "dataset_drift_share": 0.25})
+    {'data': '2 of 8 inputs drifted (share 0.25, alarm at 0.25): income, age'}
+    """
+    out: dict[str, str] = {}
+    for signal in record.get("signals") or []:
+        if signal == "data":
+            drifted = record.get("drifted_columns") or []
+            inputs = [c for c in drifted if c != "prediction"]
+            out[signal] = (f"{len(inputs)} of {record.get('column_count', '?')} inputs drifted "
+                           f"(share {record.get('drift_share', 0):.2f}, alarm at {record.get('dataset_drift_share', 0):g})"
+                           + (f": {', '.join(inputs)}" if inputs else ""))
+        elif signal == "prediction":
+            test = record.get("prediction_test") or {}
+            out[signal] = (f"prediction drift score {_g(record.get('prediction_score'))} "
+                           f"({test.get('method', '?')}: drift when score {test.get('comparison', '?')} "
+                           f"{_g(test.get('threshold'))})")
+        elif signal == "performance":
+            p = record.get("performance") or {}
+            limits = []
+            if p.get("min") is not None:
+                limits.append(f"below {p['min']:g}")
+            side = "above" if p.get("metric") in LOWER_IS_BETTER else "below"
+            if p.get("max_drop") is not None:
+                limits.append(f"more than {p['max_drop']:g} {side} the reference")
+            value, ref = p.get("value"), p.get("reference_value")
+            drop = (f", {abs(ref - value):.3f} {'above' if value > ref else 'below'} the reference {ref:.3f}"
+                    if value is not None and ref is not None else "")
+            out[signal] = (f"{p.get('metric', '?')} {_g(value)} on {p.get('n_labelled', 0)} labelled rows{drop} "
+                           f"(alarm {' or '.join(limits) or 'never'})")
+    return out
+
+
+def _g(x: Any) -> str:
+    return "?" if x is None else f"{x:.3g}" if isinstance(x, float) else str(x)
+
+
+def journal_alerts(home: Home) -> list[dict[str, Any]]:
+    """Every alert so far, oldest first: ``{day, window, signal, detail}``."""
+    out = []
+    for e in Journal(home.journal).entries("monitor.alert"):
+        listed = e["data"].get("alerts")
+        if listed is None:  # an entry written before alerts carried details
+            listed = [{"signal": s, "detail": ""} for s in e["data"].get("signals", [])]
+        out += [{"day": e["day"], "window": e["data"].get("window"), "signal": a["signal"], "detail": a["detail"]}
+                for a in listed]
+    return out
+
+
+def windows_path(home: Home):
+    """The live monitor's per-window results (one JSON object a line)."""
+    return home.root / "monitoring" / "windows.jsonl"
+
+
+def live_metrics(home: Home) -> dict[str, Any] | None:
+    """The champion's metrics on labelled rows as of the monitor's latest window (None before labels)."""
+    path = windows_path(home)
+    if not path.exists():
+        return None
+    last = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            last = line
+    if last is None:
+        return None
+    record = json.loads(last)
+    live = record.get("live")
+    return None if not live else {"window": record["index"], "rows_up_to_day": record["last_day"], **live}
+
+
+# -- the webhook --------------------------------------------------------------------------
+
+
+def webhook_path(home: Home):
+    """Outside ``monitoring/``, which evidence bundles copy: a webhook URL often holds a token."""
+    return home.root / "alert_webhook.json"
+
+
+def redacted(url: str) -> str:
+    """Scheme and host only: the path and query of a webhook URL often hold a token.
+
+    >>> redacted("https://hooks.example.com/services/T000/B000/XXXX?x=1")
+    'https://hooks.example.com/...'
+    """
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/..."
+
+
+def set_webhook(home: Home, url: str) -> None:
+    write_json_atomic(webhook_path(home), {"url": check_webhook_url(url) or None})
+
+
+def webhook_url(home: Home) -> str | None:
+    return (read_json(webhook_path(home)) or {}).get("url")
+
+
+def payload(alert: dict[str, Any], cfg: dict[str, Any], home: Home) -> dict[str, Any]:
+    """The JSON body POSTed for one alert."""
+    return {
+        "schema_version": PAYLOAD_SCHEMA_VERSION,
+        "kind": "prodml-lab.alert",
+        **{k: alert[k] for k in ("day", "window", "signal", "detail")},
+        "scenario": cfg.get("scenario"),
+        "seed": cfg.get("seed"),
+        "home": str(home.root),
+        "sent_at": datetime.now(timezone.utc).isoformat(),
+    }
+
+
+def deliver(url: str, body: dict[str, Any], journal: Journal, *, attempts: int = WEBHOOK_ATTEMPTS,
+            timeout: float = WEBHOOK_TIMEOUT, backoff: float = WEBHOOK_BACKOFF) -> threading.Thread:
+    """POST ``body`` to ``url`` in a daemon thread (returned, started); journal a failed delivery."""
+
+    def run() -> None:
+        error = None
+        for attempt in range(attempts):
+            try:
+                r = httpx.post(url, json=body, timeout=timeout)
+                if 200 <= r.status_code < 300:
+                    return
+                error = f"HTTP {r.status_code}: {r.text[:200]}"
+            except httpx.HTTPError as exc:
+                error = repr(exc)[:300]
+            if attempt < attempts - 1:
+                time.sleep(backoff * 2**attempt)
+        journal.append("alert.undelivered", {"url": redacted(url), "attempts": attempts, "error": error,
+                                             "window": body.get("window"), "signal": body.get("signal")},
+                       day=body.get("day"), actor="monitor")
+
+    thread = threading.Thread(target=run, name="alert-webhook", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,94 @@
+"""The run a lab home holds: its scenario resolved with the seed, plus facilitator overrides.
+
+``lab inject`` can fire an event before its scheduled day; the new onset is kept in
+``<home>/timeline_overrides.json`` ({event name: day}) so the drift engine, the traffic
+and the answer key all agree on when it really began.
+
+``lab pause`` / ``lab resume`` freeze and restart the run's scenario clock
+(:func:`pause`, :func:`resume`).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from lab.errors import StateError
+from lab.core.home import Clock, Home, read_json, write_json_atomic
+from lab.core.journal import Journal
+from lab.scenario.schema import Scenario, load_scenario, resolve
+
+
+def overrides_path(home: Home):
+    return home.root / "timeline_overrides.json"
+
+
+def effective_scenario(home: Home) -> tuple[Scenario, int]:
+    """The scenario this home runs: resolved with its seed, event days overridden."""
+    cfg = home.config()
+    seed = int(cfg["seed"])
+    scenario, _ = resolve(load_scenario(cfg["scenario_file"]), seed)
+    overrides: dict[str, float] = read_json(overrides_path(home)) or {}
+    if overrides:
+        data = scenario.model_dump(mode="python")
+        for event in data["timeline"]["events"]:
+            if event["name"] in overrides:
+                event["day"] = float(overrides[event["name"]])
+        scenario = Scenario.model_validate(data)
+    return scenario, seed
+
+
+def set_override(home: Home, event: str, day: float) -> None:
+    overrides: dict[str, Any] = read_json(overrides_path(home)) or {}
+    overrides[event] = round(float(day), 4)
+    write_json_atomic(overrides_path(home), overrides)
+
+
+def pause(home: Home) -> dict[str, Any] | None:
+    """Freeze the scenario clock (traffic and timeline follow it); journal ``lab.paused``.
+
+    Returns the journal entry, or None when the lab was already paused. Scenario days do
+    not pass while paused, so grading by scenario days is unaffected.
+    """
+    clock = Clock(home.clock_json)
+    if clock.ended():
+        raise StateError(f"the scenario in {home.root} has ended (day {clock.day():.2f}); nothing to pause")
+    if clock.paused:
+        return None
+    clock.pause()
+    return Journal(home.journal).append("lab.paused", {"day": clock.day()}, day=clock.day(), actor="user")
+
+
+def resume(home: Home) -> dict[str, Any] | None:
+    """Run the clock again from the day it was paused on; journal ``lab.resumed``.
+
+    Returns the journal entry, or None when the lab was not paused.
+    """
+    clock = Clock(home.clock_json)
+    if not clock.paused:
+        return None
+    paused = list(Journal(home.journal).entries("lab.paused"))
+    day = clock.day()  # the frozen day: the run continues from it
+    clock.resume()
+    data: dict[str, Any] = {"day": day}
+    if paused:
+        data["paused_seconds"] = round(time.time() - _unix(paused[-1]["time"]), 1)
+    return Journal(home.journal).append("lab.resumed", data, day=day, actor="user")
+
+
+def _unix(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def scenario_state(home: Home, lab_running: bool) -> str:
+    """``ended`` (the clock reached the last day), ``paused``, ``running``, ``starting``
+    (services up, clock not started yet) or ``stopped``."""
+    clock = Clock(home.clock_json)
+    if clock.ended() or any(True for _ in Journal(home.journal).entries("scenario.ended")):
+        return "ended"
+    if clock.paused:
+        return "paused"
+    if not lab_running:
+        return "stopped"
+    return "running" if clock.running else "starting"

@@ -1,0 +1,422 @@
+"""Scenarios are data: ``scenarios/<id>.yaml``, validated into frozen pydantic models.
+
+Loading never has side effects; a bad file raises :class:`ScenarioError` naming the
+file, the field and the reason, before anything starts. ``resolve`` applies a seed to
+the parameters a scenario marks as randomised and returns the concrete run (whose
+hidden parts only the answer key shows).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+
+from lab.errors import ScenarioError
+from lab.scenario.generators import GENERATORS, generator_class
+from lab.core.paths import SCENARIO_DIR
+
+
+TASKS = ("shadow", "rollback", "drift_thresholds", "model_card", "pmm_runbook")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Risk(_Frozen):
+    """Where the system sits under the EU AI Act (Regulation (EU) 2024/1689)."""
+
+    eu_ai_act_class: Literal["prohibited", "high", "limited", "minimal"]
+    basis: str = Field(min_length=3, description="e.g. 'Annex III point 4(a)'")
+    role: Literal["provider", "deployer"] = "provider"
+
+
+class GeneratorSpec(_Frozen):
+    name: str
+    params: dict[str, float] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in GENERATORS:
+            raise ValueError(f"unknown generator {v!r}; known: {', '.join(sorted(GENERATORS))}")
+        return v
+
+    @model_validator(mode="after")
+    def _params_known(self) -> "GeneratorSpec":
+        generator_class(self.name)(**self.params)  # raises ValueError naming the bad key
+        return self
+
+
+Estimator = Literal["logistic_regression", "hist_gradient_boosting", "random_forest"]
+Defect = Literal["skills_scaled_to_percent", "swapped_columns"]
+
+
+class ModelVersionSpec(_Frozen):
+    """One registered version. Versions register in list order as v1, v2, ..."""
+
+    role: Literal["champion", "challenger", "defective"]
+    estimator: Estimator
+    params: dict[str, float | int | str] = {}
+    train_days: tuple[int, int] = Field(description="[first, last) scenario days of training data")
+    defect: Defect | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModelVersionSpec":
+        if self.train_days[0] >= self.train_days[1]:
+            raise ValueError(f"train_days {list(self.train_days)} is empty: first must be below last")
+        if (self.role == "defective") != (self.defect is not None):
+            raise ValueError("a 'defective' version needs a defect, and only it may have one")
+        return self
+
+
+class PositiveDecision(_Frozen):
+    """What a positive decision means for the person scored.
+
+    The registered ``selection_rate`` is the share decided positive in every scenario; whether
+    that is good for the person (advanced to an interview, offered a retention deal:
+    ``favourable``) or bad (flagged as a likely default, so declined or referred:
+    ``adverse``) decides which group the per-group numbers show disadvantaged.
+    """
+
+    meaning: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3)] = Field(
+        description="the decision in the scenario's words, e.g. 'flagged as likely default'"
+    )
+    for_person: Literal["favourable", "adverse"] = Field(description="whether a positive decision helps or harms the person")
+
+
+class DecisionThreshold(_Frozen):
+    """The business cut-off: a score at or above ``value`` is a positive decision (advance,
+    flag as a likely default, offer retention). Label metrics, fairness slices and the live
+    performance check all threshold scores here; ``rationale`` says why this value and
+    ``positive_decision`` what a positive decision means for the person."""
+
+    value: float = Field(gt=0, lt=1, description="cut-off on the predicted probability of the positive class")
+    rationale: Annotated[str, StringConstraints(strip_whitespace=True, min_length=20)] = Field(
+        description="why this cut-off: the decision's costs and the base rate"
+    )
+    positive_decision: PositiveDecision
+
+
+class ModelSpec(_Frozen):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{2,62}$", description="registered model name")
+    eval_days: tuple[int, int]
+    decision_threshold: DecisionThreshold
+    versions: list[ModelVersionSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_champion(self) -> "ModelSpec":
+        roles = [v.role for v in self.versions]
+        if roles.count("champion") != 1:
+            raise ValueError("exactly one version must have role 'champion'")
+        if roles.count("challenger") > 1:
+            raise ValueError("at most one version may have role 'challenger'")
+        return self
+
+
+class _Event(_Frozen):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    day: float = Field(ge=0, description="scenario day the event fires (onset for drift)")
+
+
+class DeployEvent(_Event):
+    type: Literal["deploy"]
+
+
+class DataDriftEvent(_Event):
+    """Covariate drift: P(x) moves on ``features``, P(y|x) unchanged."""
+
+    type: Literal["data_drift"]
+    features: list[str] = Field(min_length=1)
+    magnitude: float = Field(gt=0, le=5, description="shift in reference standard deviations")
+    width_days: float = Field(0, ge=0, description="0 = abrupt; else sigmoid width")
+
+
+class ConceptDriftEvent(_Event):
+    """Concept drift: P(y|x) changes, P(x) unchanged."""
+
+    type: Literal["concept_drift"]
+    magnitude: float = Field(gt=0, le=1, description="share of the new labelling rule, 0..1")
+    width_days: float = Field(0, ge=0)
+
+
+class LabelDriftEvent(_Event):
+    """Prior drift: P(y=1) moves by ``magnitude`` (absolute), P(x|y) unchanged."""
+
+    type: Literal["label_drift"]
+    magnitude: float = Field(gt=-1, lt=1, description="change of the positive rate, e.g. 0.15")
+    width_days: float = Field(0, ge=0)
+
+    @field_validator("magnitude")
+    @classmethod
+    def _nonzero(cls, v: float) -> float:
+        if v == 0:
+            raise ValueError("a label drift of 0 changes nothing")
+        return v
+
+
+class BadReleaseEvent(_Event):
+    """The defective version is promoted to champion."""
+
+    type: Literal["bad_release"]
+
+
+Event = Annotated[
+    Union[DeployEvent, DataDriftEvent, ConceptDriftEvent, LabelDriftEvent, BadReleaseEvent],
+    Field(discriminator="type"),
+]
+
+
+class Timeline(_Frozen):
+    days: int = Field(gt=0, le=365, description="scenario length in days")
+    label_delay_days: float = Field(ge=0, description="ground truth for day d arrives on d + delay")
+    events: list[Event] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> "Timeline":
+        names = [e.name for e in self.events]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"event names must be unique; repeated: {', '.join(dupes)}")
+        late = [e.name for e in self.events if e.day >= self.days]
+        if late:
+            raise ValueError(f"event(s) {', '.join(late)} fire on or after the scenario's end (day {self.days})")
+        return self
+
+
+class Traffic(_Frozen):
+    rows_per_day: int = Field(gt=0, le=1_000_000)
+    requests_per_second: float = Field(gt=0, le=500)
+    batch_size: int = Field(1, ge=1, le=1000)
+
+
+class Randomised(_Frozen):
+    """A parameter the seed draws: ``path`` into the scenario, and a range or choices."""
+
+    path: str = Field(description="dotted path, events by name: timeline.events.drift.day")
+    range: tuple[float, float] | None = None
+    integer: bool = False
+    choices: list[Any] | None = None
+    choose: int | None = Field(None, ge=1, description="draw this many distinct choices (a list)")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Randomised":
+        if (self.range is None) == (self.choices is None):
+            raise ValueError("give exactly one of 'range' or 'choices'")
+        if self.range is not None and self.range[0] > self.range[1]:
+            raise ValueError(f"range {list(self.range)} is empty")
+        if self.choose is not None and (self.choices is None or self.choose > len(self.choices)):
+            raise ValueError("'choose' needs 'choices' with at least that many entries")
+        return self
+
+
+class Scenario(_Frozen):
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]+$")
+    title: str = Field(min_length=3)
+    brief: str = Field(min_length=20, description="what the candidate is told")
+    domain: str
+    risk: Risk
+    generator: GeneratorSpec
+    reference_days: tuple[int, int] = Field(description="[first, last) days of the reference window")
+    model: ModelSpec
+    timeline: Timeline
+    traffic: Traffic
+    graded_tasks: list[Literal[TASKS]] = Field(min_length=1)  # type: ignore[valid-type]
+    randomised: list[Randomised] = []
+
+    @model_validator(mode="after")
+    def _cross(self) -> "Scenario":
+        gen = generator_class(self.generator.name)
+        known = set(gen.feature_names())
+        for e in self.timeline.events:
+            if isinstance(e, DataDriftEvent):
+                bad = [f for f in e.features if f not in known]
+                if bad:
+                    raise ValueError(
+                        f"timeline.events.{e.name}.features: event {e.name!r} drifts unknown feature(s) {', '.join(bad)}; "
+                        f"generator {gen.name!r} has: {', '.join(sorted(known))}"
+                    )
+            if isinstance(e, BadReleaseEvent) and not any(v.role == "defective" for v in self.model.versions):
+                raise ValueError(f"timeline.events.{e.name}: event {e.name!r} is a bad_release but no model version has role 'defective'")
+        for r in self.randomised:
+            _get_path(self.model_dump(mode="python"), r.path)  # raises ValueError if the path is wrong
+        return self
+
+    def event(self, name: str) -> Event:
+        for e in self.timeline.events:
+            if e.name == name:
+                return e
+        raise KeyError(name)
+
+    def version_of(self, role: str) -> int | None:
+        for i, v in enumerate(self.model.versions, start=1):
+            if v.role == role:
+                return i
+        return None
+
+
+def _get_path(data: dict, path: str) -> Any:
+    node: Any = data
+    for part in path.split("."):
+        if isinstance(node, list):
+            matches = [x for x in node if isinstance(x, dict) and x.get("name") == part]
+            if not matches:
+                raise ValueError(f"randomised: path {path!r}: no event named {part!r}")
+            node = matches[0]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            raise ValueError(f"randomised: path {path!r}: no field {part!r}")
+    return node
+
+
+def _set_path(data: dict, path: str, value: Any) -> None:
+    *head, last = path.split(".")
+    node: Any = data
+    for part in head:
+        node = next(x for x in node if x.get("name") == part) if isinstance(node, list) else node[part]
+    node[last] = value
+
+
+def _format_error(source: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in _EVENT_TAGS))
+        msg = e["msg"].removeprefix("Value error, ")
+        # cross-field rules name their own location at the start of the message
+        lines.append(f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}")
+    return "\n".join(lines)
+
+
+_EVENT_TAGS = {"deploy", "data_drift", "concept_drift", "label_drift", "bad_release"}
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ScenarioError(f"{source}:{where} not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: a scenario must be a YAML mapping, got {type(data).__name__}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(
+            _format_error(source, err), hint="see the scenario format in the README"
+        ) from None
+
+
+#: What scored every label metric before scenarios stated their threshold.
+LEGACY_DECISION_THRESHOLD = {
+    "value": 0.5,
+    "rationale": "not stated: written before scenarios had a decision threshold, when every score was cut at 0.5",
+}
+
+#: What a positive decision meant in a bundle whose scenario did not say, and is not shipped.
+LEGACY_POSITIVE_DECISION = {"meaning": "a positive decision (not stated: written before scenarios said)",
+                            "for_person": "favourable"}
+
+
+def _legacy_positive_decision(scenario_id: Any) -> dict[str, Any]:
+    """A shipped scenario's own ``positive_decision`` (what a positive decision means does not
+    change with the lab's version), else :data:`LEGACY_POSITIVE_DECISION`."""
+    if isinstance(scenario_id, str) and scenario_id in scenario_ids():
+        try:
+            stated = load_scenario(scenario_id).model.decision_threshold.positive_decision
+        except ScenarioError:
+            return dict(LEGACY_POSITIVE_DECISION)
+        return stated.model_dump(mode="json")
+    return dict(LEGACY_POSITIVE_DECISION)
+
+
+def scenario_from_json(data: dict[str, Any]) -> Scenario:
+    """An effective scenario as an evidence bundle stores it (``Scenario.model_dump``).
+
+    Bundles written before scenarios stated ``model.decision_threshold`` were scored at
+    0.5; that is what they get, with a rationale that says so. Bundles written before
+    thresholds stated ``positive_decision`` get the shipped scenario's (a credit flag was
+    always adverse), or ``favourable`` for a scenario the lab does not ship. Raises
+    pydantic's ``ValidationError`` as ``Scenario.model_validate`` does.
+
+    >>> data = load_scenario("churn-label-drift").model_dump(mode="json")
+    >>> del data["model"]["decision_threshold"]
+    >>> scenario_from_json(data).model.decision_threshold.value
+    0.5
+    >>> data = load_scenario("credit-concept-drift").model_dump(mode="json")
+    >>> del data["model"]["decision_threshold"]["positive_decision"]
+    >>> scenario_from_json(data).model.decision_threshold.positive_decision.for_person
+    'adverse'
+    >>> data["id"] = "my-own-scenario"
+    >>> scenario_from_json(data).model.decision_threshold.positive_decision.for_person
+    'favourable'
+    """
+    model = data.get("model") if isinstance(data, dict) else None
+    if isinstance(model, dict):
+        threshold = model.get("decision_threshold", LEGACY_DECISION_THRESHOLD)
+        if isinstance(threshold, dict) and "positive_decision" not in threshold:
+            threshold = {**threshold, "positive_decision": _legacy_positive_decision(data.get("id"))}
+        data = {**data, "model": {**model, "decision_threshold": threshold}}
+    return Scenario.model_validate(data)
+
+
+def scenario_ids(directory: Path = SCENARIO_DIR) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.yaml"))
+
+
+def load_scenario(ref: str, directory: Path = SCENARIO_DIR) -> Scenario:
+    """Load by id (``hiring-data-drift``) or by path to a YAML file."""
+    path = Path(ref)
+    if not (ref.endswith((".yaml", ".yml")) and path.exists()):
+        path = directory / f"{ref}.yaml"
+        if not path.exists():
+            raise ScenarioError(
+                f"unknown scenario {ref!r}", hint=f"known scenarios: {', '.join(scenario_ids(directory))}"
+            )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc}") from None
+    scenario = parse_scenario(text, str(path))
+    if path.parent == directory and scenario.id != path.stem:
+        raise ScenarioError(f"{path}: id: {scenario.id!r} does not match the file name {path.stem!r}")
+    return scenario
+
+
+def resolve(scenario: Scenario, seed: int) -> tuple[Scenario, dict[str, Any]]:
+    """Apply ``seed`` to the randomised parameters.
+
+    Returns the concrete scenario and the drawn values (path -> value). The draw
+    uses its own generator keyed by the seed and the scenario id, so it does not
+    depend on anything else that consumed randomness.
+    """
+    rng = np.random.default_rng([seed, _stable_int(scenario.id)])
+    data = copy.deepcopy(scenario.model_dump(mode="python"))
+    drawn: dict[str, Any] = {}
+    for r in scenario.randomised:
+        if r.range is not None:
+            lo, hi = r.range
+            value: Any = int(rng.integers(int(lo), int(hi) + 1)) if r.integer else round(float(rng.uniform(lo, hi)), 3)
+        elif r.choose is not None:
+            idx = sorted(rng.choice(len(r.choices), size=r.choose, replace=False).tolist())
+            value = [r.choices[i] for i in idx]
+        else:
+            value = r.choices[int(rng.integers(len(r.choices)))]
+        _set_path(data, r.path, value)
+        drawn[r.path] = value
+    try:
+        return Scenario.model_validate(data), drawn
+    except ValidationError as err:
+        raise ScenarioError(_format_error(f"{scenario.id} (seed {seed})", err)) from None
+
+
+def _stable_int(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")

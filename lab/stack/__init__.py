@@ -1,0 +1,1 @@
+"""Running the lab: the service table, the local supervisor, the compose agent, worker heartbeats."""

@@ -1,0 +1,340 @@
+"""Bringing a lab up and down, and reading its state: what `lab up/down/status` do.
+
+Everything is validated before the first side effect: the scenario, the home, the
+ports, and that no other lab runs in the home. Then the supervisor is spawned
+detached and ``up`` polls ``run.json`` until every service is healthy or one failed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import psutil
+
+from lab import __version__
+from lab.core.checks import check_seed, check_speed
+from lab.errors import ServiceError, StateError, UsageError
+from lab.core.home import DEFAULT_PORTS, MARKER_ENV, SERVICES, Clock, Home, choose_ports, url_env, write_json_atomic
+from lab.core.journal import Journal
+from lab.scenario.schema import Scenario, load_scenario, resolve
+
+UP_TIMEOUT_SECONDS = 900.0
+DOWN_TIMEOUT_SECONDS = 60.0
+#: Each HTTP service's health path (HTTP 200 = healthy).
+HEALTH_PATHS = {"mlflow": "/health", "prefect": "/api/health", "serving": "/readyz", "traffic": "/health"}
+#: Kinds of stack a home can belong to: `lab up`'s own supervisor, or docker compose.
+STACKS = ("embedded", "compose")
+#: The compose services' URLs on the compose network, unless ``$LAB_<SERVICE>_URL`` says otherwise.
+COMPOSE_URLS = {s: f"http://{s}:{DEFAULT_PORTS[s]}" for s in SERVICES}
+
+
+def is_compose(home: Home) -> bool:
+    """Whether the home belongs to a docker compose stack (made by `lab init --stack compose`)."""
+    return (home.config() or {}).get("stack") == "compose"
+
+
+def probe(home: Home, services: tuple[str, ...] = SERVICES, timeout: float = 1.5) -> dict[str, bool]:
+    """Which services answer their health URL."""
+    import httpx
+
+    out = {}
+    with httpx.Client(timeout=timeout) as client:
+        for name in services:
+            try:
+                out[name] = client.get(home.url(name) + HEALTH_PATHS[name]).status_code == 200
+            except httpx.HTTPError:
+                out[name] = False
+    return out
+
+
+def shadow_status(home: Home, timeout: float = 3.0) -> dict[str, Any] | None:
+    """The shadow as serving sees it (``/admin/state``): None when there is no shadow.
+
+    ``{version, state: warming|ready|restarting|crash_loop, mirrored, answered, dropped,
+    failed, pending, ...}``; ``state`` is ``unknown`` (with ``error``) when serving does
+    not answer.
+    """
+    import httpx
+
+    try:
+        r = httpx.post(home.url("serving") + "/admin/state", json={}, timeout=timeout)
+        r.raise_for_status()
+        return r.json().get("shadow")
+    except (httpx.HTTPError, ValueError) as exc:
+        return {"state": "unknown", "error": f"serving did not answer: {exc}"[:200]}
+
+
+def lab_running(home: Home) -> bool:
+    """Is the lab up? Embedded: its supervisor is alive. Compose (the containers are not
+    this process's to see): the stack's services answer their health URLs."""
+    if is_compose(home):
+        return any(probe(home).values())
+    return supervisor_alive(home) is not None
+
+
+def supervisor_alive(home: Home) -> int | None:
+    """The pid of this home's running supervisor, if any."""
+    state = home.run_state()
+    if not state:
+        return None
+    pid = state.get("supervisor_pid")
+    if not pid:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        if "lab.stack.supervisor" not in " ".join(proc.cmdline()):
+            return None
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    return pid
+
+
+def lab_processes(home: Home) -> list[psutil.Process]:
+    """Every live process started for this home (they carry PRODML_LAB_HOME)."""
+    found = []
+    me = os.getpid()
+    for proc in psutil.process_iter(["pid"]):
+        if proc.pid == me:
+            continue
+        try:
+            if proc.environ().get(MARKER_ENV) == str(home.root) and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None, port_base: int | None,
+            stack: str = "embedded") -> tuple[Scenario, dict[str, Any]]:
+    """Validate everything and write the home's config. No process is started.
+
+    ``stack="compose"`` (`lab init --stack compose`) writes a home for docker compose: the
+    services' URLs come from ``$LAB_<SERVICE>_URL`` and no port here is checked.
+    """
+    scenario = load_scenario(scenario_ref)
+    if stack not in STACKS:
+        raise UsageError(f"--stack {stack!r} is not one of: {', '.join(STACKS)}")
+    check_speed(speed)
+    check_seed(seed)
+    home.ensure_writable()
+    pid = supervisor_alive(home)
+    if pid:
+        cfg = home.config() or {}
+        raise StateError(
+            f"a lab is already running in {home.root} (scenario {cfg.get('scenario')}, supervisor pid {pid})",
+            hint="`lab status` shows it; `lab down` stops it; or use another --home",
+        )
+    previous = None
+    if home.lab_json.exists():
+        previous = home.config()
+        if previous.get("scenario") != scenario.id:
+            raise StateError(
+                f"{home.root} holds scenario {previous.get('scenario')!r}, not {scenario.id!r}",
+                hint="use another --home, or delete that directory to start over",
+            )
+        if seed is not None and seed != previous.get("seed"):
+            raise StateError(
+                f"{home.root} was started with seed {previous.get('seed')}, not {seed}",
+                hint="omit --seed to continue that run, or use another --home",
+            )
+        if previous.get("stack", "embedded") != stack:
+            raise StateError(
+                f"{home.root} belongs to a {previous.get('stack', 'embedded')} stack, not {stack}",
+                hint="a compose lab is started with `docker compose up`; or use another --home",
+            )
+    stray = lab_processes(home)
+    if stray:  # left over from a supervisor that was killed: clean up first
+        _terminate(stray)
+    if stack == "compose":  # each service has its own container: its default port there
+        ports = dict((previous or {}).get("ports") or DEFAULT_PORTS)
+    else:
+        ports = choose_ports(port_base, (previous or {}).get("ports") if port_base is None else None)
+    seed = previous["seed"] if previous else (seed if seed is not None else secrets.randbelow(10_000))
+    speed = speed if speed is not None else (previous or {}).get("speed", 60.0)
+    resolved, drawn = resolve(scenario, seed)
+    config = {
+        **(previous or {}),  # keeps what the run learnt, e.g. that the registry is complete
+        "scenario": scenario.id,
+        "scenario_file": str(load_scenario_path(scenario_ref)),
+        "seed": seed,
+        "speed": speed,
+        "ports": ports,
+        "lab_version": __version__,
+        "created": (previous or {}).get("created") or datetime.now(timezone.utc).isoformat(),
+    }
+    if stack == "compose":
+        config["stack"] = "compose"
+        config["urls"] = {s: (os.environ.get(url_env(s)) or COMPOSE_URLS[s]).rstrip("/") for s in SERVICES}
+    write_json_atomic(home.lab_json, config)
+    if not home.answer_key.exists():
+        from lab.scenario.answer_key import answer_key
+
+        write_json_atomic(home.answer_key, answer_key(resolved, seed, drawn))
+    journal = Journal(home.journal)
+    if not home.journal.exists():
+        journal.append("lab.header", _header(scenario, seed), day=0.0)
+    return resolved, config
+
+
+def load_scenario_path(ref: str):
+    from pathlib import Path
+
+    from lab.scenario.schema import SCENARIO_DIR
+
+    p = Path(ref)
+    return p.resolve() if ref.endswith((".yaml", ".yml")) and p.exists() else SCENARIO_DIR / f"{ref}.yaml"
+
+
+def _header(scenario: Scenario, seed: int) -> dict[str, Any]:
+    from importlib.metadata import version
+
+    return {
+        "lab_version": __version__,
+        "scenario": scenario.id,
+        "seed": seed,
+        "python": sys.version.split()[0],
+        "services": {pkg: version(pkg) for pkg in ("mlflow", "bentoml", "prefect", "evidently", "scikit-learn")},
+    }
+
+
+def spawn_supervisor(home: Home) -> int:
+    home.logs.mkdir(parents=True, exist_ok=True)
+    if home.run_json.exists():
+        home.run_json.unlink()
+    log = open(home.logs / "supervisor.log", "ab")
+    env = dict(os.environ)
+    env[MARKER_ENV] = str(home.root)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab.stack.supervisor", "--home", str(home.root)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=home.root,
+        env=env,
+        start_new_session=True,
+    )
+    log.close()
+    return proc.pid
+
+
+def wait_until_up(home: Home, pid: int, on_state: Callable[[dict], None] | None = None,
+                  timeout: float = UP_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """Poll run.json until all services are healthy; raise ServiceError on failure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = home.run_state() or {}
+        if on_state and state:
+            on_state(state)
+        if state.get("status") == "running":
+            return state
+        if state.get("status") in ("failed", "stopped", "stopping") or not psutil.pid_exists(pid):
+            down(home)
+            raise ServiceError(
+                state.get("error") or f"the supervisor stopped during start-up (see {home.logs / 'supervisor.log'})",
+                hint=f"logs: `lab logs SERVICE --home {home.root}`",
+            )
+        time.sleep(0.25)
+    down(home)
+    raise ServiceError(f"the lab was not healthy after {timeout:.0f} s", hint="see `lab logs SERVICE`")
+
+
+def _terminate(procs: list[psutil.Process], grace: float = 10.0) -> int:
+    for p in procs:
+        try:
+            p.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+    return len(procs)
+
+
+def down(home: Home) -> dict[str, Any]:
+    """Stop everything this home started. Safe to call when nothing runs."""
+    if is_compose(home):
+        raise UsageError(f"the lab in {home.root} runs under docker compose",
+                         hint="stop it with `docker compose down` (add -v to delete its data)")
+    pid = supervisor_alive(home)
+    had_state = home.run_json.exists()  # a lab ran here, even if its supervisor was killed
+    stopped_by_supervisor = False
+    if pid:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            psutil.Process(pid).wait(timeout=DOWN_TIMEOUT_SECONDS)
+            stopped_by_supervisor = True
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            stopped_by_supervisor = True
+        except psutil.TimeoutExpired:
+            pass
+    leftovers = lab_processes(home)
+    killed = _terminate(leftovers) if leftovers else 0
+    was_running = bool(pid) or killed > 0 or had_state
+    if home.clock_json.exists():
+        Clock(home.clock_json).stop()
+    if home.run_json.exists():
+        home.run_json.unlink()
+    if was_running and home.journal.exists():
+        Journal(home.journal).append(
+            "lab.down",
+            {"supervisor_stopped_cleanly": stopped_by_supervisor, "stray_processes_killed": killed},
+            day=Clock(home.clock_json).day(),
+        )
+    return {"was_running": was_running, "stray_processes_killed": killed}
+
+
+def require_config(home: Home) -> dict[str, Any]:
+    cfg = home.config()
+    if not cfg:
+        raise StateError(f"no lab in {home.root}", hint="start one with `lab up SCENARIO` (or pass --home DIR)")
+    return cfg
+
+
+def services_status(home: Home, probe: bool = True) -> dict[str, dict[str, Any]]:
+    import httpx
+
+    state = home.run_state() or {}
+    running = lab_running(home)
+    out = {}
+    health_paths = HEALTH_PATHS
+    with httpx.Client(timeout=1.5) as client:
+        for name in SERVICES:
+            url = home.url(name)
+            entry = (state.get("services") or {}).get(name, {})
+            healthy = False
+            if running and probe:
+                try:
+                    healthy = client.get(url + health_paths[name]).status_code == 200
+                except httpx.HTTPError:
+                    healthy = False
+            out[name] = {
+                "url": url,
+                "healthy": healthy,
+                "status": entry.get("status", "stopped") if running else "stopped",
+                "pid": entry.get("pid") if running else None,
+                "restarts": entry.get("restarts", 0),
+            }
+    for name, beat in (("timeline", "timeline"), ("monitor", "monitoring")):
+        hb = home.root / beat / "heartbeat"
+        entry = (state.get("services") or {}).get(name, {})
+        out[name] = {
+            "url": home.url("prefect") + "/runs",
+            "healthy": running and hb.exists() and time.time() - hb.stat().st_mtime < 10,
+            "status": entry.get("status", "stopped") if running else "stopped",
+            "pid": entry.get("pid") if running else None,
+            "restarts": entry.get("restarts", 0),
+        }
+    return out
