@@ -44,6 +44,15 @@ def test_help_imports_nothing_heavy():
     assert heavy == []
 
 
+def test_version_prints_the_package_version_and_imports_nothing_heavy():
+    from lab import __version__
+
+    proc, heavy = run_watched("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"prodml-lab {__version__}"
+    assert heavy == []
+
+
 @pytest.fixture
 def mistakes(tmp_path):
     home = str(tmp_path / "home")

@@ -8,11 +8,13 @@ to stderr. A :class:`lab.errors.LabError` prints one ``error:`` line (``still in
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import click
 import typer
 from rich.text import Text
 
+from lab._version import __version__
 from lab.cli._common import err_console
 from lab.errors import InProgressError, LabError
 
@@ -24,6 +26,20 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"prodml-lab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the lab's version and exit.")] = False,
+) -> None:
+    """Options before the command; ``--version`` answers without importing any command's libraries."""
 
 from lab.cli import compose as _compose  # noqa: E402
 from lab.cli import data as _data  # noqa: E402
