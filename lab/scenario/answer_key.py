@@ -65,7 +65,7 @@ class Injection(_Strict):
 
     event: str
     day: float
-    #: None in keys of schema 1, which named the event only.
+    #: None in keys of schema 1 (which named the event only) unless the seed drew the day.
     scheduled_day: float | None = None
 
 
@@ -93,7 +93,8 @@ class AnswerKey(_Strict):
     @classmethod
     def _older_schemas(cls, data: Any) -> Any:
         """Schema 1 (`lab inject` before this module) wrote ``injected`` as event names: each
-        becomes an :class:`Injection` whose day is the onset the key already records."""
+        becomes an :class:`Injection` whose day is the onset the key already records, and whose
+        scheduled day is the drawn one when the seed drew it (else unknown)."""
         if not isinstance(data, dict) or not any(isinstance(i, str) for i in data.get("injected") or []):
             return data
         days = {d.get("event"): d.get("onset_day") for d in data.get("drifts") or [] if isinstance(d, dict)}
@@ -105,7 +106,8 @@ class AnswerKey(_Strict):
             if isinstance(item, str):
                 if days.get(item) is None:
                     raise ValueError(f"injected event {item!r} is neither a drift nor the bad release of this key")
-                item = {"event": item, "day": days[item]}
+                drawn = (data.get("randomised") or {}).get(f"timeline.events.{item}.day")
+                item = {"event": item, "day": days[item], "scheduled_day": drawn}
             injected.append(item)
         return {**data, "injected": injected}
 
