@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from lab.cli._common import HomeOpt, err_console, get_home
+from lab.core.home import Home
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +29,7 @@ def inject(
     err_console.print(f"fired {fired.event} ({fired.type}) on day {fired.day:.2f}{moved}")
 
 
-def _lab_running(h) -> bool:
+def _lab_running(h: Home) -> bool:
     from lab.stack.control import lab_running  # heavy (the scenario schema): only once the arguments are checked
 
     return lab_running(h)

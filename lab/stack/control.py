@@ -188,7 +188,7 @@ def _check_home_writable(home: Home) -> None:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise UsageError(f"lab home {home.root}: {existing} is a file, not a folder",
+        raise UsageError(f"lab home {home.root} is not writable: {existing} is a file, not a folder",
                          hint="choose another directory with --home DIR or $LAB_HOME")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError(f"lab home {home.root} is not writable: {existing} does not allow it",
