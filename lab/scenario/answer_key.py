@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 from lab.core.home import Home, read_json, write_json_atomic
 from lab.errors import StateError
 from lab.scenario.run import apply_overrides, read_overrides
-from lab.scenario.schema import BadReleaseEvent, ConceptDriftEvent, DataDriftEvent, LabelDriftEvent, Scenario, \
-    load_scenario, resolve
+from lab.scenario.schema import (BadReleaseEvent, ConceptDriftEvent, DataDriftEvent, LabelDriftEvent, Scenario,
+                                 load_scenario, resolve)
 
 #: 2: ``injected`` lists ``{event, day, scheduled_day}`` (1: event names only, when `lab inject` wrote any).
 SCHEMA_VERSION = 2
@@ -86,7 +86,8 @@ class AnswerKey(_Strict):
     @classmethod
     def _readable(cls, v: int) -> int:
         if v not in READABLE_SCHEMAS:
-            raise ValueError(f"answer key schema {v} is not one this lab reads ({', '.join(map(str, READABLE_SCHEMAS))})")
+            readable = ", ".join(map(str, READABLE_SCHEMAS))
+            raise ValueError(f"answer key schema {v} is not one this lab reads ({readable})")
         return v
 
     @model_validator(mode="before")
@@ -122,8 +123,9 @@ def build(scenario: Scenario, seed: int, overrides: Mapping[str, float] | None =
     for e in effective.timeline.events:
         kind = _DRIFT_TYPES.get(type(e))
         if kind:
-            drifts.append(DriftTruth(event=e.name, type=kind, onset_day=e.day, width_days=e.width_days,  # type: ignore[arg-type]
-                                     magnitude=e.magnitude, features=list(getattr(e, "features", []) or [])))
+            drifts.append(DriftTruth(event=e.name, type=kind, onset_day=e.day,  # type: ignore[arg-type]
+                                     width_days=e.width_days, magnitude=e.magnitude,  # type: ignore[union-attr]
+                                     features=list(getattr(e, "features", []) or [])))
         elif isinstance(e, BadReleaseEvent):
             bad_release = BadRelease(event=e.name, day=e.day, version=effective.version_of("defective"))
     scheduled = {e.name: e.day for e in resolved.timeline.events}
