@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 
 import lab.core.journal as journal_module
-from lab.scenario.answer_key import answer_key
+from lab.scenario import answer_key
 from lab.evidence.collect import collect_evidence
 from lab.evidence.schema import FALLBACK_COMMANDS, Evidence, load_evidence
 from lab.core.home import Home, write_json_atomic
@@ -103,12 +103,12 @@ def build_home(root: Path, drill: Drill) -> Home:
     home.ensure_writable()
     scenario_file = SCENARIO_DIR / f"{drill.scenario}.yaml"
     base = load_scenario(str(scenario_file))
-    sc, drawn = resolve(base, drill.seed)
-    key = answer_key(sc, drill.seed, drawn)
+    sc, _ = resolve(base, drill.seed)
+    key = answer_key.build(base, drill.seed)
     write_json_atomic(home.lab_json, {"scenario": sc.id, "scenario_file": str(scenario_file), "seed": drill.seed,
                                       "speed": SPEED, "ports": {}, "lab_version": "0.1.0",
                                       "created": "2026-01-01T00:00:00+00:00"})
-    write_json_atomic(home.answer_key, key)
+    answer_key.write(home, key)
     model = sc.model.name
     versions = _registry(sc.id, model)
     write_json_atomic(home.root / "registry_snapshot.json",
@@ -171,20 +171,20 @@ def build_home(root: Path, drill: Drill) -> Home:
         if e.type in ("data_drift", "concept_drift", "label_drift") and e.day <= end:
             events.append((wall(e.day), "event.fired", {"event": e.name, "type": e.type, "scheduled_day": e.day},
                            "timeline"))
-    bad = key["bad_release"]
+    bad = key.bad_release
     rollback_t = None
-    if bad is not None and bad["day"] <= end:
-        t = wall(bad["day"])
+    if bad is not None and bad.day <= end:
+        t = wall(bad.day)
         move(t, "champion", champion, defective_v, "release-pipeline", f"scheduled release of v{defective_v}",
              "timeline event bad-release")
-        events.append((t + 0.5, "event.fired", {"event": bad["event"], "type": "bad_release",
-                                                "scheduled_day": bad["day"], "version": defective_v}, "timeline"))
+        events.append((t + 0.5, "event.fired", {"event": bad.event, "type": "bad_release",
+                                                "scheduled_day": bad.day, "version": defective_v}, "timeline"))
         before_bad = champion
         champion = defective_v
         champ_timeline.append((t + 0.4, champion))
         if drill.rollback_to is not None:
             target = before_bad if drill.rollback_to == -1 else drill.rollback_to
-            rollback_t = wall(bad["day"] + drill.rollback_after_days)
+            rollback_t = wall(bad.day + drill.rollback_after_days)
             if drill.rollback_via == "external":
                 move(rollback_t, "champion", champion, target, "external", None, "MLflow UI or API", request=False)
             else:

@@ -133,3 +133,23 @@ def test_the_light_key_check_knows_the_monitoring_schema():
     from lab.monitoring import MonitoringConfig
 
     assert MONITORING_KEYS == _fields_tree(MonitoringConfig)
+
+
+def test_inject_of_an_unknown_event_is_answered_before_any_heavy_import(tmp_path):
+    """`lab inject` reads the event names from the scenario YAML: a typo costs no pandas, and changes nothing."""
+    from lab.core.home import Home
+    from lab.stack import control as stack
+
+    home = Home(tmp_path / "home")
+    stack.prepare(home, "hiring-data-drift", 21, 10.0, 0)  # a home as `lab up` writes it; nothing runs
+    before = {p: p.read_bytes() for p in sorted(home.root.rglob("*")) if p.is_file()}
+    proc, heavy = run_watched("inject", "meteor-strike", "--home", str(home.root))
+    assert proc.returncode == 2, proc.stderr
+    assert "unknown event 'meteor-strike' in scenario hiring-data-drift" in proc.stderr
+    assert "deploy, pool-shift, bad-release" in proc.stderr and "Traceback" not in proc.stderr
+    assert heavy == [], f"lab inject imported {heavy} before answering"
+    assert {p: p.read_bytes() for p in sorted(home.root.rglob("*")) if p.is_file()} == before
+    # a real event on a lab that is not running: refused as a state error, nothing fired
+    proc = run_lab("inject", "pool-shift", home=home.root)
+    assert proc.returncode == 3 and "is not running" in proc.stderr and "Traceback" not in proc.stderr
+    assert {p: p.read_bytes() for p in sorted(home.root.rglob("*")) if p.is_file()} == before

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from lab.cli._common import HomeOpt, err_console, get_home
+from lab.core.home import Home
 
 
 def register(app: typer.Typer) -> None:
@@ -20,39 +21,18 @@ def inject(
     home: HomeOpt = None,
 ) -> None:
     """Fire the next (or a named) timeline event now: for facilitators running a drill."""
-    from lab.world import events
-    from lab.stack import control as stack
-    from lab.scenario.answer_key import answer_key
-    from lab.errors import StateError, UsageError
-    from lab.core.home import Clock, read_json, write_json_atomic
-    from lab.scenario.run import effective_scenario, set_override
-    from lab.scenario.schema import load_scenario, resolve
+    from lab.world import events  # light: the event's name is checked before any heavy import
 
     h = get_home(home)
-    cfg = stack.require_config(h)
-    if not stack.lab_running(h):
-        raise StateError(f"the lab in {h.root} is not running", hint="`lab up` first")
-    scenario, seed = effective_scenario(h)
-    names = [e.name for e in scenario.timeline.events]
-    if event is None:
-        event = events.next_event(h, scenario)
-        if event is None:
-            raise UsageError("every event of this scenario has already fired")
-    if event not in names:
-        raise UsageError(f"unknown event {event!r} in scenario {scenario.id}", hint=f"events: {', '.join(names)}")
-    if event in events.fired_events(h):
-        raise UsageError(f"event {event!r} has already fired")
-    now = Clock(h.clock_json).day()
-    if scenario.event(event).day > now:  # firing early: the onset moves to now, for traffic and the answer key
-        set_override(h, event, now)
-        scenario, seed = effective_scenario(h)
-        _, drawn = resolve(load_scenario(cfg["scenario_file"]), seed)
-        key = answer_key(scenario, seed, drawn)
-        previous = read_json(h.answer_key) or {}
-        key["injected"] = sorted({*previous.get("injected", []), event})
-        write_json_atomic(h.answer_key, key)
-    entry = events.fire(h, scenario, event, actor="facilitator", mlflow_url=h.url("mlflow"))
-    err_console.print(f"fired {event} ({entry['data']['type']}) on day {entry['day']:.2f}")
+    fired = events.inject(h, event, lab_running=_lab_running, mlflow_url=h.url("mlflow"))
+    moved = f"; its onset moved from day {fired.scheduled_day:g}" if fired.moved else ""
+    err_console.print(f"fired {fired.event} ({fired.type}) on day {fired.day:.2f}{moved}")
+
+
+def _lab_running(h: Home) -> bool:
+    from lab.stack.control import lab_running  # heavy (the scenario schema): only once the arguments are checked
+
+    return lab_running(h)
 
 
 def _running_home(home: str | None):

@@ -165,3 +165,26 @@ def check_webhook_url(url: str) -> str:
         raise UsageError(f"--alert-webhook {url!r}: not an http(s) URL with a host",
                          hint="e.g. --alert-webhook http://127.0.0.1:9000/alerts ('' turns it off)")
     return url
+
+
+def scenario_event_names(path: Path) -> list[str] | None:
+    """The names of a scenario file's timeline events, read with PyYAML only.
+
+    None when the file cannot say (unreadable, or not shaped like a scenario): the full
+    loader (``lab.scenario.schema.load_scenario``) then reports why. A seed never renames
+    an event, so these are the run's names too.
+    """
+    try:
+        data = _yaml.parse(path.read_text(encoding="utf-8")).data
+        events = data["timeline"]["events"]
+        names = [e["name"] for e in events]
+    except (OSError, UnicodeDecodeError, _yaml.YamlProblem, KeyError, TypeError):
+        return None
+    return names if all(isinstance(n, str) for n in names) else None
+
+
+def check_event_name(event: str, scenario_file: Path, scenario_id: str) -> None:
+    """``event`` is one of the scenario's timeline events; else a UsageError listing them."""
+    names = scenario_event_names(scenario_file)
+    if names is not None and event not in names:
+        raise UsageError(f"unknown event {event!r} in scenario {scenario_id}", hint=f"events: {', '.join(names)}")

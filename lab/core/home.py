@@ -32,6 +32,7 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,12 +170,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def choose_ports(port_base: int | None, previous: dict[str, int] | None) -> dict[str, int]:
+def choose_ports(port_base: int | None, previous: dict[str, int] | None,
+                 ours: Collection[int] = ()) -> dict[str, int]:
     """Ports for the four services.
 
     ``port_base`` N gives N, N+1, N+2, N+3; 0 picks free ports; None keeps the ports
     this home used before, else the usual defaults (MLflow 5000, Prefect 4200,
-    serving 3000, traffic 3100).
+    serving 3000, traffic 3100). A port in ``ours`` counts as free: this home's
+    leftover processes hold it and are stopped before the services start.
     """
     if port_base == 0:
         ports: dict[str, int] = {}
@@ -186,7 +189,7 @@ def choose_ports(port_base: int | None, previous: dict[str, int] | None) -> dict
         ports = {s: port_base + i for i, s in enumerate(SERVICES)}
     else:
         ports = dict(previous or DEFAULT_PORTS)
-    taken = [f"{s} port {p}" for s, p in ports.items() if not port_free(p)]
+    taken = [f"{s} port {p}" for s, p in ports.items() if p not in ours and not port_free(p)]
     if taken:
         raise UsageError(
             f"{', '.join(taken)} already in use",

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from lab import __version__
-from lab.scenario.answer_key import answer_key
+from lab.scenario import answer_key
 from lab.errors import ServiceError, StateError, UsageError
 from lab.world.feedback import labels_path
 from lab.evidence.schema import (ALIAS_HISTORY, ANSWER_KEY, JOURNAL, LABELS, MANIFEST, MAX_MONITORING_BYTES,
@@ -30,7 +30,6 @@ from lab.core.home import Home, write_json_atomic
 from lab.core.journal import JournalError, verify
 from lab.release.registry import model_versions
 from lab.scenario.run import effective_scenario
-from lab.scenario.schema import load_scenario, resolve
 from lab.serving.requestlog import merged, read_requests
 from lab.stack.control import lab_running
 
@@ -182,9 +181,9 @@ def collect_evidence(home: Home, out_dir: Path, lab_commands: Sequence[str],
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} is not empty; the evidence bundle needs an empty folder")
-    out.mkdir(parents=True, exist_ok=True)
-
     scenario, seed = effective_scenario(home)
+    key = answer_key.read(home) or answer_key.build_for_home(home)  # validated before anything is written
+    out.mkdir(parents=True, exist_ok=True)
     # copy the journal first (it keeps growing while the lab runs), then verify the copy
     with open(home.journal, "rb") as src, open(out / JOURNAL, "wb") as dst:
         fcntl.flock(src, fcntl.LOCK_SH)  # writers hold LOCK_EX: never copy half a line
@@ -201,11 +200,7 @@ def collect_evidence(home: Home, out_dir: Path, lab_commands: Sequence[str],
         n, verified, journal_error = len(journal), False, str(exc).replace(str(out / JOURNAL), JOURNAL)
 
     _write_json(out / SCENARIO, scenario.model_dump(mode="json"))
-    key = json.loads(home.answer_key.read_text(encoding="utf-8")) if home.answer_key.exists() else None
-    if key is None:
-        resolved, drawn = resolve(load_scenario(cfg["scenario_file"]), seed)
-        key = answer_key(resolved, seed, drawn)
-    _write_json(out / ANSWER_KEY, key)
+    _write_json(out / ANSWER_KEY, answer_key.dump(key))
     registry = registry_snapshot(home, scenario.model.name, journal, live=lab_running(home))
     _write_json(out / REGISTRY, registry.model_dump(mode="json"))
     _write_json(out / ALIAS_HISTORY, _alias_history(journal))

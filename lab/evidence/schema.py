@@ -8,7 +8,8 @@ A bundle holds::
                              created, the sha256 of every other file, whether the journal's hash
                              chain verified, where the registry came from, the lab's commands
     scenario.json            the effective scenario (seed applied, `lab inject` overrides included)
-    answer_key.json          the run's hidden ground truth (lab.scenario.answer_key)
+    answer_key.json          the run's hidden ground truth, drift onsets and early injections included:
+                             schema and builder in lab.scenario.answer_key (unknown fields refused)
     journal.jsonl            the journal, as written
     registry.json            {source, taken_at, model, versions[], note}: from MLflow when it is up,
                              else the last snapshot saved in the home, else rebuilt from the journal
@@ -43,6 +44,7 @@ from typing import Any, Literal, TypedDict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lab.errors import BundleError  # re-exported: where callers have always imported it
+from lab.scenario.answer_key import AnswerKey, BadRelease, DriftTruth, Injection  # re-exported: the bundle's key
 from lab.scenario.schema import Scenario, scenario_from_json
 
 #: 2: ``monitoring.json`` holds no absolute path of the lab home (``source`` is
@@ -92,34 +94,6 @@ class Manifest(_Model):
     registry_source: RegistrySource = "none"
     monitoring: bool = False
     lab_commands: list[str] = []
-
-
-class DriftTruth(_Model):
-    event: str
-    type: Literal["data", "concept", "label"]
-    onset_day: float
-    width_days: float = 0.0
-    magnitude: float
-    features: list[str] = []
-
-
-class BadRelease(_Model):
-    event: str
-    day: float
-    version: int
-
-
-class AnswerKey(_Model):
-    schema_version: int = 1
-    scenario: str
-    seed: int
-    model: str
-    label_delay_days: float
-    drifts: list[DriftTruth] = []
-    bad_release: BadRelease | None = None
-    last_known_good_version: int
-    challenger_version: int | None = None
-    randomised: dict[str, Any] = {}
 
 
 class AliasMove(_Model):

@@ -11,6 +11,7 @@ and the answer key all agree on when it really began.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,22 +25,32 @@ def overrides_path(home: Home):
     return home.root / "timeline_overrides.json"
 
 
+def read_overrides(home: Home) -> dict[str, float]:
+    """The event days `lab inject` moved ({event name: day}); empty when none moved."""
+    return {str(k): float(v) for k, v in (read_json(overrides_path(home)) or {}).items()}
+
+
+def apply_overrides(scenario: Scenario, overrides: Mapping[str, float]) -> Scenario:
+    """``scenario`` with the days of the events named in ``overrides`` moved (other names are ignored)."""
+    if not overrides:
+        return scenario
+    data = scenario.model_dump(mode="python")
+    for event in data["timeline"]["events"]:
+        if event["name"] in overrides:
+            event["day"] = float(overrides[event["name"]])
+    return Scenario.model_validate(data)
+
+
 def effective_scenario(home: Home) -> tuple[Scenario, int]:
     """The scenario this home runs: resolved with its seed, event days overridden."""
     cfg = home.config()
     seed = int(cfg["seed"])
     scenario, _ = resolve(load_scenario(cfg["scenario_file"]), seed)
-    overrides: dict[str, float] = read_json(overrides_path(home)) or {}
-    if overrides:
-        data = scenario.model_dump(mode="python")
-        for event in data["timeline"]["events"]:
-            if event["name"] in overrides:
-                event["day"] = float(overrides[event["name"]])
-        scenario = Scenario.model_validate(data)
-    return scenario, seed
+    return apply_overrides(scenario, read_overrides(home)), seed
 
 
 def set_override(home: Home, event: str, day: float) -> None:
+    """Record that ``event`` began on ``day`` (rounded to 1e-4 day, as every reader sees it)."""
     overrides: dict[str, Any] = read_json(overrides_path(home)) or {}
     overrides[event] = round(float(day), 4)
     write_json_atomic(overrides_path(home), overrides)

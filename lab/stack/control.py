@@ -19,10 +19,12 @@ from typing import Any, Callable
 import psutil
 
 from lab import __version__
-from lab.core.checks import check_seed, check_speed
+from lab.core.checks import check_port_base, check_seed, check_speed
 from lab.errors import ServiceError, StateError, UsageError
 from lab.core.home import DEFAULT_PORTS, MARKER_ENV, SERVICES, Clock, Home, choose_ports, url_env, write_json_atomic
 from lab.core.journal import Journal
+from lab.scenario import answer_key
+from lab.scenario.run import read_overrides
 from lab.scenario.schema import Scenario, load_scenario, resolve
 
 UP_TIMEOUT_SECONDS = 900.0
@@ -115,17 +117,26 @@ def lab_processes(home: Home) -> list[psutil.Process]:
 
 def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None, port_base: int | None,
             stack: str = "embedded") -> tuple[Scenario, dict[str, Any]]:
-    """Validate everything and write the home's config. No process is started.
+    """Validate everything, then write the home's config. No process is started.
+
+    Every check comes before the first side effect: the stack kind, speed, seed and port
+    base, the scenario (and its seed), the home (writable; no lab running in it; the same
+    scenario, seed and stack as before), and the ports. Only then are the home's folders
+    made, processes left over from a killed supervisor stopped, and ``lab.json``, the
+    answer key and the journal's header written. A refused ``lab up`` leaves the home as
+    it was and stops nothing.
 
     ``stack="compose"`` (`lab init --stack compose`) writes a home for docker compose: the
     services' URLs come from ``$LAB_<SERVICE>_URL`` and no port here is checked.
     """
-    scenario = load_scenario(scenario_ref)
+    # ---- validate: nothing below writes, creates or stops anything
     if stack not in STACKS:
         raise UsageError(f"--stack {stack!r} is not one of: {', '.join(STACKS)}")
     check_speed(speed)
     check_seed(seed)
-    home.ensure_writable()
+    check_port_base(port_base)
+    scenario = load_scenario(scenario_ref)
+    _check_home_writable(home)
     pid = supervisor_alive(home)
     if pid:
         cfg = home.config() or {}
@@ -133,34 +144,18 @@ def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None
             f"a lab is already running in {home.root} (scenario {cfg.get('scenario')}, supervisor pid {pid})",
             hint="`lab status` shows it; `lab down` stops it; or use another --home",
         )
-    previous = None
-    if home.lab_json.exists():
-        previous = home.config()
-        if previous.get("scenario") != scenario.id:
-            raise StateError(
-                f"{home.root} holds scenario {previous.get('scenario')!r}, not {scenario.id!r}",
-                hint="use another --home, or delete that directory to start over",
-            )
-        if seed is not None and seed != previous.get("seed"):
-            raise StateError(
-                f"{home.root} was started with seed {previous.get('seed')}, not {seed}",
-                hint="omit --seed to continue that run, or use another --home",
-            )
-        if previous.get("stack", "embedded") != stack:
-            raise StateError(
-                f"{home.root} belongs to a {previous.get('stack', 'embedded')} stack, not {stack}",
-                hint="a compose lab is started with `docker compose up`; or use another --home",
-            )
-    stray = lab_processes(home)
-    if stray:  # left over from a supervisor that was killed: clean up first
-        _terminate(stray)
+    previous = _previous_config(home, scenario, seed, stack)
+    stray = lab_processes(home)  # left over from a supervisor that was killed: stopped once all is checked
     if stack == "compose":  # each service has its own container: its default port there
         ports = dict((previous or {}).get("ports") or DEFAULT_PORTS)
     else:
-        ports = choose_ports(port_base, (previous or {}).get("ports") if port_base is None else None)
+        ports = choose_ports(port_base, (previous or {}).get("ports") if port_base is None else None,
+                             ours=_listening_ports(stray))  # the strays' ports are free once they are stopped
     seed = previous["seed"] if previous else (seed if seed is not None else secrets.randbelow(10_000))
     speed = speed if speed is not None else (previous or {}).get("speed", 60.0)
-    resolved, drawn = resolve(scenario, seed)
+    resolved, _ = resolve(scenario, seed)
+    key = None if home.answer_key.exists() else answer_key.build(scenario, seed, read_overrides(home))
+    header = None if home.journal.exists() else _header(scenario, seed)
     config = {
         **(previous or {}),  # keeps what the run learnt, e.g. that the registry is complete
         "scenario": scenario.id,
@@ -174,15 +169,64 @@ def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None
     if stack == "compose":
         config["stack"] = "compose"
         config["urls"] = {s: (os.environ.get(url_env(s)) or COMPOSE_URLS[s]).rstrip("/") for s in SERVICES}
-    write_json_atomic(home.lab_json, config)
-    if not home.answer_key.exists():
-        from lab.scenario.answer_key import answer_key
 
-        write_json_atomic(home.answer_key, answer_key(resolved, seed, drawn))
-    journal = Journal(home.journal)
-    if not home.journal.exists():
-        journal.append("lab.header", _header(scenario, seed), day=0.0)
+    # ---- act
+    home.ensure_writable()
+    if stray:
+        _terminate(stray)
+    write_json_atomic(home.lab_json, config)
+    if key is not None:
+        answer_key.write(home, key)
+    if header is not None:
+        Journal(home.journal).append("lab.header", header, day=0.0)
     return resolved, config
+
+
+def _check_home_writable(home: Home) -> None:
+    """The home can be made and written, checked without making it (``ensure_writable`` makes it, later)."""
+    existing = home.root
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"lab home {home.root} is not writable: {existing} is a file, not a folder",
+                         hint="choose another directory with --home DIR or $LAB_HOME")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"lab home {home.root} is not writable: {existing} does not allow it",
+                         hint="choose another directory with --home DIR or $LAB_HOME")
+
+
+def _previous_config(home: Home, scenario: Scenario, seed: int | None, stack: str) -> dict[str, Any] | None:
+    """The home's config from an earlier run, checked to be the same run (scenario, seed, stack)."""
+    if not home.lab_json.exists():
+        return None
+    previous = home.config() or {}
+    if previous.get("scenario") != scenario.id:
+        raise StateError(
+            f"{home.root} holds scenario {previous.get('scenario')!r}, not {scenario.id!r}",
+            hint="use another --home, or delete that directory to start over",
+        )
+    if seed is not None and seed != previous.get("seed"):
+        raise StateError(
+            f"{home.root} was started with seed {previous.get('seed')}, not {seed}",
+            hint="omit --seed to continue that run, or use another --home",
+        )
+    if previous.get("stack", "embedded") != stack:
+        raise StateError(
+            f"{home.root} belongs to a {previous.get('stack', 'embedded')} stack, not {stack}",
+            hint="a compose lab is started with `docker compose up`; or use another --home",
+        )
+    return previous
+
+
+def _listening_ports(procs: list[psutil.Process]) -> set[int]:
+    """The TCP ports ``procs`` listen on."""
+    held: set[int] = set()
+    for p in procs:
+        try:
+            held |= {c.laddr.port for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return held
 
 
 def load_scenario_path(ref: str):
