@@ -17,6 +17,7 @@ import pytest
 from lab.evidence import schema
 from lab.evidence.archive import ArchiveLimitExceeded, ArchiveUnreadable, Limits, open_archive
 from lab.evidence.schema import BundleError, load_evidence
+from lab.errors import SubmissionError
 from lab.evidence.submission import read_submission
 
 
@@ -108,3 +109,15 @@ def test_a_folder_named_like_a_submission_file_is_not_a_file_in_tar_and_zip(tmp_
     for path in (z, t):
         sub = read_submission(path, work_dir=tmp_path / "work")
         assert [p.code for p in sub.problems_for("model_card.md")] == ["not-a-file"], path.name
+
+
+def test_a_password_protected_zip_is_refused_clearly(tmp_path):
+    z = tmp_path / "answer.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("model_card.md", "# Card\n\nFine.\n")
+    raw = bytearray(z.read_bytes())
+    raw[6] |= 1  # the "encrypted" flag, in the local header and in the central directory
+    raw[raw.find(b"PK\x01\x02") + 8] |= 1
+    z.write_bytes(bytes(raw))
+    with pytest.raises(SubmissionError, match="not a readable zip archive .*'model_card.md' is encrypted"):
+        read_submission(z, work_dir=tmp_path / "work")

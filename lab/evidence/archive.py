@@ -244,7 +244,13 @@ def _zip_members(zf: zipfile.ZipFile, limits: Limits) -> Iterator[Member]:
     for info in infos:
         mode = (info.external_attr >> 16) & 0o170000
         kind: MemberKind = "symlink" if mode == stat.S_IFLNK else "dir" if info.is_dir() else "file"
-        yield Member(info.filename, kind, info.file_size, None, lambda info=info: zf.open(info))
+        yield Member(info.filename, kind, info.file_size, None, lambda info=info: _open_zip_entry(zf, info))
+
+
+def _open_zip_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+    if info.flag_bits & 0x1:  # zipfile would raise a bare RuntimeError asking for a password
+        raise ArchiveUnreadable(f"entry {info.filename!r} is encrypted (password-protected); the lab cannot read it")
+    return zf.open(info)
 
 
 @contextmanager
