@@ -2,6 +2,8 @@
 
 * :mod:`lab.evidence.schema`: the bundle's schema and loader (pure; graders import it).
 * :mod:`lab.evidence.submission`: reading the candidate's folder or archive (pure).
+* :mod:`lab.evidence.archive`: the one safe reader of an untrusted .tar(.gz)/.zip, used by
+  both (paths, links, size and entry limits, capped decompression).
 * :mod:`lab.evidence.collect`: collecting a bundle from a running lab (talks to MLflow and
   the stack; graders never import it).
 

@@ -22,8 +22,8 @@ A bundle holds::
                              files: {name: content}}, every path in them relative to the lab home
 
 This module is the bundle's schema and its reader, and all graders import of it: it
-calls no service. :func:`load_evidence` reads a folder or a .tar.gz (unpacked safely
-into a temporary folder it removes) into a typed :class:`Evidence`; bundles of every
+calls no service. :func:`load_evidence` reads a folder or a .tar.gz (unpacked safely by
+:mod:`lab.evidence.archive` into a temporary folder it removes) into a typed :class:`Evidence`; bundles of every
 schema in :data:`READABLE_SCHEMAS` load. The live collector that writes a bundle from a
 lab home (reading MLflow) is :func:`lab.evidence.collect.collect_evidence`.
 """
@@ -44,6 +44,7 @@ from typing import Any, Literal, TypedDict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lab.errors import BundleError  # re-exported: where callers have always imported it
+from lab.evidence.archive import ArchiveLimitExceeded, ArchiveUnreadable, Limits, open_archive
 from lab.scenario.answer_key import AnswerKey, BadRelease, DriftTruth, Injection  # re-exported: the bundle's key
 from lab.scenario.schema import Scenario, scenario_from_json
 
@@ -242,34 +243,24 @@ def load_evidence(path: str | os.PathLike[str], *, work_dir: Path | None = None)
 
 
 def _extract_bundle(archive: Path, dest: Path) -> None:
-    from lab.evidence.submission import _member_problem
-
-    total = 0
+    """Unpack a bundle's known files flat into ``dest``; any unsafe, linked or repeated entry refuses it."""
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            for m in tar:
-                total += max(0, m.size)
-                if total > MAX_BUNDLE_BYTES:
-                    raise BundleError(f"{archive.name}: unpacks to more than {MAX_BUNDLE_BYTES:,} bytes")
-                why = _member_problem(m.name)
-                if why:
-                    raise BundleError(f"{archive.name}: entry {m.name!r} {why}")
-                if not (m.isfile() or m.isdir()):
+        with open_archive(archive, Limits(max_total_bytes=MAX_BUNDLE_BYTES)) as members:
+            for m in members:
+                if m.unsafe:
+                    raise BundleError(f"{archive.name}: entry {m.name!r} {m.unsafe}")
+                if m.kind not in ("file", "dir"):
                     raise BundleError(f"{archive.name}: entry {m.name!r} is a link or a device; bundles hold files")
-                if m.isdir():
-                    continue
                 name = Path(m.name).name
-                if name not in (MANIFEST, MONITORING, *REQUIRED):
-                    continue
-                src = tar.extractfile(m)
-                if src is None:
+                if m.kind == "dir" or name not in (MANIFEST, MONITORING, *REQUIRED):
                     continue
                 target = dest / name
                 if target.exists():
                     raise BundleError(f"{archive.name}: {name} appears twice")
-                with open(target, "wb") as f:
-                    shutil.copyfileobj(src, f)
-    except (tarfile.TarError, OSError, EOFError) as exc:
+                m.copy_to(target)
+    except ArchiveLimitExceeded as exc:
+        raise BundleError(f"{archive.name}: {exc}") from None
+    except ArchiveUnreadable as exc:
         raise BundleError(f"{archive.name}: not a readable bundle ({exc})") from None
 
 

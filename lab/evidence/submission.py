@@ -19,7 +19,9 @@ HTML in the Markdown is never rendered or executed: ``<script>``, ``<style>``,
 from the text the graders read, and a note says so.
 
 Archives are unpacked into a temporary folder inside the lab home (``work_dir``), only
-the four names above are extracted, and the folder is removed once they are read.
+the four names above are extracted, and the folder is removed once they are read. The
+archive itself is read by :mod:`lab.evidence.archive` (shared with the evidence bundle's
+reader); this module decides what each entry means for a submission.
 :class:`lab.errors.SubmissionError` (exit 2) is raised only when nothing at all can be
 graded: the path is missing, not a folder or a supported archive, the archive is
 corrupt, or none of the four files could be read.
@@ -36,15 +38,11 @@ corrupt, or none of the four files could be read.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
 import stat
-import tarfile
 import tempfile
-import zipfile
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,8 +51,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lab.errors import SubmissionError
 from lab.core import safe_yaml as _yaml
+from lab.errors import SubmissionError
+from lab.evidence.archive import (
+    ArchiveLimitExceeded,
+    ArchiveUnreadable,
+    Limits,
+    Member,
+    archive_format,
+    open_archive,
+    write_new,
+)
 
 MONITORING = "monitoring.yaml"
 MODEL_CARD = "model_card.md"
@@ -171,10 +178,7 @@ def read_submission(path: str | os.PathLike[str], *, work_dir: str | os.PathLike
                               hint="submit the folder, or pack it with `tar czf answer.tar.gz answer/`")
     with _scratch(Path(work_dir)) as scratch:
         problems = []
-        if name.endswith(".zip"):
-            _extract_zip(p, scratch, problems)
-        else:
-            _extract_tar(p, scratch, problems)
+        _extract(p, scratch, problems)
         raw = _read_folder(scratch, problems, archive=True)
     return _build(source, raw, problems)
 
@@ -244,18 +248,6 @@ def _inside(p: Path, root: Path) -> bool:
 # --------------------------------------------------------------------------- archives
 
 
-def _member_problem(name: str) -> str | None:
-    """Why an archive member's path is unsafe, or None."""
-    if "\x00" in name:
-        return "has a NUL byte in its name"
-    posix = name.replace("\\", "/")
-    if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix):
-        return "has an absolute path"
-    if ".." in PurePosixPath(posix).parts:
-        return "has '..' in its path (it would be written outside the folder)"
-    return None
-
-
 def _wanted(name: str) -> str | None:
     """The submission file a member stands for: ``X`` or ``folder/X``, else None."""
     parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".")]
@@ -266,158 +258,60 @@ def _wanted(name: str) -> str | None:
     return None
 
 
-class _Budget:
-    """Counts members and bytes against the archive limits."""
-
-    def __init__(self, archive: str) -> None:
-        self.archive = archive
-        self.entries = 0
-        self.total = 0
-
-    def add(self, name: str, size: int) -> None:
-        self.entries += 1
-        self.total += max(0, size)
-        if self.entries > MAX_ENTRIES:
-            raise _LimitExceeded(f"has more than {MAX_ENTRIES:,} entries")
-        if size > MAX_ENTRY_BYTES:
-            raise _LimitExceeded(f"entry {name!r} unpacks to {size:,} bytes (limit {MAX_ENTRY_BYTES:,})")
-        if self.total > MAX_TOTAL_BYTES:
-            raise _LimitExceeded(f"unpacks to more than {MAX_TOTAL_BYTES:,} bytes")
+_REPACK_HINT = {"tar": "pack it with `tar czf answer.tar.gz answer/`, or submit the folder",
+                "zip": "pack it with `zip -r answer.zip answer/`, or submit the folder"}
 
 
-class _LimitExceeded(Exception):
-    pass
-
-
-class _CappedReader(io.RawIOBase):
-    """A file object that refuses to yield more than ``limit`` bytes (a decompression bomb stops here)."""
-
-    def __init__(self, raw: Any, limit: int) -> None:
-        self.raw = raw
-        self.left = limit
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        data = self.raw.read(min(len(b), self.left + 1))
-        if len(data) > self.left:
-            raise _LimitExceeded(f"decompresses to more than {MAX_TOTAL_BYTES:,} bytes")
-        self.left -= len(data)
-        b[: len(data)] = data
-        return len(data)
-
-
-def _extract_tar(path: Path, dest: Path, problems: list[Problem]) -> None:
-    import gzip
-
-    budget = _Budget(path.name)
-    picked: set[str] = set()
+def _extract(path: Path, dest: Path, problems: list[Problem]) -> None:
+    """Write the four files of the archive at ``path`` into ``dest``; every other entry is only counted."""
+    limits = Limits(max_total_bytes=MAX_TOTAL_BYTES, max_entries=MAX_ENTRIES, max_entry_bytes=MAX_ENTRY_BYTES,
+                    max_ratio=MAX_RATIO)  # read at call time: tests lower them
+    fmt = archive_format(path)
     try:
-        with open(path, "rb") as fh:
-            magic = fh.read(2)
-            fh.seek(0)
-            stream: Any = gzip.GzipFile(fileobj=fh) if magic == b"\x1f\x8b" else fh
-            capped = io.BufferedReader(_CappedReader(stream, MAX_TOTAL_BYTES + 1024 * 1024))
-            with tarfile.open(fileobj=capped, mode="r|") as tar:
-                for member in tar:
-                    budget.add(member.name, member.size)
-                    why = _member_problem(member.name)
-                    want = _wanted(member.name)
-                    if why:
-                        problems.append(Problem("unsafe-path", want, f"archive entry {member.name!r} {why}; "
-                                                                     "it was not extracted"))
-                        continue
-                    if member.issym() or member.islnk():
-                        if want:
-                            problems.append(Problem("link", want, f"archive entry {member.name!r} is a "
-                                                                  f"{'symbolic' if member.issym() else 'hard'} link "
-                                                                  f"(to {member.linkname!r}); links are not followed"))
-                        continue
-                    if not want:
-                        continue
-                    if not member.isfile():
-                        problems.append(Problem("not-a-file", want, f"archive entry {member.name!r} is not a "
-                                                                    "regular file"))
-                        continue
-                    if want in picked:
-                        problems.append(Problem("duplicate", want, f"appears twice in the archive; the first one "
-                                                                   f"was read, {member.name!r} was not"))
-                        continue
-                    if member.size > MAX_FILE_BYTES:
-                        problems.append(Problem("too-large", want, f"is {member.size:,} bytes; the limit is "
-                                                                   f"{MAX_FILE_BYTES:,} (1 MiB). It was not read."))
-                        picked.add(want)
-                        continue
-                    f = tar.extractfile(member)
-                    data = f.read(MAX_FILE_BYTES + 1) if f else b""
-                    _write_new(dest / want, data)
-                    picked.add(want)
-    except _LimitExceeded as exc:
+        with open_archive(path, limits) as members:
+            picked: set[str] = set()
+            for member in members:
+                _extract_member(member, dest, picked, problems)
+    except ArchiveLimitExceeded as exc:
         raise SubmissionError(f"{path.name}: refused: the archive {exc} (an archive bomb?)",
                               hint="submit only the four files, unpacked size under 1 MiB each") from None
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        raise SubmissionError(f"{path.name}: not a readable tar archive ({exc})",
-                              hint="pack it with `tar czf answer.tar.gz answer/`, or submit the folder") from None
+    except ArchiveUnreadable as exc:
+        raise SubmissionError(f"{path.name}: not a readable {fmt} archive ({exc})", hint=_REPACK_HINT[fmt]) from None
 
 
-def _extract_zip(path: Path, dest: Path, problems: list[Problem]) -> None:
-    budget = _Budget(path.name)
-    picked: set[str] = set()
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            if len(infos) > MAX_ENTRIES:
-                raise _LimitExceeded(f"has {len(infos):,} entries (limit {MAX_ENTRIES:,})")
-            for info in infos:
-                budget.add(info.filename, info.file_size)
-                if info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * max(1, info.compress_size):
-                    raise _LimitExceeded(f"entry {info.filename!r} expands {info.file_size / max(1, info.compress_size):,.0f} "
-                                         f"times (limit {MAX_RATIO:g})")
-            for info in infos:
-                why = _member_problem(info.filename)
-                want = _wanted(info.filename)
-                if why:
-                    problems.append(Problem("unsafe-path", want, f"archive entry {info.filename!r} {why}; "
-                                                                 "it was not extracted"))
-                    continue
-                mode = (info.external_attr >> 16) & 0o170000
-                if mode == stat.S_IFLNK:
-                    if want:
-                        problems.append(Problem("link", want, f"archive entry {info.filename!r} is a symbolic link; "
-                                                              "links are not followed"))
-                    continue
-                if not want or info.is_dir():
-                    continue
-                if want in picked:
-                    problems.append(Problem("duplicate", want, f"appears twice in the archive; the first one was "
-                                                               f"read, {info.filename!r} was not"))
-                    continue
-                picked.add(want)
-                if info.file_size > MAX_FILE_BYTES:
-                    problems.append(Problem("too-large", want, f"is {info.file_size:,} bytes; the limit is "
-                                                               f"{MAX_FILE_BYTES:,} (1 MiB). It was not read."))
-                    continue
-                with zf.open(info) as f:
-                    data = f.read(MAX_FILE_BYTES + 1)
-                if len(data) > MAX_FILE_BYTES:  # the header lied about the size
-                    problems.append(Problem("too-large", want, f"is over {MAX_FILE_BYTES:,} bytes (1 MiB); "
-                                                               "it was not read"))
-                    continue
-                _write_new(dest / want, data)
-    except _LimitExceeded as exc:
-        raise SubmissionError(f"{path.name}: refused: the archive {exc} (an archive bomb?)",
-                              hint="submit only the four files, unpacked size under 1 MiB each") from None
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error) as exc:
-        raise SubmissionError(f"{path.name}: not a readable zip archive ({exc})",
-                              hint="pack it with `zip -r answer.zip answer/`, or submit the folder") from None
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    # O_EXCL | O_NOFOLLOW: never through a link, never over an existing file
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+def _extract_member(member: Member, dest: Path, picked: set[str], problems: list[Problem]) -> None:
+    """Extract one entry if it is one of the four files, or say why not; ``picked``: the files seen so far."""
+    want = _wanted(member.name)
+    why = member.unsafe
+    if why:
+        problems.append(Problem("unsafe-path", want, f"archive entry {member.name!r} {why}; it was not extracted"))
+        return
+    if member.kind in ("symlink", "hardlink"):
+        if want:
+            to = f" (to {member.linkname!r})" if member.linkname is not None else ""
+            problems.append(Problem("link", want, f"archive entry {member.name!r} is a "
+                                                  f"{'symbolic' if member.kind == 'symlink' else 'hard'} link{to}; "
+                                                  "links are not followed"))
+        return
+    if not want:
+        return
+    if member.kind != "file":
+        problems.append(Problem("not-a-file", want, f"archive entry {member.name!r} is not a regular file"))
+        return
+    if want in picked:
+        problems.append(Problem("duplicate", want, f"appears twice in the archive; the first one was read, "
+                                                   f"{member.name!r} was not"))
+        return
+    picked.add(want)
+    if member.size > MAX_FILE_BYTES:
+        problems.append(Problem("too-large", want, f"is {member.size:,} bytes; the limit is {MAX_FILE_BYTES:,} "
+                                                   "(1 MiB). It was not read."))
+        return
+    data = member.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:  # the header lied about the size (a zip's can)
+        problems.append(Problem("too-large", want, f"is over {MAX_FILE_BYTES:,} bytes (1 MiB); it was not read"))
+        return
+    write_new(dest / want, data)
 
 
 # --------------------------------------------------------------------------- content checks

@@ -232,6 +232,13 @@ def _is_live(n: Labelled, doc: Document, live_heading: re.Pattern[str], live_cue
 
 def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[Claim]:
     """Every metric value the card states, bound to metric, version and population (see the module doc)."""
+    cues = _Cues.of(rubric)
+    found = (_claim(n, doc, ctx, rubric, cues) for n in label_numbers(doc, _claim_labels(ctx, rubric)))
+    return [c for c in found if c is not None]
+
+
+def _claim_labels(ctx: CardContext, rubric: CardRubric) -> dict[str, dict[str, Pattern | str]]:
+    """What a number may be labelled with: the rubric's metrics, the run's groups, versions and attributes."""
     groups: dict[str, Pattern | str] = {}
     for attr in ctx.sensitive_attributes:
         for g, pattern in group_patterns(ctx, attr).items():
@@ -241,69 +248,85 @@ def extract_claims(doc: Document, ctx: CardContext, rubric: CardRubric) -> list[
         pats = [rf"v{v.version}(?![0-9])", rf"version\s*:?\s*{v.version}(?![0-9])", rf"models:/[\w.-]+/{v.version}(?![0-9])"]
         pats += [re.escape(a) for a in v.aliases]
         versions[str(v.version)] = "|".join(pats)
-    attrs = {a: attr_pattern(a) for a in ctx.sensitive_attributes}
-    labels = {"metric": dict(rubric.metrics), "group": groups, "version": versions, "attr": attrs}
-    decision = any_of(rubric.decision_cues)
-    bound = re.compile(rubric.bound_cues, re.I)
-    ratio = any_of(rubric.ratio_cues)
-    live_heading, live_cue = any_of(rubric.live_headings), any_of(rubric.live_cues)
-    evaluation = any_of(rubric.evaluation_cues)
-    other = any_of(rubric.other_population_cues)
-    overall = any_of(rubric.overall_cues)
-    favourable = any_of(rubric.disadvantage_cues.favourable)
-    others = [(k, phrase(p)) for k, p in rubric.metrics.items() if k != "decision_threshold"]
-    out: list[Claim] = []
-    for n in label_numbers(doc, labels):
-        metric = n.labels["metric"]
-        s, num = n.snippet, n.number
-        if metric is None or ("." not in num.raw and num.unit != "%" and metric != "decision_threshold"):
-            continue
-        clause = clause_of(n)
-        if s.source == "table" and _NOT_A_VALUE.search(clause.split(":")[0]):
-            continue
-        u0, u1 = n.unit_span
-        before = s.text[n.clause_span[0] : num.start]
-        version = int(n.labels["version"]) if n.labels["version"] else None
-        live = _is_live(n, doc, live_heading, live_cue, evaluation)
-        population: Population = "live" if live else "evaluation"
-        threshold = n.threshold  # "F1 at 0.5", "the 0.5 decision threshold" (see lab.grading.markdown.numbers)
-        if metric == "decision_threshold" and not threshold and _NUMBER_IN.search(before):
-            # "accuracy at the 0.5 decision threshold is 0.734": the threshold is 0.5, 0.734 is accuracy
-            ends = {k: max(m.end() for m in rx.finditer(before)) for k, rx in others if rx.search(before)}
-            if not ends:
-                continue
-            metric = max(ends, key=lambda k: ends[k])
-        if threshold or metric == "decision_threshold":
-            # "F1 at 0.5": a threshold-dependent metric taken at a threshold states the decision threshold
-            at_only = bool(re.search(r"(?:(?<![a-z])at|@)\s*(?:the\s+|a\s+)?$", before, re.I))
-            metric_at = at_only and any(rx.search(before) for k, rx in others if k in rubric.threshold_metrics)
-            if metric == "decision_threshold" or metric_at or decision.search(clause) or decision.search(s.lead):
-                out.append(Claim("decision_threshold", num.fraction(), version, n, population))
-            continue
-        if s.source in ("prose", "table") and bound.search(s.text[u0:u1] if s.source == "prose" else clause):
-            continue  # "AUC above 0.7", "alert below 0.72": a bound, not a value
-        if other.search(s.text[: num.start]) or other.search(clause):
-            continue
-        value = num.fraction()
-        if not 0.0 <= value <= 1.0:
-            continue
-        if metric == "selection_rate" and (ratio.search(s.text[: num.start]) or ratio.search(clause)
-                                           or ratio.search(s.lead)):
-            metric = "disparate_impact"
-        approval = (metric == "selection_rate" and ctx.positive_for_person == "adverse"
-                    and bool(favourable.search(_mention_text(n, "metric"))))
-        if approval:  # "approval rate 0.56" where a positive decision is a flag: flagged 0.44
-            value = round(1.0 - value, 6)
-        group = n.labels["group"]
-        if group and s.source == "prose" and not (n.bound_in_unit("group") or (
-                n.bound_by_clause_lead("group") and not overall.search(s.text[u0:u1]))):
-            # in prose a group holds for its own unit ("AUC 0.78, 0.26 for women"), or for its whole
-            # clause when it opens it ("for women the selection rate is 0.26 and the TPR 0.51")
-            group = None
-        key = _key(metric, group, n.labels["attr"])
-        if key:
-            out.append(Claim(key, value, version, n, population, approval))
-    return out
+    attrs: dict[str, Pattern | str] = {a: attr_pattern(a) for a in ctx.sensitive_attributes}
+    return {"metric": dict(rubric.metrics), "group": groups, "version": versions, "attr": attrs}
+
+
+@dataclass(frozen=True)
+class _Cues:
+    """The rubric's cue phrases, compiled once per card."""
+
+    decision: re.Pattern[str]
+    bound: re.Pattern[str]
+    ratio: re.Pattern[str]
+    live_heading: re.Pattern[str]
+    live_cue: re.Pattern[str]
+    evaluation: re.Pattern[str]
+    other: re.Pattern[str]
+    overall: re.Pattern[str]
+    favourable: re.Pattern[str]
+    others: list[tuple[str, re.Pattern[str]]]  # every metric but the decision threshold, as a phrase
+
+    @classmethod
+    def of(cls, rubric: CardRubric) -> _Cues:
+        return cls(decision=any_of(rubric.decision_cues), bound=re.compile(rubric.bound_cues, re.I),
+                   ratio=any_of(rubric.ratio_cues), live_heading=any_of(rubric.live_headings),
+                   live_cue=any_of(rubric.live_cues), evaluation=any_of(rubric.evaluation_cues),
+                   other=any_of(rubric.other_population_cues), overall=any_of(rubric.overall_cues),
+                   favourable=any_of(rubric.disadvantage_cues.favourable),
+                   others=[(k, phrase(p)) for k, p in rubric.metrics.items() if k != "decision_threshold"])
+
+
+def _claim(n: Labelled, doc: Document, ctx: CardContext, rubric: CardRubric, cues: _Cues) -> Claim | None:
+    """The claim one labelled number makes, or None (not a metric value, a bound, another population)."""
+    metric = n.labels["metric"]
+    s, num = n.snippet, n.number
+    if metric is None or ("." not in num.raw and num.unit != "%" and metric != "decision_threshold"):
+        return None
+    clause = clause_of(n)
+    if s.source == "table" and _NOT_A_VALUE.search(clause.split(":")[0]):
+        return None
+    u0, u1 = n.unit_span
+    before = s.text[n.clause_span[0] : num.start]
+    version = int(n.labels["version"]) if n.labels["version"] else None
+    live = _is_live(n, doc, cues.live_heading, cues.live_cue, cues.evaluation)
+    population: Population = "live" if live else "evaluation"
+    threshold = n.threshold  # "F1 at 0.5", "the 0.5 decision threshold" (see lab.grading.markdown.numbers)
+    if metric == "decision_threshold" and not threshold and _NUMBER_IN.search(before):
+        # "accuracy at the 0.5 decision threshold is 0.734": the threshold is 0.5, 0.734 is accuracy
+        ends = {k: max(m.end() for m in rx.finditer(before)) for k, rx in cues.others if rx.search(before)}
+        if not ends:
+            return None
+        metric = max(ends, key=lambda k: ends[k])
+    if threshold or metric == "decision_threshold":
+        # "F1 at 0.5": a threshold-dependent metric taken at a threshold states the decision threshold
+        at_only = bool(re.search(r"(?:(?<![a-z])at|@)\s*(?:the\s+|a\s+)?$", before, re.I))
+        metric_at = at_only and any(rx.search(before) for k, rx in cues.others if k in rubric.threshold_metrics)
+        if metric == "decision_threshold" or metric_at or cues.decision.search(clause) or cues.decision.search(s.lead):
+            return Claim("decision_threshold", num.fraction(), version, n, population)
+        return None
+    if s.source in ("prose", "table") and cues.bound.search(s.text[u0:u1] if s.source == "prose" else clause):
+        return None  # "AUC above 0.7", "alert below 0.72": a bound, not a value
+    if cues.other.search(s.text[: num.start]) or cues.other.search(clause):
+        return None
+    value = num.fraction()
+    if not 0.0 <= value <= 1.0:
+        return None
+    if metric == "selection_rate" and (cues.ratio.search(s.text[: num.start]) or cues.ratio.search(clause)
+                                       or cues.ratio.search(s.lead)):
+        metric = "disparate_impact"
+    approval = (metric == "selection_rate" and ctx.positive_for_person == "adverse"
+                and bool(cues.favourable.search(_mention_text(n, "metric"))))
+    if approval:  # "approval rate 0.56" where a positive decision is a flag: flagged 0.44
+        value = round(1.0 - value, 6)
+    group = n.labels["group"]
+    if group and s.source == "prose" and not (n.bound_in_unit("group") or (
+            n.bound_by_clause_lead("group") and not cues.overall.search(s.text[u0:u1]))):
+        # in prose a group holds for its own unit ("AUC 0.78, 0.26 for women"), or for its whole
+        # clause when it opens it ("for women the selection rate is 0.26 and the TPR 0.51")
+        group = None
+    key = _key(metric, group, n.labels["attr"])
+    return Claim(key, value, version, n, population, approval) if key else None
 
 
 def _mention_text(n: Labelled, dim: str) -> str:

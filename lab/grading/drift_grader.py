@@ -353,9 +353,16 @@ def raw_score(result: EvaluationResult) -> RawScore:
 
 
 def _items(result: Any) -> list[Item]:
-    s = result.summaries
+    """Detection per drift kind, then delay, then false alarms (weighted by what is detected), in raw points."""
     diags: list[str] = list(result.diagnostics)
-    fp = s["all"].false_positive_rate or 0.0
+    items, skills = _detection_items(result, diags)
+    overall = sum(skills.values()) / len(skills)
+    return [*items, _delay_item(result, skills, diags), _false_alarm_item(result, overall, diags)]
+
+
+def _detection_items(result: Any, diags: list[str]) -> tuple[list[Item], dict[str, float]]:
+    """One item per drift kind, and each kind's skill: detection above chance, in [0, 1]."""
+    s = result.summaries
     base = (f"baselines: do-nothing detects 0% with 0 false alarms; always-alarm detects 100% at a "
             f"false-positive rate of 100% (chance 100%)")
     skills: dict[str, float] = {}
@@ -386,9 +393,12 @@ def _items(result: Any) -> list[Item]:
                                    f", chance {chance:.0%}; {base}",
                           details={"detection_rate": rate, "chance": round(chance, 6), "skill": round(skill, 6),
                                    "by_magnitude": {f"{m.magnitude:g}": m.detection_rate for m in summ.by_magnitude}}))
-    overall = sum(skills.values()) / len(skills)
+    return items, skills
 
-    # delay
+
+def _delay_item(result: Any, skills: dict[str, float], diags: list[str]) -> Item:
+    """How soon detected drift was alarmed on, within the budget of windows; a kind never detected earns nothing."""
+    s = result.summaries
     budget = result.max_delay_windows
     parts = []
     delay_bits = []
@@ -406,14 +416,18 @@ def _items(result: Any) -> list[Item]:
               f"({result.max_delay_days:.1f} days).")
         if delay_share < 0.7:
             fb += " Earlier alarms need more sensitive tests or smaller windows; " + " ".join(delay_diags)
-    items.append(Item(id="drift.delay", skill=SKILL, title=TITLES["drift.delay"],
-                      points=round(POINTS["drift.delay"] * delay_share, 6), max_points=POINTS["drift.delay"],
-                      feedback=fb.strip(),
-                      evidence=f"window {result.window_size} rows, label lag {result.label_lag_windows} windows, "
-                               f"budget {budget} windows; always-alarm: delay 0",
-                      details={"budget_windows": budget, "share": round(delay_share, 6)}))
+    return Item(id="drift.delay", skill=SKILL, title=TITLES["drift.delay"],
+                points=round(POINTS["drift.delay"] * delay_share, 6), max_points=POINTS["drift.delay"],
+                feedback=fb.strip(),
+                evidence=f"window {result.window_size} rows, label lag {result.label_lag_windows} windows, "
+                         f"budget {budget} windows; always-alarm: delay 0",
+                details={"budget_windows": budget, "share": round(delay_share, 6)})
 
-    # false alarms
+
+def _false_alarm_item(result: Any, overall: float, diags: list[str]) -> Item:
+    """False alarms on no-drift windows, weighted by ``overall`` detection: a silent config earns nothing here."""
+    s = result.summaries
+    fp = s["all"].false_positive_rate or 0.0
     quality = max(0.0, 1 - fp / FP_LIMIT)
     share = quality * overall
     pooled = s["all"]
@@ -427,11 +441,10 @@ def _items(result: Any) -> list[Item]:
               "not a virtue."
     if fa_diags and share < 0.999:
         fb += " " + " ".join(fa_diags)
-    items.append(Item(id="drift.false-alarms", skill=SKILL, title=TITLES["drift.false-alarms"],
-                      points=round(POINTS["drift.false-alarms"] * share, 6), max_points=POINTS["drift.false-alarms"],
-                      feedback=fb,
-                      evidence=f"FP rate {fp:.3f} (limit {FP_LIMIT}), {pooled.false_alarms} false alarms; "
-                               f"do-nothing: 0, always-alarm: FP rate 1.0",
-                      details={"false_positive_rate": round(fp, 6), "false_alarms": pooled.false_alarms,
-                               "no_drift_windows": pooled.no_drift_windows, "diagnostics": diags}))
-    return items
+    return Item(id="drift.false-alarms", skill=SKILL, title=TITLES["drift.false-alarms"],
+                points=round(POINTS["drift.false-alarms"] * share, 6), max_points=POINTS["drift.false-alarms"],
+                feedback=fb,
+                evidence=f"FP rate {fp:.3f} (limit {FP_LIMIT}), {pooled.false_alarms} false alarms; "
+                         f"do-nothing: 0, always-alarm: FP rate 1.0",
+                details={"false_positive_rate": round(fp, 6), "false_alarms": pooled.false_alarms,
+                         "no_drift_windows": pooled.no_drift_windows, "diagnostics": diags})

@@ -19,11 +19,12 @@ from __future__ import annotations
 from lab._lazy import lazy_exports
 
 _EXPORTS = {
-    "config": (
-        "AlertingSpec", "ConfigError", "DataDriftSpec", "DriftTest", "MonitoringConfig", "PerformanceSpec",
-        "PredictionDriftSpec", "Problem", "ResolvedColumn", "ResolvedConfig", "WindowSpec",
-        "load_monitoring_config", "resolve",
+    "config": ("ConfigError", "load_monitoring_config"),
+    "config_schema": (
+        "AlertingSpec", "DataDriftSpec", "DriftTest", "MonitoringConfig", "PerformanceSpec", "PredictionDriftSpec",
+        "Problem", "WindowSpec",
     ),
+    "pinning": ("ResolvedColumn", "ResolvedConfig", "resolve"),
     "fastdrift": ("ColumnDrift", "WindowResult", "column_drift", "same_decisions", "window_drift", "window_drift_report"),
     "methods": ("METHODS", "ColumnKind", "MethodInfo", "evidently_default", "methods_for"),
     "performance": ("PerformanceResult", "check_performance", "metric_value"),

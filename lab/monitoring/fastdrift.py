@@ -31,7 +31,7 @@ import pandas as pd
 from evidently.legacy.core import ColumnType
 from pydantic import BaseModel, ConfigDict
 
-from lab.monitoring.config import ResolvedColumn, ResolvedConfig
+from lab.monitoring.pinning import ResolvedColumn, ResolvedConfig
 from lab.monitoring.methods import ColumnKind, Direction, finite, stattest
 
 

@@ -7,7 +7,7 @@ the reference value: reference 0.82 with ``max_drop: 0.05`` alarms under 0.77. F
 ``brier_score`` (calibration; lower is better) it is the largest allowed rise: reference
 0.088 with ``max_drop: 0.03`` alarms above 0.118.
 
->>> from lab.monitoring.config import PerformanceSpec
+>>> from lab.monitoring.config_schema import PerformanceSpec
 >>> spec = PerformanceSpec(metric="accuracy", min=0.7, max_drop=0.05)
 >>> r = check_performance([1, 0, 1, 1, None], [0.9, 0.2, 0.4, 0.8, 0.5], spec, reference_value=0.9)
 >>> r.n_labelled, r.value, r.below_min, r.dropped, r.alarm
@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 from sklearn import metrics as skm
 
-from lab.monitoring.config import LOWER_IS_BETTER, Metric, PerformanceSpec
+from lab.monitoring.config_schema import LOWER_IS_BETTER, Metric, PerformanceSpec
 
 _NEEDS_SCORES = frozenset({"roc_auc", "average_precision"})
 

@@ -11,17 +11,9 @@ import numpy as np
 import pandas as pd
 
 from lab.core import safe_yaml as _yaml
-from lab.monitoring.config import (
-    ConfigError,
-    MonitoringConfig,
-    Problem,
-    ResolvedConfig,
-    _dotted,
-    _line,
-    _read,
-    load_monitoring_config,
-    semantic_problems,
-)
+from lab.monitoring.config import ConfigError, load_monitoring_config, read_config_text
+from lab.monitoring.config_schema import MonitoringConfig, Problem, dotted, line_at, semantic_problems
+from lab.monitoring.pinning import ResolvedConfig
 from lab.monitoring.fastdrift import window_drift
 from lab.monitoring.performance import check_performance
 from lab.monitoring.results import Episode, WindowRecord
@@ -54,15 +46,15 @@ def validate_config(
         except ConfigError as exc:
             config, problems = None, list(exc.problems)
         try:
-            text, src = _read(path_or_text)
+            text, src = read_config_text(path_or_text)
             doc = _yaml.parse(text)
         except (ConfigError, _yaml.YamlProblem):
             raise ConfigError(problems, problems[0].source) from None  # unreadable: the loader said why
         raw, lines, found = doc.data, doc.lines, []
     found += _replay_problems(raw)
     for loc, msg in found:
-        if all(p.loc != _dotted(loc) for p in problems):  # the loader may have said it already
-            problems.append(Problem(_dotted(loc), _line(lines, loc), msg, src))
+        if all(p.loc != dotted(loc) for p in problems):  # the loader may have said it already
+            problems.append(Problem(dotted(loc), line_at(lines, loc), msg, src))
     if problems:
         raise ConfigError(problems, src)
     assert config is not None

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from lab.monitoring.config import ResolvedConfig
+from lab.monitoring.pinning import ResolvedConfig
 from lab.monitoring.suite import DRIFT_KINDS, SIGNALS, DriftKind, Signal
 
 

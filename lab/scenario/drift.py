@@ -3,6 +3,9 @@
 A :class:`Stream` turns a generator, the scenario's drift events and a seed into the
 rows of any scenario day. Drift is a parameter, not a code path: an event says *what*
 moves (the schema in :mod:`lab.scenario.schema`), :func:`intensity` says *how much* on a day.
+This module composes; the injectors and :func:`intensity` live in
+:mod:`lab.scenario.injectors`, the undrifted population they are measured against in
+:mod:`lab.scenario.reference` (both re-exported here).
 
 The three kinds keep the other half of the joint distribution fixed:
 
@@ -51,244 +54,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from lab.scenario.generators import generator_class
 from lab.scenario.generators.base import Generator
-from lab.scenario.generators.support import Support
+from lab.scenario.injectors import (
+    DRIFT_TYPES,
+    ConceptDriftable,
+    DriftEvent,
+    pick_per_class,
+    intensity,
+    mix_concept,
+    resample_prior,
+    shift_numeric,
+    tilt_categories,
+)
+from lab.scenario.reference import REFERENCE_ROWS, REFERENCE_SEED, Reference, reference
 from lab.scenario.schema import ConceptDriftEvent, DataDriftEvent, LabelDriftEvent, Scenario
-
-DriftEvent: TypeAlias = DataDriftEvent | ConceptDriftEvent | LabelDriftEvent
-DRIFT_TYPES = ("data_drift", "concept_drift", "label_drift")
-
-_SNAP = 1e-6
-
-#: The reference sample every stream's statistics come from (fixed, so cached values agree).
-REFERENCE_SEED = 20_240_601
-REFERENCE_ROWS = 200_000
-
-
-@runtime_checkable
-class ConceptDriftable(Protocol):
-    """A generator that knows the rule concept drift moves towards."""
-
-    def drifted_label_probability(self, X: pd.DataFrame) -> np.ndarray: ...
-
-
-# --------------------------------------------------------------------------- intensity
-
-
-def intensity(event: DriftEvent, t: float) -> float:
-    """How far ``event`` has progressed on day ``t``, in ``[0, 1]``.
-
-    Abrupt (``width_days == 0``): 0 before ``day``, 1 from it. Gradual: the sigmoid
-    ``1 / (1 + exp(-4 (t - day) / width_days))`` of river's ``ConceptDriftStream``:
-    0.5 on ``day``, rising from 0.12 to 0.88 across ``width_days`` centred on it, and
-    snapped to exactly 0 or 1 within 1e-6 of them (beyond about 3.5 widths from the
-    onset), so days far from it are exactly undrifted.
-
-    >>> from lab.scenario.schema import ConceptDriftEvent
-    >>> e = ConceptDriftEvent(name="c", type="concept_drift", day=10, magnitude=1, width_days=4)
-    >>> [round(intensity(e, t), 2) for t in (0, 8, 10, 12, 20)]
-    [0.0, 0.12, 0.5, 0.88, 1.0]
-    >>> intensity(e.model_copy(update={"width_days": 0}), 9.99), intensity(e.model_copy(update={"width_days": 0}), 10)
-    (0.0, 1.0)
-    """
-    width = float(event.width_days)
-    if not (math.isfinite(width) and width >= 0):
-        raise ValueError(f"event {event.name!r} ({event.type}): width_days must be >= 0, got {width}")
-    if width == 0:
-        return 1.0 if t >= event.day else 0.0
-    z = -4.0 * (t - event.day) / width
-    value = 1.0 / (1.0 + math.exp(min(z, 700.0)))
-    return 0.0 if value < _SNAP else 1.0 if value > 1 - _SNAP else value
-
-
-# --------------------------------------------------------------------------- reference
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The undrifted population, summarised from one large fixed-seed sample.
-
-    ``prior`` is ``E[P(y=1 | x)]`` over the sample (hiring about 0.37, credit about
-    0.10, churn about 0.22 with default parameters); ``std`` holds each numeric
-    feature's standard deviation (the unit of a data-drift ``magnitude``);
-    ``categories``/``frequencies`` each categorical or binary feature's categories, in
-    declared order, and their shares; ``support`` where each numeric feature may lie.
-    """
-
-    prior: float
-    std: dict[str, float]
-    categories: dict[str, tuple[object, ...]]
-    frequencies: dict[str, np.ndarray]
-    support: dict[str, Support]
-
-
-def reference(generator: Generator) -> Reference:
-    """Statistics of ``generator``'s undrifted population (cached per class and parameters).
-
-    >>> from lab.scenario.generators.hiring import HiringGenerator
-    >>> ref = reference(HiringGenerator())
-    >>> round(ref.prior, 2), round(ref.std["skills_match"], 2), ref.categories["referral"]
-    (0.36, 0.18, (0, 1))
-    """
-    return _reference(type(generator), tuple(sorted(generator.params.items())))
-
-
-@lru_cache(maxsize=32)
-def _reference(cls: type[Generator], params: tuple[tuple[str, float], ...]) -> Reference:
-    generator = cls(**dict(params))
-    X = generator.sample_inputs(np.random.default_rng(REFERENCE_SEED), REFERENCE_ROWS)
-    declared: dict[str, Support] = getattr(cls, "support", {})
-    std: dict[str, float] = {}
-    categories: dict[str, tuple[object, ...]] = {}
-    frequencies: dict[str, np.ndarray] = {}
-    support: dict[str, Support] = {}
-    for f in cls.features:
-        col = X[f.name]
-        if f.kind == "numeric":
-            values = col.to_numpy(dtype=float)
-            std[f.name] = float(values.std())
-            support[f.name] = declared.get(f.name) or _inferred_support(values)
-        else:
-            cats: tuple[object, ...] = (0, 1) if f.kind == "binary" else (f.categories or tuple(sorted(col.unique())))
-            counts = col.value_counts()
-            categories[f.name] = cats
-            frequencies[f.name] = np.array([counts.get(c, 0) for c in cats], dtype=float) / len(col)
-    return Reference(
-        prior=float(generator.label_probability(X).mean()),
-        std=std,
-        categories=categories,
-        frequencies=frequencies,
-        support=support,
-    )
-
-
-def _inferred_support(values: np.ndarray) -> Support:
-    """For generators that declare none: non-negative if the sample is, integers if it is."""
-    low = 0.0 if values.min() >= 0 else -math.inf
-    integral = bool(np.all(values == np.round(values)))
-    return Support(low, math.inf, decimals=0 if integral else None)
-
-
-# --------------------------------------------------------------------------- injectors
-
-
-def shift_numeric(x: np.ndarray, shift: float, std: float, support: Support, rng: np.random.Generator) -> np.ndarray:
-    """Covariate drift on a numeric feature: add ``shift x std``, then project onto ``support``.
-
-    Values stay physically valid (clipped to the support, stochastically rounded to its
-    grid), so the mean moves by ``shift x std`` except where the bounds clip it.
-
-    >>> rng = np.random.default_rng(0)
-    >>> jobs = np.array([0.0, 1.0, 2.0, 3.0] * 1000)
-    >>> moved = shift_numeric(jobs, -0.5, 2.0, Support(0, decimals=0), rng)
-    >>> bool(moved.min() >= 0), bool(np.all(moved == np.round(moved)))
-    (True, True)
-    >>> round(float(moved.mean() - jobs.mean()), 1)
-    -0.8
-    """
-    return support.project(np.asarray(x, dtype=float) + shift * std, rng)
-
-
-def tilt_categories(
-    values: np.ndarray,
-    categories: Sequence[object],
-    frequencies: np.ndarray,
-    shift: float,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Covariate drift on a categorical or binary feature: move probability mass.
-
-    Categories are scored by their standardised position in ``categories`` (declared
-    order; ``(0, 1)`` for binary features): ``z_k = (k - mean) / sd`` under the
-    reference ``frequencies`` ``q``. The new shares are the exponential tilt
-    ``q'_k ∝ q_k exp(shift z_k)``, which to first order moves the mean score by
-    ``shift`` standard deviations, the same unit as a numeric shift (a binary feature's
-    log-odds move by ``shift / sd``). Rows move by the smallest coupling: a row in a
-    shrinking category leaves with probability ``1 - q'_k / q_k`` and lands in a
-    growing one in proportion to its gain; every other feature keeps its value.
-
-    >>> rng = np.random.default_rng(1)
-    >>> q = np.array([0.5, 0.3, 0.2])
-    >>> cats = ("high_school", "bachelor", "phd")
-    >>> x = np.asarray(cats, dtype=object)[rng.choice(3, size=20000, p=q)]
-    >>> moved = tilt_categories(x, cats, q, 1.0, rng)
-    >>> [round(float(np.mean(moved == c)), 2) for c in cats]
-    [0.12, 0.26, 0.62]
-    """
-    frequencies = np.asarray(frequencies, dtype=float)
-    k = np.arange(len(categories), dtype=float)
-    mean = float(frequencies @ k)
-    sd = math.sqrt(float(frequencies @ (k - mean) ** 2))
-    if sd == 0:
-        raise ValueError(f"cannot tilt a feature with a single category; categories: {list(categories)}")
-    target = frequencies * np.exp(shift * (k - mean) / sd)
-    target /= target.sum()
-    codes = pd.Categorical(values, categories=list(categories)).codes
-    if (codes < 0).any():
-        strays = sorted({str(v) for v, c in zip(values, codes) if c < 0})
-        raise ValueError(f"values {strays} are not among the categories {list(categories)}")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        leave = np.where(frequencies > 0, np.clip(1 - target / frequencies, 0, 1), 0.0)
-    gain = np.clip(target - frequencies, 0, None)
-    move = rng.random(len(codes)) < leave[codes]
-    new_codes = codes.astype(np.int64)
-    if move.any():
-        new_codes[move] = rng.choice(len(categories), size=int(move.sum()), p=gain / gain.sum())
-    out = np.asarray(categories, dtype=object)[new_codes]
-    return out.astype(np.asarray(values).dtype) if np.asarray(values).dtype.kind in "iub" else out
-
-
-def mix_concept(p0: np.ndarray, p1: np.ndarray, weight: float) -> np.ndarray:
-    """Concept drift: ``(1 - weight) p0 + weight p1``, the new rule's share being ``weight``.
-
-    >>> mix_concept(np.array([0.2, 0.8]), np.array([0.6, 0.0]), 0.25).round(3).tolist()
-    [0.3, 0.6]
-    """
-    if not 0 <= weight <= 1:
-        raise ValueError(f"concept weight must lie in [0, 1], got {weight}")
-    return (1 - weight) * np.asarray(p0, dtype=float) + weight * np.asarray(p1, dtype=float)
-
-
-def resample_prior(
-    pool: pd.DataFrame, n: int, prior: float, rng: np.random.Generator, target: str = "label"
-) -> pd.DataFrame:
-    """Label drift: ``n`` rows from ``pool`` whose positive rate is ``prior`` in expectation.
-
-    The number of positives is Binomial(``n``, ``prior``); positives and negatives are
-    drawn without replacement from the pool's own, so ``P(x | y)`` is the pool's.
-    The pool must hold enough of each class (:class:`Stream` sizes it).
-
-    >>> rng = np.random.default_rng(0)
-    >>> pool = pd.DataFrame({"x": rng.normal(size=4000), "label": rng.random(4000) < 0.3})
-    >>> out = resample_prior(pool, 1000, 0.6, rng)
-    >>> len(out), round(float(out.label.mean()), 1)
-    (1000, 0.6)
-    """
-    if not 0 <= prior <= 1:
-        raise ValueError(f"prior must lie in [0, 1], got {prior}")
-    return _pick_per_class(pool, int(rng.binomial(n, prior)), n, rng, target)
-
-
-def _pick_per_class(pool: pd.DataFrame, k: int, n: int, rng: np.random.Generator, target: str) -> pd.DataFrame:
-    """``k`` positives and ``n - k`` negatives drawn without replacement, in random order."""
-    y = pool[target].to_numpy()
-    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    if k > len(positives) or n - k > len(negatives):
-        raise ValueError(
-            f"pool too small: need {k} positives and {n - k} negatives, has {len(positives)} and {len(negatives)}"
-        )
-    chosen = np.concatenate(
-        [rng.choice(positives, size=k, replace=False), rng.choice(negatives, size=n - k, replace=False)]
-    )
-    return pool.iloc[rng.permutation(chosen)].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- stream
@@ -476,7 +260,7 @@ class Stream:
             pools.append(extra)
             positives += int(extra[self.generator.target].sum())
             negatives += len(extra) - int(extra[self.generator.target].sum())
-        return _pick_per_class(pd.concat(pools, ignore_index=True), k, n, rng, self.generator.target)
+        return pick_per_class(pd.concat(pools, ignore_index=True), k, n, rng, self.generator.target)
 
     def _shift_inputs(self, X: pd.DataFrame, t: float, rng: np.random.Generator) -> pd.DataFrame:
         shifts: dict[str, float] = {}
