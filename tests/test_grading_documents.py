@@ -31,8 +31,7 @@ def card_ctx(sid: str = HIRING, **overrides) -> CardContext:
     c = CONTEXTS[sid]
     fields = dict(scenario_id=sid, risk_class=c["risk_class"], risk_basis=c["risk_basis"], model_name=c["model_name"],
                   champion_version=c["champion_version"], versions=c["versions"],
-                  sensitive_attributes=c["sensitive_attributes"], monitoring_thresholds=c["monitoring_thresholds"],
-                  domain=c.get("domain", ""), features=tuple(c.get("features", ())))
+                  sensitive_attributes=c["sensitive_attributes"], domain=c.get("domain", ""), features=tuple(c.get("features", ())))
     if "positive_decision" in c:
         fields.update(decision_meaning=c["positive_decision"]["meaning"],
                       positive_for_person=c["positive_decision"]["for_person"])

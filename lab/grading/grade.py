@@ -59,7 +59,7 @@ def monitoring_thresholds(text: str | None) -> dict[str, float] | None:
     return out
 
 
-def _card_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, float] | None) -> list[Item]:
+def _card_items(ev: Evidence, sub: Submission | None) -> list[Item]:
     from lab.scenario.generators import generator_class
     from lab.grading.model_card import card_context_from_registry, grade_model_card
 
@@ -69,7 +69,7 @@ def _card_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, floa
                          "aliases": tuple(v.get("aliases") or ()), "metrics": dict(v.get("metrics") or {})})
     champion = ev.champion() or ev.answer_key.last_known_good_version
     generator = generator_class(ev.scenario.generator.name)
-    ctx = card_context_from_registry(ev.scenario, versions, champion, generator.sensitive_names(), thresholds,
+    ctx = card_context_from_registry(ev.scenario, versions, champion, generator.sensitive_names(),
                                      features=generator.feature_names())
     items = grade_model_card(sub.text(MODEL_CARD) if sub else None, ctx)
     if ev.registry.source in ("journal", "none"):
@@ -154,7 +154,7 @@ def grade(evidence: Evidence, submission: Submission | None, *, drift_suite: Any
         elif task == "drift_thresholds":
             items += grade_drift_thresholds(ev, submission, suite=drift_suite, cache_dir=drift_cache)
         elif task == "model_card":
-            items += _card_items(ev, submission, thresholds)
+            items += _card_items(ev, submission)
         elif task == "pmm_runbook":
             useful = drift_config_useful(items) if "drift_thresholds" in tasks else None
             items += _runbook_items(ev, submission, thresholds, useful)

@@ -42,11 +42,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationError, ValidationInfo
+from pydantic import BaseModel, Field, PrivateAttr, StrictInt, ValidationError, ValidationInfo
 from pydantic import field_validator, model_validator
 
 from lab.errors import ConfigError  # re-exported: where callers have always imported it
 from lab.core import safe_yaml as _yaml
+from lab.core.frozen import Frozen as _Frozen
 from lab.monitoring.methods import (
     KINDS,
     METHODS,
@@ -86,10 +87,6 @@ class Problem:
 
 
 # --------------------------------------------------------------------------- schema
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DriftTest(_Frozen):
