@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lab.errors import BundleError  # re-exported: where callers have always imported it
 from lab.scenario.schema import Scenario, scenario_from_json
+from lab.evidence.submission import _member_problem
 
 #: 2: ``monitoring.json`` holds no absolute path of the lab home (``source`` is
 #: ``monitoring``, report paths are relative to the home). Bundles of schema 1 load the same.
@@ -268,8 +269,6 @@ def load_evidence(path: str | os.PathLike[str], *, work_dir: Path | None = None)
 
 
 def _extract_bundle(archive: Path, dest: Path) -> None:
-    from lab.evidence.submission import _member_problem
-
     total = 0
     try:
         with tarfile.open(archive, "r:*") as tar:

@@ -25,7 +25,6 @@ Each quoted metric has its share of the metrics item; a wrong number costs its s
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from lab.grading.card_checks import CardChecks, Verdict, quote
