@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
+
+from lab.core.stats import p99, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 ROW = {"years_experience": 6.5, "education_level": "master", "skills_match": 0.71, "num_prior_jobs": 2,
@@ -92,13 +93,13 @@ def main() -> None:
                     lab("shadow", "start", "--version", "2", *extra, home=home)
                     time.sleep(3)  # let the shadow worker start and load (not a readiness wait: it is part of the load)
                 lat, failed = closed_loop(url, args.requests, args.clients)
-                value = float(np.percentile(lat, 99))
+                value = p99(lat)
                 if name == "off":
                     offs.append(value)
                 else:
                     p99[name] = value
                     order.append((name, len(offs) - 1))
-                print(f"  {name:24s} p50 {np.percentile(lat, 50):6.1f} ms  p99 {value:6.1f} ms  failed {failed}",
+                print(f"  {name:24s} p50 {percentile(lat, 50):6.1f} ms  p99 {value:6.1f} ms  failed {failed}",
                       flush=True)
             print("\nshadow overhead (champion p99 with shadow / mean p99 of the off phases around it):")
             for name, before in order:

@@ -31,8 +31,7 @@ def card_ctx(sid: str = HIRING, **overrides) -> CardContext:
     c = CONTEXTS[sid]
     fields = dict(scenario_id=sid, risk_class=c["risk_class"], risk_basis=c["risk_basis"], model_name=c["model_name"],
                   champion_version=c["champion_version"], versions=c["versions"],
-                  sensitive_attributes=c["sensitive_attributes"], monitoring_thresholds=c["monitoring_thresholds"],
-                  domain=c.get("domain", ""), features=tuple(c.get("features", ())))
+                  sensitive_attributes=c["sensitive_attributes"], domain=c.get("domain", ""), features=tuple(c.get("features", ())))
     if "positive_decision" in c:
         fields.update(decision_meaning=c["positive_decision"]["meaning"],
                       positive_for_person=c["positive_decision"]["for_person"])
@@ -366,3 +365,13 @@ def test_each_rubric_rule_has_a_bad_fixture(name) -> None:
 def test_a_rubric_that_is_not_yaml_is_a_clear_error() -> None:
     with pytest.raises(RubricError, match="not valid YAML"):
         parse_rubric("items: [\n")
+
+
+def test_a_rubric_goes_through_the_safe_yaml_guard() -> None:
+    # lab.core.safe_yaml refuses anchors and aliases ("billion laughs") for rubrics as for user files
+    with pytest.raises(RubricError, match=r"line 1: not valid YAML: anchors and aliases"):
+        parse_rubric("rubric_version: &v 1\nlaw_as_at: *v\n")
+    # a key written twice would silently drop a rule under yaml.safe_load
+    text = RUBRIC_PATH.read_text(encoding="utf-8")
+    with pytest.raises(RubricError, match=r"line \d+: rubric_version is written twice"):
+        parse_rubric(text + "\nrubric_version: 99\n")

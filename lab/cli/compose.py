@@ -43,6 +43,7 @@ def init(
     home: HomeOpt = None,
 ) -> None:
     """Write a lab home (config, answer key, journal header) without starting a service."""
+    # heavy: keep off the start-up path
     from lab.stack import control as stack
 
     if stack_kind != "compose":

@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
 
 def scenarios(json_out: JsonOpt = False, home: HomeOpt = None) -> None:  # noqa: ARG001 (no home needed)
     """List the scenarios you can bring up."""
+    # heavy: keep off the start-up path
     from lab.scenario.schema import load_scenario, scenario_ids
 
     items = []
@@ -58,6 +59,7 @@ def export_data(
     checks.check_seed(seed)
     checks.check_out_dir(out, "--out")
 
+    # heavy: keep off the start-up path
     from lab.scenario.export import export_scenario_data
 
     written = export_scenario_data(scenario, seed or 0, out)

@@ -56,10 +56,12 @@ def evaluate(
     if plot is not None:
         _check_writable(plot)
 
+    # heavy: keep off the start-up path
     from lab.scenario.schema import load_scenario
 
     sc = load_scenario(scenario)
 
+    # heavy: keep off the start-up path
     from lab.monitoring.evaluate import DEFAULT_SPEED, SuiteSpec, evaluate as run, live_rows_per_day, validate_config
 
     loaded = validate_config(config, sc, seed)  # every config problem, with lines, before anything runs
@@ -76,6 +78,7 @@ def evaluate(
     result = run(loaded, sc, seed, suite=spec, rows_per_day=rpd)
     err_console.print(f"done in {time.perf_counter() - started:.1f} s", highlight=False)
     if plot is not None:
+        # heavy: keep off the start-up path
         from lab.monitoring.evaluate import plot_evaluation
 
         plot_evaluation(result, plot)

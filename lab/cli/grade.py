@@ -13,6 +13,8 @@ from lab.core import checks
 from lab.cli._common import HomeOpt, err_console, get_home, out_console
 from lab.errors import StateError, UsageError
 from lab.core.paths import TEMPLATE_DIR
+from lab.core.home import Clock
+from lab.core.journal import Journal
 
 TEMPLATES = TEMPLATE_DIR
 TEMPLATE_FILES = ("monitoring.yaml", "model_card.md", "post_market_monitoring.md", "decisions.yaml")
@@ -79,6 +81,7 @@ def _outputs(report, folder: Path | None, json_out: Path | None, html_out: Path 
              gradescope_out: Path | None, junit_out: Path | None) -> list[Path]:
     import sys
 
+    # heavy: keep off the start-up path (the report module alone costs ~0.1 s)
     from lab.grading.report import to_json, write_outputs
 
     written: list[Path] = []
@@ -94,6 +97,7 @@ def _outputs(report, folder: Path | None, json_out: Path | None, html_out: Path 
 
 
 def _show(report, json_to_stdout: bool) -> None:
+    # heavy: keep off the start-up path
     from lab.grading.report import print_table
 
     print_table(report, err_console if json_to_stdout else out_console)
@@ -114,13 +118,12 @@ def submit(
     started = time.perf_counter()
     checks.check_submission_path(submission)  # before any heavy import
     _check_outputs(json_out, html_out, gradescope_out, junit_out)
+    # heavy: keep off the start-up path
     from lab.stack import control as stack
     from lab.evidence.collect import collect_evidence
     from lab.evidence.schema import bundle_archive, load_evidence
     from lab.grading.grade import grade as run_grade
     from lab.evidence.submission import read_submission
-    from lab.core.home import Clock
-    from lab.core.journal import Journal
 
     h = get_home(home)
     stack.require_config(h)
@@ -132,6 +135,7 @@ def submit(
         n += 1
         folder = h.root / "submissions" / f"{stamp}-{n}"
     commands = cli_commands(ctx.find_root().command)
+    # heavy: keep off the start-up path
     from lab.grading.runbook import load_rubric
 
     rubric = load_rubric()
@@ -179,6 +183,7 @@ def grade(
         raise UsageError(f"--evidence {evidence}: no such folder or archive",
                          hint="`lab submit` writes one under <home>/submissions/")
 
+    # heavy: keep off the start-up path
     from lab.evidence.schema import load_evidence
     from lab.grading.grade import grade as run_grade
 

@@ -33,6 +33,7 @@ def monitor(
         alert_webhook = checks.check_webhook_url(alert_webhook)
     h = get_home(home)
 
+    # heavy: keep off the start-up path
     from lab.monitoring import alerts
 
     from lab.stack import control as stack
@@ -47,6 +48,7 @@ def monitor(
 
 
 def _apply_config(h, config: Path) -> None:
+    # heavy: keep off the start-up path
     from lab.scenario.generators import generator_class
     from lab.monitoring.runner import PREDICTION, config_path
     from lab.monitoring import load_monitoring_config

@@ -8,6 +8,8 @@ import typer
 from rich.table import Table
 
 from lab.cli._common import HomeOpt, JsonOpt, err_console, get_home, out_console, print_json
+from lab.core.journal import Journal
+from lab.serving.requestlog import merged, read_requests
 
 shadow_app = typer.Typer(help="Mirror live requests to a candidate version without affecting clients.",
                          no_args_is_help=True)
@@ -32,6 +34,7 @@ def shadow_start(
     Journals the start when the alias moves, then waits for the shadow to warm up.
     Running it again with the same options moves nothing and only waits again.
     """
+    # heavy: keep off the start-up path
     from lab.release import actions as release
 
     ctx = release.context(get_home(home))
@@ -45,6 +48,7 @@ def shadow_start(
 @shadow_app.command("stop")
 def shadow_stop(home: HomeOpt = None) -> None:
     """Stop mirroring; says what became of the mirrored requests."""
+    # heavy: keep off the start-up path
     from lab.release import actions as release
 
     ctx = release.context(get_home(home))
@@ -61,11 +65,10 @@ def shadow_report(
     home: HomeOpt = None,
 ) -> None:
     """Agreement, score deltas, latency, and metrics on labelled requests, shadow vs champion."""
+    # heavy: keep off the start-up path
     from lab.stack import control as stack
     from lab.world.feedback import read_labels
     from lab.scenario.run import effective_scenario
-    from lab.core.journal import Journal
-    from lab.serving.requestlog import merged, read_requests
     from lab.release.shadow_report import report_lines, shadow_report as build
 
     h = get_home(home)
@@ -116,6 +119,7 @@ def promote(
     home: HomeOpt = None,
 ) -> None:
     """Make VERSION the champion (serving switches without dropping a request)."""
+    # heavy: keep off the start-up path
     from lab.release import actions as release
 
     ctx = release.context(get_home(home))
@@ -132,6 +136,7 @@ def rollback(
     home: HomeOpt = None,
 ) -> None:
     """Restore an earlier champion in one step (default: the last known-good one)."""
+    # heavy: keep off the start-up path
     from lab.release import actions as release
 
     ctx = release.context(get_home(home))

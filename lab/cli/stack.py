@@ -12,7 +12,8 @@ from rich.table import Table
 
 from lab.core import checks
 from lab.cli._common import AlertWebhookOpt, HomeOpt, JsonOpt, err_console, get_home, out_console, print_json
-from lab.errors import UsageError
+from lab.errors import ServiceError, UsageError
+from lab.core.home import Clock
 
 DEFAULT_SCENARIO = "hiring-data-drift"
 _STYLE = {"healthy": "green", "done": "green", "starting": "yellow", "waiting": "dim", "failed": "red",
@@ -57,6 +58,7 @@ def up(
     if alert_webhook is not None:
         alert_webhook = checks.check_webhook_url(alert_webhook)
 
+    # heavy: keep off the start-up path
     from lab.monitoring import alerts
 
     from lab.stack import control as stack
@@ -114,6 +116,7 @@ def up(
 
 def down(home: HomeOpt = None) -> None:
     """Stop every process this lab started (its data stays in the home)."""
+    # heavy: keep off the start-up path
     from lab.stack import control as stack
 
     h = get_home(home)
@@ -127,13 +130,12 @@ def down(home: HomeOpt = None) -> None:
 
 def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """Scenario, day, services and their health, the shadow, model versions, alerts and live metrics."""
+    # heavy: keep off the start-up path
     from lab.monitoring import alerts
     from lab.stack import control as stack
-    from lab.core.home import Clock
     from lab.scenario.run import scenario_state
     from lab.release.registry import model_versions
     from lab.scenario.schema import load_scenario
-    from lab.errors import ServiceError
 
     h = get_home(home)
     cfg = stack.require_config(h)
@@ -146,6 +148,7 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
             versions = model_versions(services["mlflow"]["url"], scenario.model.name)
         except ServiceError as exc:
             registry_error = str(exc)
+    # heavy: keep off the start-up path
     from lab.world.timeline import public_events
 
     events = public_events(h, scenario)

@@ -26,12 +26,17 @@ Loc = tuple[Any, ...]
 
 
 class YamlProblem(Exception):
-    """A document that cannot be read at all; ``line`` is 1-based when known."""
+    """A document that cannot be read at all; ``line`` is 1-based when known.
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    ``kind`` says which rule refused it: ``"syntax"`` (not YAML), ``"size"``, ``"alias"``
+    (an anchor or alias) or ``"depth"``, so a reader can word its own message.
+    """
+
+    def __init__(self, message: str, line: int | None = None, kind: str = "syntax") -> None:
         super().__init__(message)
         self.message = message
         self.line = line
+        self.kind = kind
 
 
 @dataclass
@@ -52,29 +57,39 @@ def _mark_line(mark: Any) -> int | None:
     return None if mark is None else mark.line + 1
 
 
-def _check_events(text: str) -> None:
+def check_guard(text: str) -> None:
+    """The guard alone: raise :class:`YamlProblem` for a document over :data:`MAX_BYTES`, with
+    an anchor or alias, or nested deeper than :data:`MAX_DEPTH`; after it, ``yaml.safe_load``
+    cannot blow up. A syntax error is left to the caller as PyYAML raised it.
+
+    >>> check_guard("a: &x 1\\nb: *x\\n")
+    Traceback (most recent call last):
+    ...
+    lab.core.safe_yaml.YamlProblem: anchors and aliases (&name, *name) are not allowed in this file; write values out in full
+    """
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_BYTES:
+        raise YamlProblem(f"file is {size:,} bytes; the limit is {MAX_BYTES:,} (1 MiB)", kind="size")
     depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise YamlProblem(
                 "anchors and aliases (&name, *name) are not allowed in this file; write values out in full",
-                _mark_line(event.start_mark),
+                _mark_line(event.start_mark), kind="alias",
             )
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                raise YamlProblem(f"nesting deeper than {MAX_DEPTH} levels", _mark_line(event.start_mark))
+                raise YamlProblem(f"nesting deeper than {MAX_DEPTH} levels", _mark_line(event.start_mark),
+                                  kind="depth")
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
 
 
 def parse(text: str) -> Parsed:
     """Parse one YAML document safely; raise :class:`YamlProblem` when it cannot be read."""
-    size = len(text.encode("utf-8", errors="replace"))
-    if size > MAX_BYTES:
-        raise YamlProblem(f"file is {size:,} bytes; the limit is {MAX_BYTES:,} (1 MiB)")
     try:
-        _check_events(text)
+        check_guard(text)
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()

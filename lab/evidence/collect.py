@@ -26,6 +26,7 @@ from lab.world.feedback import labels_path
 from lab.evidence.schema import (ALIAS_HISTORY, ANSWER_KEY, JOURNAL, LABELS, MANIFEST, MAX_MONITORING_BYTES,
                                   MONITORING, REGISTRY, SCENARIO, SCHEMA_VERSION, SERVING, TRAFFIC, JournalEntry,
                                   Manifest, RegistrySnapshot, read_jsonl, sha256_of)
+from lab.core.aliases import alias_state
 from lab.core.home import Home, write_json_atomic
 from lab.core.journal import JournalError, verify
 from lab.release.registry import model_versions
@@ -82,11 +83,7 @@ def registry_snapshot(home: Home, model: str, journal: list[JournalEntry], *, li
     registered = [e["data"] for e in journal if e["kind"] == "model.registered" and e["data"].get("model") == model]
     if registered:
         aliases: dict[int, list[str]] = {}
-        state: dict[str, int | None] = {}
-        for e in journal:
-            if e["kind"] == "alias.moved" and e["data"].get("model") == model:
-                state[e["data"]["alias"]] = e["data"].get("to")
-        for alias, v in state.items():
+        for alias, v in alias_state(journal, model).items():
             if v is not None:
                 aliases.setdefault(int(v), []).append(alias)
         versions = [{"name": model, "version": int(r["version"]), "run_id": r.get("run_id"),

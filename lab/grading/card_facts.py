@@ -33,8 +33,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from lab.core.frozen import Frozen
 from lab.grading.card_rubric import CardRubric, RiskClass
 from lab.grading.markdown import Document, Labelled, Pattern, clause_of, label_numbers, phrase
 
@@ -44,10 +45,10 @@ Population = Literal["evaluation", "live"]
 # --------------------------------------------------------------------------- context
 
 
-class RegisteredVersion(BaseModel):
+class RegisteredVersion(Frozen):
     """One registry version as :func:`lab.release.registry.model_versions` returns it (extra keys ignored)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore")  # the registry may say more than the card needs
 
     version: int
     run_id: str
@@ -55,7 +56,7 @@ class RegisteredVersion(BaseModel):
     metrics: dict[str, float] = {}
 
 
-class CardContext(BaseModel):
+class CardContext(Frozen):
     """What the card is checked against: the scenario and the registry when it was submitted.
 
     ``domain`` (the scenario's, e.g. "hiring") and ``features`` (the model's input
@@ -66,8 +67,6 @@ class CardContext(BaseModel):
     "adverse" (flagged as likely default) the group with the highest.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     scenario_id: str
     risk_class: RiskClass
     risk_basis: str
@@ -75,7 +74,6 @@ class CardContext(BaseModel):
     champion_version: int
     versions: tuple[RegisteredVersion, ...]
     sensitive_attributes: tuple[str, ...] = ()
-    monitoring_thresholds: dict[str, float] | None = None
     domain: str = ""
     features: tuple[str, ...] = ()
     decision_meaning: str = "selected"

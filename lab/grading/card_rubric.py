@@ -20,8 +20,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from lab.core.frozen import Frozen
 from lab.errors import CardRubricError  # re-exported: where callers have always imported it
 from lab.grading.rubric_yaml import parse_rubric_yaml
 from lab.grading.markdown import normalise_heading
@@ -44,11 +45,7 @@ def _compiles(patterns: Iterable[str]) -> None:
             raise ValueError(f"invalid pattern {p!r}: {exc}") from None
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Headings(_Frozen):
+class Headings(Frozen):
     """Where a part of the card is found: heading patterns (searched in the normalised heading,
     see :func:`normalise_heading`), headings to leave out, and examples as people write them.
     Feedback names only the examples, and each example must be accepted by the patterns."""
@@ -83,7 +80,7 @@ class SectionSpec(Headings):
     needs: str = Field(min_length=5)
 
 
-class CardItem(_Frozen):
+class CardItem(Frozen):
     id: str = Field(pattern=r"^card\.[a-z0-9.\-]+$")
     title: str = Field(min_length=3)
     check: CheckName
@@ -94,12 +91,12 @@ class CardItem(_Frozen):
     feedback: str = Field(min_length=20)
 
 
-class SubstanceGate(_Frozen):
+class SubstanceGate(Frozen):
     min_sections: int = Field(ge=1)
     factor: float = Field(ge=0, le=1)
 
 
-class DisadvantageCues(_Frozen):
+class DisadvantageCues(Frozen):
     """Words that say where a clause puts its groups (an end of a rate, or worse off), and which
     decision the rate counts: the registered positive one, or one favourable or adverse to the
     person (see the rubric file for how they combine with the scenario's positive decision)."""
@@ -124,7 +121,7 @@ class DisadvantageCues(_Frozen):
         return self
 
 
-class CardRubric(_Frozen):
+class CardRubric(Frozen):
     rubric_version: int = Field(ge=1)
     source: str = Field(min_length=5)
     tolerance: float = Field(gt=0, lt=0.1)

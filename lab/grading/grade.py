@@ -14,10 +14,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from lab import __version__
 from lab.evidence.schema import FALLBACK_COMMANDS, Evidence
 from lab.grading.items import SKILLS, Item
+from lab.grading.model_card import card_context_from_registry, grade_model_card
+from lab.grading.release_graders import grade_rollback, grade_shadow
 from lab.grading.report import Report, build_report
+from lab.grading.runbook import RunbookContext, grade_runbook, load_rubric
 from lab.evidence.submission import MODEL_CARD, MONITORING, RUNBOOK, Submission
+from lab.scenario.generators import generator_class
 
 
 def monitoring_thresholds(text: str | None) -> dict[str, float] | None:
@@ -33,6 +38,7 @@ def monitoring_thresholds(text: str | None) -> dict[str, float] | None:
     """
     if text is None:
         return None
+    # heavy: keep off the start-up path
     from lab.monitoring.config import ConfigError, load_monitoring_config
 
     try:
@@ -59,17 +65,14 @@ def monitoring_thresholds(text: str | None) -> dict[str, float] | None:
     return out
 
 
-def _card_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, float] | None) -> list[Item]:
-    from lab.scenario.generators import generator_class
-    from lab.grading.model_card import card_context_from_registry, grade_model_card
-
+def _card_items(ev: Evidence, sub: Submission | None) -> list[Item]:
     versions = []
     for v in ev.registry.versions:
         versions.append({"version": int(v["version"]), "run_id": v.get("run_id") or "",
                          "aliases": tuple(v.get("aliases") or ()), "metrics": dict(v.get("metrics") or {})})
     champion = ev.champion() or ev.answer_key.last_known_good_version
     generator = generator_class(ev.scenario.generator.name)
-    ctx = card_context_from_registry(ev.scenario, versions, champion, generator.sensitive_names(), thresholds,
+    ctx = card_context_from_registry(ev.scenario, versions, champion, generator.sensitive_names(),
                                      features=generator.feature_names())
     items = grade_model_card(sub.text(MODEL_CARD) if sub else None, ctx)
     if ev.registry.source in ("journal", "none"):
@@ -117,8 +120,6 @@ def drift_config_useful(drift_items: list[Item]) -> bool | None:
 
 def _runbook_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, float] | None,
                    config_useful: bool | None = None) -> list[Item]:
-    from lab.grading.runbook import RunbookContext, grade_runbook
-
     commands = ev.manifest.lab_commands or list(FALLBACK_COMMANDS)  # bundles that list none
     registered = tuple(sorted(int(v["version"]) for v in ev.registry.versions if v.get("version") is not None))
     defective = ev.scenario.version_of("defective")
@@ -137,10 +138,8 @@ def grade(evidence: Evidence, submission: Submission | None, *, drift_suite: Any
     ``drift_suite`` replaces the hidden replay suite (tests use a small one to stay fast);
     ``drift_cache`` is a folder where the drift grader keeps its baselines' replays.
     """
-    from lab import __version__
+    # heavy: keep off the start-up path
     from lab.grading.drift_grader import grade_drift_thresholds
-    from lab.grading.release_graders import grade_rollback, grade_shadow
-    from lab.grading.runbook import load_rubric
 
     ev = evidence
     tasks = [s for s in SKILLS if s in ev.scenario.graded_tasks]
@@ -154,7 +153,7 @@ def grade(evidence: Evidence, submission: Submission | None, *, drift_suite: Any
         elif task == "drift_thresholds":
             items += grade_drift_thresholds(ev, submission, suite=drift_suite, cache_dir=drift_cache)
         elif task == "model_card":
-            items += _card_items(ev, submission, thresholds)
+            items += _card_items(ev, submission)
         elif task == "pmm_runbook":
             useful = drift_config_useful(items) if "drift_thresholds" in tasks else None
             items += _runbook_items(ev, submission, thresholds, useful)

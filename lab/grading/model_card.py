@@ -25,7 +25,6 @@ Each quoted metric has its share of the metrics item; a wrong number costs its s
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from lab.grading.card_checks import CardChecks, Verdict, quote
@@ -435,8 +434,7 @@ class CardFacts:
 
 
 def card_context_from_registry(scenario: Any, versions: Sequence[dict[str, Any]], champion_version: int,
-                               sensitive_attributes: Sequence[str],
-                               monitoring_thresholds: dict[str, float] | None = None, *,
+                               sensitive_attributes: Sequence[str], *,
                                features: Sequence[str] = ()) -> CardContext:
     """Build a :class:`CardContext` from a scenario and :func:`lab.release.registry.model_versions` output."""
     decision = scenario.model.decision_threshold.positive_decision
@@ -444,7 +442,7 @@ def card_context_from_registry(scenario: Any, versions: Sequence[dict[str, Any]]
         scenario_id=scenario.id, risk_class=scenario.risk.eu_ai_act_class, risk_basis=scenario.risk.basis,
         model_name=scenario.model.name, champion_version=champion_version,
         versions=tuple(RegisteredVersion.model_validate(v) for v in versions),
-        sensitive_attributes=tuple(sensitive_attributes), monitoring_thresholds=monitoring_thresholds,
+        sensitive_attributes=tuple(sensitive_attributes),
         domain=getattr(scenario, "domain", "") or "", features=tuple(features),
         decision_meaning=decision.meaning, positive_for_person=decision.for_person,
     )

@@ -1,7 +1,9 @@
 """Rubric files (YAML, shipped with the lab) read into their frozen pydantic schema.
 
 One reader for every rubric, so a bad file gets the same message: the file, the field
-and the reason, and a hint to restore it.
+and the reason, and a hint to restore it. The text goes through the lab's safe YAML
+reader (lab.core.safe_yaml: no anchors or aliases, bounded size and depth) and a key
+written twice is an error, not a rule silently dropped.
 
 >>> from pydantic import BaseModel
 >>> class R(BaseModel):
@@ -12,15 +14,19 @@ and the reason, and a hint to restore it.
 Traceback (most recent call last):
 ...
 lab.errors.RubricError: r.yaml: rubric_version: Input should be a valid integer, unable to parse string as an integer
+>>> parse_rubric_yaml("rubric_version: 2\\nrubric_version: 3\\n", R, "r.yaml")
+Traceback (most recent call last):
+...
+lab.errors.RubricError: r.yaml: line 2: rubric_version is written twice
 """
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from lab.core import safe_yaml
 from lab.errors import RubricError
 
 M = TypeVar("M", bound=BaseModel)
@@ -28,15 +34,20 @@ M = TypeVar("M", bound=BaseModel)
 
 def parse_rubric_yaml(text: str, model: type[M], source: str, error: type[RubricError] = RubricError) -> M:
     """Validate a rubric document into ``model``; a bad one raises ``error`` naming the field and the reason."""
+    hint = "the rubric ships with the lab; restore it from version control"
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise error(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        doc = safe_yaml.parse(text)
+    except safe_yaml.YamlProblem as exc:
+        where = f" line {exc.line}:" if exc.line else ""
+        raise error(f"{source}:{where} not valid YAML: {exc.message}", hint=hint) from None
+    if doc.duplicates:
+        loc, line = doc.duplicates[0]
+        raise error(f"{source}: line {line}: {'.'.join(str(p) for p in loc)} is written twice", hint=hint)
+    data = doc.data
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise error(f"{source}: {loc}: {err['msg']}{more}",
-                    hint="the rubric ships with the lab; restore it from version control") from None
+        raise error(f"{source}: {loc}: {err['msg']}{more}", hint=hint) from None

@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from lab.core.frozen import Frozen
 from lab.errors import RubricError  # re-exported: where callers have always imported it
 from lab.grading.rubric_yaml import parse_rubric_yaml
 from lab.core.paths import TEMPLATE_DIR
@@ -28,14 +29,10 @@ RiskClass = Literal["prohibited", "high", "limited", "minimal"]
 Role = Literal["provider", "deployer"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # --------------------------------------------------------------------------- context
 
 
-class RunbookContext(_Frozen):
+class RunbookContext(Frozen):
     """What the runbook is graded against: the scenario, and the user's own configuration.
 
     ``monitoring_thresholds`` maps a monitored column or metric (``years_experience``,
@@ -104,7 +101,7 @@ def _walk_patterns(x: Any) -> Iterable[str]:
                 yield from _walk_patterns(v)
 
 
-class _Check(_Frozen):
+class _Check(Frozen):
     @model_validator(mode="after")
     def _patterns_compile(self) -> "_Check":
         _check_regexes(_walk_patterns(self))
@@ -131,12 +128,12 @@ class QuantityCheck(_Check):
         return self
 
 
-class Part(_Frozen):
+class Part(Frozen):
     name: str
     all_of: list[Regex] = Field(min_length=1)
 
 
-class Contradiction(_Frozen):
+class Contradiction(Frozen):
     pattern: Regex
     unless: list[Regex] = []
     message: str
@@ -229,7 +226,7 @@ Check = Annotated[
 # --------------------------------------------------------------------------- items
 
 
-class Wording(_Frozen):
+class Wording(Frozen):
     """How an item reads where it is practice, not law (a scenario outside ``binding``)."""
 
     title: str = Field(min_length=3)
@@ -237,7 +234,7 @@ class Wording(_Frozen):
     feedback: str = Field(min_length=20)
 
 
-class Alternative(_Frozen):
+class Alternative(Frozen):
     """Another lawful way to meet the item, for some Annex III points (e.g. financial institutions)."""
 
     applies_if_basis: list[str] = Field(min_length=1)
@@ -251,7 +248,7 @@ class Alternative(_Frozen):
         return self
 
 
-class RubricItem(_Frozen):
+class RubricItem(Frozen):
     id: str = Field(pattern=r"^pmm\.[a-z0-9.\-]+$")
     title: str = Field(min_length=3)
     citation: str | None
@@ -291,7 +288,7 @@ class RubricItem(_Frozen):
         return ctx.risk_class in self.binding_classes
 
 
-class Rubric(_Frozen):
+class Rubric(Frozen):
     rubric_version: int = Field(ge=1)
     law_as_at: dt.date
     source: str

@@ -34,9 +34,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationInfo
+from pydantic import Field, PrivateAttr, StrictInt, ValidationInfo
 from pydantic import field_validator, model_validator
 
+from lab.core.frozen import Frozen as _Frozen
 from lab.monitoring.methods import KINDS, METHODS, ColumnKind, evidently_type, methods_for
 
 EVIDENTLY_DRIFT_SHARE = 0.5  # Evidently's DataDriftPreset default
@@ -83,10 +84,6 @@ def line_at(lines: Mapping[Loc, int], loc: Loc) -> int | None:
 
 
 # --------------------------------------------------------------------------- schema
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DriftTest(_Frozen):

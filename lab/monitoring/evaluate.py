@@ -37,7 +37,7 @@ windows after deployment, so every window has a labelled window to check. A wind
 *breaches* when any signal fires; it *alarms* when it and the ``consecutive_windows - 1``
 windows before it all breached.
 
-Metrics (river's drift evaluation, see ``/work/shared/reference/drift.md``):
+Metrics (the stream metrics of river's drift evaluation, CapyMOA and CD-MOA; Bifet et al. 2013):
 
 * a *hit* is an alarm in ``[onset, onset + max_delay]`` windows, with ``max_delay =
   lag + ceil(grace_days x rows_per_day / window_size)`` (:func:`max_delay_windows`;

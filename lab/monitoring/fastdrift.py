@@ -29,17 +29,13 @@ import warnings
 
 import pandas as pd
 from evidently.legacy.core import ColumnType
-from pydantic import BaseModel, ConfigDict
 
+from lab.core.frozen import Frozen
 from lab.monitoring.pinning import ResolvedColumn, ResolvedConfig
 from lab.monitoring.methods import ColumnKind, Direction, finite, stattest
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ColumnDrift(_Frozen):
+class ColumnDrift(Frozen):
     """One column's decision in one window. ``score`` is a p-value or a distance (see ``direction``)."""
 
     column: str
@@ -51,7 +47,7 @@ class ColumnDrift(_Frozen):
     drifted: bool
 
 
-class WindowResult(_Frozen):
+class WindowResult(Frozen):
     """Per-column decisions for the monitored features, their drift share, and the prediction's."""
 
     columns: dict[str, ColumnDrift]

@@ -23,17 +23,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 from sklearn import metrics as skm
 
+from lab.core.frozen import Frozen
 from lab.monitoring.config_schema import LOWER_IS_BETTER, Metric, PerformanceSpec
 
 _NEEDS_SCORES = frozenset({"roc_auc", "average_precision"})
 
 
-class PerformanceResult(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class PerformanceResult(Frozen):
     metric: Metric
     value: float | None  # None when undefined (no labels, or one class only for a ranking metric)
     reference_value: float

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from lab.errors import ConfigError
 from lab.monitoring.config_schema import (
@@ -26,11 +26,8 @@ from lab.monitoring.config_schema import (
     semantic_problems,
     valid_methods,
 )
+from lab.core.frozen import Frozen as _Frozen
 from lab.monitoring.methods import METHODS, ColumnKind, Direction, EvidentlyType, evidently_default, evidently_type
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ResolvedColumn(_Frozen):

@@ -5,17 +5,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from lab.core.frozen import Frozen
 from lab.monitoring.pinning import ResolvedConfig
 from lab.monitoring.suite import DRIFT_KINDS, SIGNALS, DriftKind, Signal
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class WindowRecord(_Frozen):
+class WindowRecord(Frozen):
     """One replayed window: its scores, the three signals and whether it alarmed."""
 
     index: int
@@ -30,7 +26,7 @@ class WindowRecord(_Frozen):
     alarm: bool
 
 
-class Episode(_Frozen):
+class Episode(Frozen):
     """One replayed stream with a known drift episode (or none)."""
 
     id: str
@@ -52,14 +48,14 @@ class Episode(_Frozen):
     windows: list[WindowRecord]
 
 
-class MagnitudeSummary(_Frozen):
+class MagnitudeSummary(Frozen):
     magnitude: float
     episodes: int
     detected: int
     detection_rate: float
 
 
-class Summary(_Frozen):
+class Summary(Frozen):
     """Detection figures for one drift kind, and false-alarm figures on its no-drift windows."""
 
     kind: str  # data, concept, label, none (no-drift streams), all (every no-drift window)
@@ -79,7 +75,7 @@ class Summary(_Frozen):
     mtbfa_days: float | None
 
 
-class Baseline(_Frozen):
+class Baseline(Frozen):
     name: Literal["do_nothing", "always_alarm"]
     detection_rate: float
     mean_delay_windows: float | None
@@ -90,7 +86,7 @@ class Baseline(_Frozen):
     mtbfa_days: float | None
 
 
-class EvaluationResult(_Frozen):
+class EvaluationResult(Frozen):
     """Everything :func:`evaluate` measured; deterministic for the same config, scenario and seed."""
 
     config: str

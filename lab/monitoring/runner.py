@@ -35,8 +35,13 @@ import pandas as pd
 
 from lab.monitoring import alerts
 from lab.core.worker import start_heartbeat, stop_on_signals
-from lab.core.home import Home, resolve_home
+from lab.core.home import Clock, Home, resolve_home
 from lab.core.journal import Journal
+from lab.scenario.generators import generator_class
+from lab.scenario.run import effective_scenario
+from lab.serving.follower import load_sklearn
+from lab.world.feedback import read_labels
+from lab.serving.requestlog import merged
 
 POLL_SECONDS = 1.0
 DEFAULT_WINDOW = 500
@@ -61,9 +66,6 @@ def windows_path(home: Home) -> Path:
 
 class LiveMonitor:
     def __init__(self, home: Home) -> None:
-        from lab.scenario.generators import generator_class
-        from lab.scenario.run import effective_scenario
-
         self.home = home
         self.scenario, self.seed = effective_scenario(home)
         gen = generator_class(self.scenario.generator.name)
@@ -89,8 +91,6 @@ class LiveMonitor:
     # -- reference -------------------------------------------------------------------
     def reference_scores(self, version: int) -> np.ndarray:
         if version not in self._reference_scores:
-            from lab.serving.follower import load_sklearn
-
             model = load_sklearn(self.scenario.model.name, version)
             self._reference_scores[version] = model.predict_proba(self.reference[self.features])[:, 1]
         return self._reference_scores[version]
@@ -103,6 +103,7 @@ class LiveMonitor:
     # -- config ----------------------------------------------------------------------
     def read_config(self) -> bool:
         """Re-read the config when it changed (Evidently's defaults when there is none)."""
+        # heavy: keep off the start-up path
         from lab.monitoring import load_monitoring_config
 
         path = config_path(self.home)
@@ -117,6 +118,7 @@ class LiveMonitor:
 
     def load_config(self, version: int) -> None:
         """Pin the config's methods and thresholds against the reference (once per config and version)."""
+        # heavy: keep off the start-up path
         from lab.monitoring import resolve
 
         self.read_config()
@@ -136,8 +138,6 @@ class LiveMonitor:
         )
 
     def _day(self) -> float:
-        from lab.core.home import Clock
-
         return Clock(self.home.clock_json).day()
 
     # -- reading the request log -----------------------------------------------------
@@ -175,9 +175,6 @@ class LiveMonitor:
 
     def labelled_tail(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The most recent ``n`` labelled rows served: (labels, scores)."""
-        from lab.world.feedback import read_labels
-        from lab.serving.requestlog import merged
-
         labels = {r["request_id"]: r["labels"] for r in read_labels(self.home)}
         ys: list[int] = []
         ps: list[float] = []
@@ -206,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     from prefect import flow
     from prefect.events import emit_event
 
+    # heavy: keep off the start-up path
     from lab.monitoring import check_performance, metric_value, window_drift
 
     from threadpoolctl import threadpool_limits
@@ -343,6 +341,7 @@ def save_html_report(reference: pd.DataFrame, current: pd.DataFrame, resolved, p
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
+    # heavy: keep off the start-up path
     from lab.monitoring.methods import stattest
 
     pins = dict(resolved.columns)

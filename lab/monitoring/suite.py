@@ -27,6 +27,8 @@ from lab.scenario.generators import generator_class
 from lab.monitoring.methods import ColumnKind
 from lab.scenario.schema import ConceptDriftEvent, DataDriftEvent, LabelDriftEvent, Scenario, load_scenario
 from lab.scenario.schema import resolve as resolve_scenario
+from lab.scenario.data import days_frame
+from lab.scenario.models import build_pipeline
 
 DEFAULT_WINDOW_SIZE = 500
 PREDICTION = "prediction"
@@ -134,9 +136,6 @@ def reference_rows(scenario: Scenario) -> int:
 
 def replay_inputs(scenario: Scenario | str, seed: int = 0) -> Replay:
     """Train the champion on its ``train_days`` and score the reference window (cached per process)."""
-    from lab.scenario.data import days_frame
-    from lab.scenario.models import build_pipeline
-
     sc = _scenario(scenario, seed)
     key = (sc.model_dump_json(), int(seed))
     if key not in _REPLAYS:

@@ -17,6 +17,7 @@ import httpx
 from lab.stack import control as stack
 from lab.release.audit import request_alias_move
 from lab.errors import InProgressError, ServiceError, StateError, UsageError
+from lab.core.aliases import alias_versions
 from lab.core.home import Clock, Home
 from lab.core.journal import Journal
 from lab.release.registry import aliases, delete_model_tag, model_tags, model_versions, set_model_tag
@@ -204,13 +205,7 @@ def promote(ctx: Ctx, version: int, reason: str) -> dict[str, Any]:
 
 def champion_history(home: Home, model: str) -> list[int]:
     """Champion versions in the order they served (from the journal), without repeats in a row."""
-    out: list[int] = []
-    for e in Journal(home.journal).entries("alias.moved"):
-        d = e["data"]
-        if d.get("model") == model and d.get("alias") == "champion" and d.get("to") is not None:
-            if not out or out[-1] != d["to"]:
-                out.append(d["to"])
-    return out
+    return alias_versions(Journal(home.journal).entries("alias.moved"), model, "champion")
 
 
 def rolled_back_from(home: Home) -> set[int]:

@@ -11,10 +11,12 @@ version that received the alias in MLflow (``lab.became_<alias>``).
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 import httpx
 
+from lab.core.aliases import alias_state
 from lab.core.home import Clock, Home
 from lab.core.journal import Journal
 from lab.release.registry import aliases, delete_alias, set_alias, set_version_tag
@@ -39,26 +41,6 @@ def request_alias_move(home: Home, base: str, model: str, alias: str, version: i
     return entry
 
 
-def journaled_aliases(journal: Journal, model: str) -> dict[str, int | None]:
-    state: dict[str, int | None] = {}
-    for e in journal.entries("alias.moved"):
-        if e["data"].get("model") == model:
-            state[e["data"]["alias"]] = e["data"]["to"]
-    return state
-
-
-def wait_for_alias_moved(home: Home, alias: str, version: int, after_seq: int, timeout: float = 10.0) -> dict | None:
-    """Poll the journal until the watcher has recorded the move (or time out)."""
-    journal = Journal(home.journal)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for e in journal.entries("alias.moved"):
-            if e["seq"] > after_seq and e["data"]["alias"] == alias and e["data"]["to"] == version:
-                return e
-        time.sleep(0.1)
-    return None
-
-
 class AliasWatcher:
     def __init__(self, home: Home, base: str, model: str) -> None:
         self.home = home
@@ -67,7 +49,7 @@ class AliasWatcher:
         self.journal = Journal(home.journal)
         self.clock = Clock(home.clock_json)
         self.client = httpx.Client(timeout=2.0)
-        self.known = journaled_aliases(self.journal, model)
+        self.known = alias_state(self.journal.entries("alias.moved"), model)
 
     def _attribution(self, alias: str, version: int | None) -> tuple[str, str | None, str | None]:
         """(actor, reason, via) from the newest unconsumed request for this move."""
@@ -80,8 +62,6 @@ class AliasWatcher:
             elif e["kind"] == "alias.requested" and e["data"].get("alias") == alias and e["data"].get("to") == version:
                 match = e
         if match and match["seq"] > last_moved_seq:
-            from datetime import datetime
-
             age = now - datetime.fromisoformat(match["time"]).timestamp()
             if age <= REQUEST_WINDOW_SECONDS:
                 return match["data"]["actor"], match["data"].get("reason"), match["data"].get("via")

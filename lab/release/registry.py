@@ -84,12 +84,6 @@ def model_tags(base: str, model: str) -> dict[str, str]:
     return {t["key"]: t["value"] for t in registered.get("tags", [])}
 
 
-def version_exists(base: str, model: str, version: int) -> bool:
-    with httpx.Client(timeout=5.0) as client:
-        found = _get(client, base, "model-versions/get", name=model, version=str(version))
-    return bool(found.get("model_version"))
-
-
 def set_alias(base: str, model: str, alias: str, version: int) -> None:
     with httpx.Client(timeout=10.0) as client:
         _post(client, base, "registered-models/alias", {"name": model, "alias": alias, "version": str(version)})

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from lab.core.stats import p99, percentile
 from lab.serving.shadow_state import DROPPED, FAILED
 
 
@@ -36,7 +37,8 @@ MIN_CONTROL_PER_BUCKET = 10
 
 
 def _pct(values: Sequence[float], q: float) -> float | None:
-    return round(float(np.percentile(values, q)), 3) if len(values) else None
+    value = percentile(values, q)
+    return None if value is None else round(value, 3)
 
 
 def _latency(values: list[float]) -> dict[str, Any]:
@@ -190,9 +192,9 @@ def interleaved_latency(samples: Sequence[tuple[float, float, bool]], *, bucket_
         "bucket_seconds": bucket_s, "reach_seconds": bucket_s * (reach + 1),
         "p99_with_ms": _pct(raw_with, 99), "p99_without_ms": _pct(raw_without, 99), "ratio": None,
     }
-    if norm_with and norm_without:
-        den = float(np.percentile(norm_without, 99))
-        out["ratio"] = round(float(np.percentile(norm_with, 99)) / den, 4) if den > 0 else None
+    den = p99(norm_without)
+    if norm_with and den is not None:
+        out["ratio"] = round(p99(norm_with) / den, 4) if den > 0 else None
     return out
 
 

@@ -15,8 +15,9 @@ from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from lab.core.frozen import Frozen
 from lab.errors import ScenarioError
 from lab.scenario.generators import GENERATORS, generator_class
 from lab.core.paths import SCENARIO_DIR
@@ -25,11 +26,7 @@ from lab.core.paths import SCENARIO_DIR
 TASKS = ("shadow", "rollback", "drift_thresholds", "model_card", "pmm_runbook")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Risk(_Frozen):
+class Risk(Frozen):
     """Where the system sits under the EU AI Act (Regulation (EU) 2024/1689)."""
 
     eu_ai_act_class: Literal["prohibited", "high", "limited", "minimal"]
@@ -37,7 +34,7 @@ class Risk(_Frozen):
     role: Literal["provider", "deployer"] = "provider"
 
 
-class GeneratorSpec(_Frozen):
+class GeneratorSpec(Frozen):
     name: str
     params: dict[str, float] = {}
 
@@ -58,7 +55,7 @@ Estimator = Literal["logistic_regression", "hist_gradient_boosting", "random_for
 Defect = Literal["skills_scaled_to_percent", "swapped_columns"]
 
 
-class ModelVersionSpec(_Frozen):
+class ModelVersionSpec(Frozen):
     """One registered version. Versions register in list order as v1, v2, ..."""
 
     role: Literal["champion", "challenger", "defective"]
@@ -77,7 +74,7 @@ class ModelVersionSpec(_Frozen):
         return self
 
 
-class PositiveDecision(_Frozen):
+class PositiveDecision(Frozen):
     """What a positive decision means for the person scored.
 
     The registered ``selection_rate`` is the share decided positive in every scenario; whether
@@ -92,7 +89,7 @@ class PositiveDecision(_Frozen):
     for_person: Literal["favourable", "adverse"] = Field(description="whether a positive decision helps or harms the person")
 
 
-class DecisionThreshold(_Frozen):
+class DecisionThreshold(Frozen):
     """The business cut-off: a score at or above ``value`` is a positive decision (advance,
     flag as a likely default, offer retention). Label metrics, fairness slices and the live
     performance check all threshold scores here; ``rationale`` says why this value and
@@ -105,7 +102,7 @@ class DecisionThreshold(_Frozen):
     positive_decision: PositiveDecision
 
 
-class ModelSpec(_Frozen):
+class ModelSpec(Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{2,62}$", description="registered model name")
     eval_days: tuple[int, int]
     decision_threshold: DecisionThreshold
@@ -121,7 +118,7 @@ class ModelSpec(_Frozen):
         return self
 
 
-class _Event(_Frozen):
+class _Event(Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     day: float = Field(ge=0, description="scenario day the event fires (onset for drift)")
 
@@ -174,7 +171,7 @@ Event = Annotated[
 ]
 
 
-class Timeline(_Frozen):
+class Timeline(Frozen):
     days: int = Field(gt=0, le=365, description="scenario length in days")
     label_delay_days: float = Field(ge=0, description="ground truth for day d arrives on d + delay")
     events: list[Event] = []
@@ -191,13 +188,13 @@ class Timeline(_Frozen):
         return self
 
 
-class Traffic(_Frozen):
+class Traffic(Frozen):
     rows_per_day: int = Field(gt=0, le=1_000_000)
     requests_per_second: float = Field(gt=0, le=500)
     batch_size: int = Field(1, ge=1, le=1000)
 
 
-class Randomised(_Frozen):
+class Randomised(Frozen):
     """A parameter the seed draws: ``path`` into the scenario, and a range or choices."""
 
     path: str = Field(description="dotted path, events by name: timeline.events.drift.day")
@@ -217,7 +214,7 @@ class Randomised(_Frozen):
         return self
 
 
-class Scenario(_Frozen):
+class Scenario(Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9-]+$")
     title: str = Field(min_length=3)
     brief: str = Field(min_length=20, description="what the candidate is told")

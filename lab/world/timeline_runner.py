@@ -22,6 +22,8 @@ from lab.core.worker import start_heartbeat, stop_on_signals
 from lab.core.home import Clock, Home, resolve_home
 from lab.core.journal import Journal
 from lab.scenario.schema import Scenario
+from lab.world import feedback
+from lab.scenario.run import effective_scenario
 
 POLL_SECONDS = 0.25
 
@@ -53,10 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from prefect import flow, task
 
+    # heavy: keep off the start-up path
     from lab.world import events
-
-    from lab.world import feedback
-    from lab.scenario.run import effective_scenario
 
     @task(name="fire-event", task_run_name="fire {name}")
     def fire_event(name: str) -> dict | None:

@@ -7,14 +7,15 @@ from typing import Any
 
 import yaml
 
+from lab.core import safe_yaml
 from lab.grading.markdown.document import _Builder
 from lab.grading.markdown.numbers import _UNIT_WORDS
 from lab.grading.markdown.text import clean_inline, has_placeholder, strip_placeholders
 
 
 def load_metadata(yaml_text: str | None) -> tuple[dict[str, Any], str | None]:
-    """``(metadata, error)``: the front matter as a mapping (safe loader, no anchors or aliases),
-    or ``{}`` and why it could not be read.
+    """``(metadata, error)``: the front matter as a mapping (safe loader behind lab.core.safe_yaml's
+    guard: no anchors or aliases, bounded size and depth), or ``{}`` and why it could not be read.
 
     >>> load_metadata("license: mit"), load_metadata("a: &x 1")[1]
     (({'license': 'mit'}, None), 'the metadata block uses YAML anchors or aliases, which are not read')
@@ -22,10 +23,12 @@ def load_metadata(yaml_text: str | None) -> tuple[dict[str, Any], str | None]:
     if yaml_text is None or not yaml_text.strip():
         return {}, None
     try:
-        for event in yaml.parse(yaml_text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-                return {}, "the metadata block uses YAML anchors or aliases, which are not read"
+        safe_yaml.check_guard(yaml_text)
         data = yaml.safe_load(yaml_text)
+    except safe_yaml.YamlProblem as exc:
+        if exc.kind == "alias":
+            return {}, "the metadata block uses YAML anchors or aliases, which are not read"
+        return {}, f"the metadata block is not read: {exc.message}"
     except yaml.YAMLError as exc:
         return {}, f"the metadata block is not valid YAML: {str(exc).splitlines()[0]}"
     if data is None:
