@@ -1,7 +1,8 @@
 """Memory of a running embedded lab: RSS and PSS of every process it started, and the total PSS.
 
 Starts `lab up` (hiring-data-drift, seed 1, free ports) in a temporary home, waits until
-every service is healthy and traffic has been answered, samples each process the lab
+every service is healthy, traffic has been answered and the live monitor has judged a
+window (so Evidently, loaded for its report, counts), samples each process the lab
 started (they carry PRODML_LAB_HOME) over a settle window, prints the last sample, then
 `lab down`. Target (issue 13): total PSS <= 1.5 GB, goal 1.0 GB.
 
@@ -9,7 +10,7 @@ PSS (proportional set size) counts a page shared by n processes as 1/n in each, 
 column adds up to what the lab really costs; RSS counts shared pages in every process
 (MLflow's parent and its worker share most of their imports).
 
-    .venv/bin/python bench/bench_memory.py [--scenario S] [--settle 30] [--json]
+    .venv/bin/python bench/bench_memory.py [--scenario S] [--windows 1] [--settle 30] [--json]
 """
 
 from __future__ import annotations
@@ -53,6 +54,18 @@ def wait_for_traffic(home: Path, answered: int, timeout: float) -> dict:
             pass
         time.sleep(0.5)
     sys.exit(f"traffic did not reach {answered} answered requests in {timeout:.0f} s: {last}")
+
+
+def wait_for_windows(home: Path, windows: int, timeout: float) -> int:
+    """Poll until the live monitor has judged `windows` windows (it loads Evidently for the first report)."""
+    path = home / "monitoring" / "windows.jsonl"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = len(path.read_text().splitlines()) if path.exists() else 0
+        if done >= windows:
+            return done
+        time.sleep(1.0)
+    sys.exit(f"the monitor judged fewer than {windows} windows in {timeout:.0f} s ({path})")
 
 
 def lab_processes(home: Path) -> list[psutil.Process]:
@@ -100,6 +113,7 @@ def main() -> None:
     parser.add_argument("--scenario", default="hiring-data-drift")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--answered", type=int, default=20, help="answered traffic requests before sampling")
+    parser.add_argument("--windows", type=int, default=1, help="monitor windows judged before sampling")
     parser.add_argument("--settle", type=float, default=30.0, help="seconds of sampling after traffic flows")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -108,6 +122,7 @@ def main() -> None:
         lab("up", args.scenario, "--detach", "--port-base", "0", "--seed", str(args.seed), "--home", str(home))
         try:
             wait_for_traffic(home, args.answered, timeout=600.0)
+            windows = wait_for_windows(home, args.windows, timeout=900.0)
             peak = 0.0
             end = time.monotonic() + args.settle
             while True:
@@ -127,6 +142,7 @@ def main() -> None:
         "scenario": args.scenario,
         "seed": args.seed,
         "traffic_answered": traffic.get("ok"),
+        "monitor_windows": windows,
         "processes": rows,
         "total_rss_mb": sum(r["rss_mb"] for r in rows),
         "total_pss_mb": total_pss,
@@ -137,7 +153,7 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         return
     print(f"{result['date']}  {result['machine']}  {args.scenario} seed {args.seed}, "
-          f"{traffic.get('ok')} requests answered")
+          f"{traffic.get('ok')} requests answered, {windows} monitor windows")
     print(f"{'process':<22} {'pid':>7} {'RSS MB':>8} {'PSS MB':>8}  command")
     for r in rows:
         print(f"{r['name']:<22} {r['pid']:>7} {r['rss_mb']:8.0f} {r['pss_mb']:8.0f}  {r['cmdline'][:70]}")
