@@ -8,7 +8,10 @@ started (they carry PRODML_LAB_HOME) over a settle window, prints the last sampl
 
 PSS (proportional set size) counts a page shared by n processes as 1/n in each, so the
 column adds up to what the lab really costs; RSS counts shared pages in every process
-(MLflow's parent and its worker share most of their imports).
+(MLflow's parent and its worker share most of their imports); USS counts only pages no
+other process maps. PSS also splits pages with processes outside the lab that map the
+same files (another lab, or another venv hard-linked from uv's cache), so it reads lower
+on a busy machine: compare figures taken on a quiet one, or compare USS.
 
     .venv/bin/python bench/bench_memory.py [--scenario S] [--windows 1] [--settle 30] [--json]
 """
@@ -104,7 +107,7 @@ def sample(home: Path) -> list[dict]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
         rows.append({"name": name_of(proc, roots), "pid": proc.pid, "rss_mb": info.rss / MB,
-                     "pss_mb": info.pss / MB, "cmdline": cmd[:160]})
+                     "pss_mb": info.pss / MB, "uss_mb": info.uss / MB, "cmdline": cmd[:160]})
     return sorted(rows, key=lambda r: -r["pss_mb"])
 
 
@@ -146,6 +149,7 @@ def main() -> None:
         "processes": rows,
         "total_rss_mb": sum(r["rss_mb"] for r in rows),
         "total_pss_mb": total_pss,
+        "total_uss_mb": sum(r["uss_mb"] for r in rows),
         "peak_total_pss_mb": peak,
         "target_pss_mb": 1536,
     }
@@ -154,10 +158,11 @@ def main() -> None:
         return
     print(f"{result['date']}  {result['machine']}  {args.scenario} seed {args.seed}, "
           f"{traffic.get('ok')} requests answered, {windows} monitor windows")
-    print(f"{'process':<22} {'pid':>7} {'RSS MB':>8} {'PSS MB':>8}  command")
+    print(f"{'process':<22} {'pid':>7} {'RSS MB':>8} {'PSS MB':>8} {'USS MB':>8}  command")
     for r in rows:
-        print(f"{r['name']:<22} {r['pid']:>7} {r['rss_mb']:8.0f} {r['pss_mb']:8.0f}  {r['cmdline'][:70]}")
-    print(f"{'total':<22} {'':>7} {result['total_rss_mb']:8.0f} {total_pss:8.0f}  "
+        print(f"{r['name']:<22} {r['pid']:>7} {r['rss_mb']:8.0f} {r['pss_mb']:8.0f} {r['uss_mb']:8.0f}  "
+              f"{r['cmdline'][:70]}")
+    print(f"{'total':<22} {'':>7} {result['total_rss_mb']:8.0f} {total_pss:8.0f} {result['total_uss_mb']:8.0f}  "
           f"(peak PSS over {args.settle:.0f} s: {peak:.0f} MB; target <= 1536, goal 1024)")
 
 
