@@ -87,13 +87,12 @@ def service_plan(home: Home) -> list[Service]:
     return [
         Service(
             "mlflow",
-            [
-                str(bindir / "mlflow"), "server",
+            [  # MLflow's app served in one process (`mlflow server` adds a ~290 MB CLI parent)
+                py, "-m", "lab.stack.mlflow_server",
                 "--backend-store-uri", f"sqlite:///{mlflow_db}",
                 "--artifacts-destination", str(home.mlflow / "artifacts"),
                 "--serve-artifacts",
                 "--host", "127.0.0.1", "--port", str(ports["mlflow"]),
-                "--workers", "1",
             ],
             health_url=f"http://127.0.0.1:{ports['mlflow']}/health",
             url=f"http://127.0.0.1:{ports['mlflow']}",
