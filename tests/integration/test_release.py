@@ -16,6 +16,7 @@ import time
 import httpx
 import pytest
 
+from lab.serving.requestlog import merged
 from tests.conftest import run_lab, status_json
 from tests.integration.test_stack import ROW
 
@@ -100,8 +101,7 @@ def test_shadow_is_invisible_to_clients_and_logged_under_one_id(lab):
         # "late" = answered after the 2 s time box (the niced shadow yields the CPU on a busy machine)
         assert line["shadow_version"] == 2 and line["shadow_status"] in ("ok", "late")
         assert len(line["shadow_prediction"]) == len(ROWS)
-    requests = {json.loads(x)["id"]: json.loads(x) for x in (lab / "serving" / "requests.jsonl").read_text().splitlines()
-                if '"kind":"request"' in x}
+    requests = {r["id"]: r for r in merged(lab / "serving" / "requests.jsonl")}
     assert requests["on-0"]["shadow_version"] == 2 and requests["on-0"]["champion_version"] == 1
     assert requests["on-0"]["inputs"]["skills_match"] == [r["skills_match"] for r in ROWS]
     report = json.loads(run_lab("shadow", "report", "--json", home=lab, check=True).stdout)
@@ -150,7 +150,7 @@ def test_slow_loading_shadow_is_journaled_at_once_not_routed_to_nor_killed_and_s
     for i in range(5):  # while it warms, nothing is routed to it
         assert post(url, rid=f"warming-{i}").status_code == 200
     warming = request_lines(lab, "request")
-    assert all(warming[f"warming-{i}"]["shadow_version"] is None for i in range(5))
+    assert all(warming[f"warming-{i}"].get("shadow_version") is None for i in range(5))
     assert not {f"warming-{i}" for i in range(5)} & set(request_lines(lab, "shadow"))
 
     again = run_lab("shadow", "start", "--version", "2", "--fault", LOAD_DELAY, *WARM, home=lab, check=True)
