@@ -207,6 +207,59 @@ def test_shadow_killed_mid_traffic_fails_no_client_request(lab):
     run_lab("shadow", "stop", home=lab, check=True)
 
 
+def shadow_service_state(home) -> dict:
+    return json.loads((home / "serving" / "shadow_service.json").read_text())
+
+
+def test_shadow_service_killed_mid_traffic_fails_no_client_request_and_resumes(lab):
+    """The shadow service itself (not only its worker) dies: clients never notice; the
+    supervisor restarts it and it scores every request it had not logged, those served
+    while it was down too."""
+    url = serving(lab)
+    run_lab("shadow", "start", "--version", "2", *WARM, home=lab, check=True)
+    killed = shadow_service_state(lab)["pid"]
+    restarts = len([e for e in entries(lab, "service.restarted") if e["data"]["service"] == "shadow"])
+    failures, sent, stop = [], [], threading.Event()
+
+    def load(n):
+        with httpx.Client(timeout=10) as client:
+            i = 0
+            while not stop.is_set():
+                rid = f"svc-kill-{n}-{i}"
+                r = client.post(f"{url}/predict", json={"rows": ROWS}, headers={"X-Request-ID": rid})
+                sent.append(rid)
+                if r.status_code != 200:
+                    failures.append(r.status_code)
+                i += 1
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=load, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for("traffic flowing", lambda: len(sent) > 20, timeout=60)
+        os.kill(killed, signal.SIGKILL)
+        wait_for("the shadow service restarted and ready again",
+                 lambda: shadow_service_state(lab)["pid"] != killed and (shadow_of(lab) or {}).get("state") == "ready")
+        after = len(sent)
+        wait_for("traffic after the restart", lambda: len(sent) > after + 20, timeout=120)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert failures == [] and len(sent) > 40
+    assert len([e for e in entries(lab, "service.restarted") if e["data"]["service"] == "shadow"]) == restarts + 1
+    # every request is scored once, those served while the service was down included
+    lines = wait_shadow_lines(lab, set(sent), timeout=900)
+    assert {x["shadow_status"] for x in lines.values()} <= {"ok", "late"}
+    assert all(x["shadow_version"] == 2 for x in lines.values())
+    raw = [json.loads(x) for x in (lab / "serving" / "requests.jsonl").read_text().splitlines() if x.strip()]
+    per_id = [x["id"] for x in raw if x.get("kind") == "shadow" and x["id"] in set(sent)]
+    assert len(per_id) == len(set(per_id)), "a request was scored twice"
+    assert shadow_of(lab)["answered"] >= len(sent)  # the counts survived the restart
+    run_lab("shadow", "stop", home=lab, check=True)
+
+
 def test_crashing_or_failing_shadow_never_fails_clients(lab):
     url = serving(lab)
     for fault in ("crash", "error", "delay_ms=300"):
