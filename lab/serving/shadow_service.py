@@ -300,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     home = Home(root)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per registry poll
     stop = stop_on_signals()
     start_heartbeat(home.serving / "shadow_service.heartbeat", stop)  # at normal priority: alive even when starved
     log.info("shadow service at %s priority", go_idle())
