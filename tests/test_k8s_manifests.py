@@ -105,8 +105,7 @@ def test_every_image_is_the_lab_image_or_postgres_pinned_as_in_compose():
     assert main_container(of_kind("Deployment")["postgres"])["image"] == POSTGRES_IMAGE
 
 
-@pytest.mark.parametrize("name", ["init", "train", "serving", "traffic", "shadow", "timeline", "monitor", "lab",
-                                  "prefect"])
+@pytest.mark.parametrize("name", ["init", "train", "serving", "traffic", "timeline", "monitor", "lab", "prefect"])
 def test_lab_commands_match_compose(name):
     workload = {**of_kind("Deployment"), **of_kind("Job")}[name]
     assert main_container(workload)["command"] == COMPOSE["services"][name]["command"]
@@ -157,7 +156,7 @@ def test_http_probes_match_the_compose_healthchecks(name):
         assert ports.get(get["port"], get["port"]) == int(m.group(1)), (name, probe)
 
 
-@pytest.mark.parametrize("name", ["shadow", "timeline", "monitor", "lab"])
+@pytest.mark.parametrize("name", ["timeline", "monitor", "lab"])
 def test_heartbeat_probes_match_the_compose_healthchecks(name):
     c = main_container(of_kind("Deployment")[name])
     assert c["livenessProbe"]["exec"]["command"] == COMPOSE["services"][name]["healthcheck"]["test"][1:]
@@ -178,7 +177,7 @@ def test_lab_pods_get_the_compose_environment_from_the_configmap():
         if not value.startswith("${"):
             assert config[key] == value, key
     assert config["LAB_SCENARIO"] == _default(env["LAB_SCENARIO"])
-    for name in ("init", "train", "serving", "traffic", "shadow", "timeline", "monitor", "lab"):
+    for name in ("init", "train", "serving", "traffic", "timeline", "monitor", "lab"):
         workload = {**of_kind("Deployment"), **of_kind("Job")}[name]
         for c in containers(workload):
             refs = [e["configMapRef"]["name"] for e in c.get("envFrom", []) if "configMapRef" in e]

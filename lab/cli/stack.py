@@ -252,7 +252,7 @@ def logs(
 ) -> None:
     """Print the last lines of a service's log."""
     h = get_home(home)
-    known = ("mlflow", "prefect", "serving", "traffic", "train", "shadow", "timeline", "monitor", "supervisor")
+    known = ("mlflow", "prefect", "serving", "traffic", "train", "timeline", "monitor", "supervisor")
     if service not in known:
         raise UsageError(f"unknown service {service!r}", hint=f"one of: {', '.join(known)}")
     path = h.logs / f"{service}.log"

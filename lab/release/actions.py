@@ -22,8 +22,8 @@ from lab.core.journal import Journal
 from lab.release.registry import aliases, delete_model_tag, model_tags, model_versions, set_model_tag
 from lab.scenario.run import effective_scenario
 from lab.serving.requestlog import merged
-from lab.serving.shadow_state import (CRASH_LOOP_CRASHES, CRASH_LOOP_WINDOW_SECONDS, FAULT_HELP, STALE_SECONDS,
-                                     parse_fault, read_service_state, service_shadow, shadow_counts)
+from lab.serving.shadow_state import (CRASH_LOOP_CRASHES, CRASH_LOOP_WINDOW_SECONDS, FAULT_HELP, parse_fault,
+                                      shadow_counts)
 
 SWITCH_TIMEOUT_SECONDS = 30.0
 #: How long `lab shadow start` waits for a new shadow to warm up (start its worker, load the model).
@@ -86,29 +86,12 @@ def _journal(ctx: Ctx, kind: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def shadow_state(ctx: Ctx) -> dict[str, Any] | None:
-    """The shadow as the shadow service sees it (None when there is none, or it has not
-    reported lately): version, state, counts."""
-    state = service_shadow(ctx.home.serving)
-    return None if state is None or state.get("state") == "unknown" else state
-
-
-def _wait_shadow_service_stopped(ctx: Ctx, timeout: float = SWITCH_TIMEOUT_SECONDS) -> None:
-    """Poll the shadow service until it has let the shadow go (so its cancelled requests are
-    logged before they are counted). A shadow service that is not running has nothing to log."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        state = read_service_state(ctx.home.serving)
-        if state is None or time.time() - float(state.get("time") or 0) > STALE_SECONDS:
-            return
-        if (state.get("config") or {}).get("version") is None:
-            return
-        time.sleep(0.05)
-    raise ServiceError(f"the shadow service did not stop the shadow within {timeout:.0f} s",
-                       hint="see `lab logs shadow`")
+    """The shadow as serving sees it (None when there is none): version, state, counts."""
+    return serving_state(ctx).get("shadow")
 
 
 def _wait_shadow_ready(ctx: Ctx, version: int, percent: float, fault: str | None, timeout: float) -> float:
-    """Poll the shadow service until shadow ``version`` has warmed up (its first worker loaded the model,
+    """Poll serving until shadow ``version`` has warmed up (its first worker loaded the model,
     mirroring began); InProgressError when it is still warming, ServiceError on a crash loop."""
     started = time.monotonic()
     state: dict[str, Any] | None = None
@@ -120,13 +103,12 @@ def _wait_shadow_ready(ctx: Ctx, version: int, percent: float, fault: str | None
             if state["state"] == "crash_loop":
                 raise ServiceError(f"shadow v{version} crash-looped ({state['crashes']} crashes of its worker, "
                                    f"{CRASH_LOOP_CRASHES} within {CRASH_LOOP_WINDOW_SECONDS:.0f} s): "
-                                   "the shadow service no longer restarts it",
-                                   hint="see `lab logs shadow`; `lab shadow stop`, then start it again")
+                                   "serving no longer restarts it",
+                                   hint="see `lab logs serving`; `lab shadow stop`, then start it again")
         if time.monotonic() - started >= timeout:
             break
         time.sleep(0.2)
-    where = (f"it is {state['state']}" if state and state["version"] == version
-             else "the shadow service has not picked it up yet")
+    where = f"it is {state['state']}" if state and state["version"] == version else "serving has not picked it up yet"
     raise InProgressError(
         f"shadow v{version} is still warming up after {timeout:.0f} s ({where}); the shadow alias is set and "
         "mirroring begins once its worker has loaded the model",
@@ -188,7 +170,6 @@ def shadow_stop(ctx: Ctx) -> dict[str, Any]:
     request_alias_move(ctx.home, ctx.mlflow, ctx.model, "shadow", None, actor="user", reason="shadow stopped",
                        via="lab shadow stop")
     _wait_serving(ctx, "shadow_version", None)
-    _wait_shadow_service_stopped(ctx)
     counts = shadow_counts(merged(ctx.home.serving / "requests.jsonl"), version)
     return _journal(ctx, "shadow.stopped", {"model": ctx.model, "version": version, **counts})["data"]
 

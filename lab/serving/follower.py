@@ -6,9 +6,8 @@ API (aliases and tags in one call):
 * ``champion``: when it moves (by a lab command, MlflowClient, or the MLflow UI) the
   new version is loaded beside the old one, then swapped in with one reference
   assignment, so no request sees a half-loaded model or waits for a load.
-* ``shadow`` plus the tags ``lab.shadow.percent`` and ``lab.shadow.fault``: kept for
-  ``/admin/state`` and passed to ``on_shadow``; the shadow itself is scored by the
-  shadow service (lab.serving.shadow_service), which reads the registry the same way.
+* ``shadow`` plus the tags ``lab.shadow.percent`` and ``lab.shadow.fault``: passed to
+  the shadow mirror (lab.serving.shadow).
 """
 
 from __future__ import annotations
@@ -36,12 +35,6 @@ class ShadowConfig:
     version: int | None
     percent: float
     fault: str | None
-
-
-def shadow_config(aliases: dict[str, int], tags: dict[str, str]) -> ShadowConfig:
-    """The shadow the registry asks for: alias ``shadow``, tags ``lab.shadow.percent`` and ``lab.shadow.fault``."""
-    return ShadowConfig(aliases.get("shadow"), float(tags.get("lab.shadow.percent", "100")),
-                        tags.get("lab.shadow.fault") or None)
 
 
 def load_sklearn(model_name: str, version: int) -> Any:
@@ -85,7 +78,11 @@ class RegistryFollower:
             model = self.load(champion)  # the old version keeps serving while this loads
             self.current = Loaded(champion, model)
             log.info("now serving %s v%s (was v%s)", self.model_name, champion, previous)
-        shadow = shadow_config(aliases, tags)
+        shadow = ShadowConfig(
+            aliases.get("shadow"),
+            float(tags.get("lab.shadow.percent", "100")),
+            tags.get("lab.shadow.fault") or None,
+        )
         if shadow != self.shadow:
             self.shadow = shadow
             self.on_shadow(shadow)

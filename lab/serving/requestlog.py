@@ -1,12 +1,11 @@
 """The serving request log: JSON lines, two kinds, joined by request ``id``.
 
-* ``"kind": "request"``, written by serving when the champion answered: ``id``,
-  ``time`` (unix seconds), ``day`` (scenario day), ``model``, ``champion_version``,
+* ``"kind": "request"``, written when the champion answered: ``id``, ``time`` (unix
+  seconds), ``day`` (scenario day), ``model``, ``champion_version``,
   ``champion_prediction`` (one per row), ``latency_ms`` (champion path), ``status``
-  (HTTP status), ``error`` when it failed, ``inputs`` (column -> values); logs written
-  before the shadow service existed also carry ``shadow_version`` when mirrored.
-* ``"kind": "shadow"``, written by the shadow service (lab.serving.shadow_service)
-  when the shadow finished with a mirrored request: ``id``, ``shadow_version``,
+  (HTTP status), ``error`` when it failed, ``inputs`` (column -> values) and
+  ``shadow_version`` when the request was mirrored.
+* ``"kind": "shadow"``, written when the shadow finished: ``id``, ``shadow_version``,
   ``shadow_prediction``, ``shadow_latency_ms``, ``shadow_status`` (answered: ``ok``,
   ``late``; failed: ``error``, ``crashed``; dropped: ``dropped``, ``unavailable``,
   ``cancelled``; see :mod:`lab.serving.shadow_state`) and ``shadow_error``.
@@ -17,32 +16,22 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any, Iterator
 
 
 class RequestLog:
-    """Appends one JSON line per record with a single ``write`` on an ``O_APPEND`` descriptor.
-
-    Serving and the shadow service append to the same file from two processes: one
-    ``write`` per whole line keeps their lines from interleaving (a buffered text file
-    may split a long line into several writes).
-    """
-
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._file = open(self.path, "a", encoding="utf-8", buffering=1)
 
     def write(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        line = json.dumps(record, separators=(",", ":"))
         with self._lock:
-            written = os.write(self._fd, data)
-            while written < len(data):  # only on a full disk or a signal; finish the line
-                written += os.write(self._fd, data[written:])
+            self._file.write(line + "\n")
 
 
 def read_requests(path: Path) -> Iterator[dict[str, Any]]:

@@ -3,13 +3,12 @@
 Answers ``{"request_id", "model", "model_version", "probabilities"}``: one probability
 of the positive class per row, from the version ``champion`` points at when the
 request arrived. A client may send its own ``X-Request-ID``; otherwise one is made.
-Every request, failed ones too, is appended to ``<home>/serving/requests.jsonl`` with
-its inputs. That is all serving does for the shadow: the shadow service
-(lab.serving.shadow_service), a process of its own at idle priority, follows that log
-and scores the shadow on it, so nothing of the shadow is on the request path.
+While a shadow is active, the same rows are mirrored to it after the champion has
+answered (lab.serving.shadow); a shadow that crash-loops is journaled
+(``shadow.crash_loop``) and left stopped. Every request, failed ones too, is appended to
+``<home>/serving/requests.jsonl`` with its inputs.
 
-Also: ``GET /metrics`` (Prometheus, with the model version as a label; the shadow's
-counts are copied from the shadow service's state file once a second) and
+Also: ``GET /metrics`` (Prometheus, with the model version as a label) and
 ``POST /admin/state`` / ``POST /admin/check`` for the lab's commands.
 
 Started by the supervisor with ``LAB_HOME`` and ``MLFLOW_TRACKING_URI`` set.
@@ -18,7 +17,6 @@ Started by the supervisor with ``LAB_HOME`` and ``MLFLOW_TRACKING_URI`` set.
 from __future__ import annotations
 
 import os
-import threading
 import time
 import uuid
 from typing import Any
@@ -27,9 +25,10 @@ import bentoml
 from bentoml.exceptions import InvalidArgument, NotFound
 
 from lab.core.home import Clock, Home, resolve_home
+from lab.core.journal import Journal
 from lab.serving.follower import RegistryFollower
 from lab.serving.requestlog import RequestLog
-from lab.serving.shadow_state import read_service_state
+from lab.serving.shadow import ShadowMirror
 from lab.serving.validate import rows_to_frame
 
 MAX_ROWS = 10_000
@@ -60,25 +59,18 @@ class Screening:
         self.generator = generator_class(scenario.generator.name)
         self.clock = Clock(self.home.clock_json)
         self.log = RequestLog(self.home.serving / "requests.jsonl")
-        self.follower = RegistryFollower(os.environ["MLFLOW_TRACKING_URI"], self.model_name, lambda _: None)
+        self.shadow = ShadowMirror(self.model_name, self._log_shadow, self._journal_crash_loop)
+        self.follower = RegistryFollower(os.environ["MLFLOW_TRACKING_URI"], self.model_name, self.shadow.configure)
         self.follower.start()
-        self._shadow_counted: dict[tuple[str, str], int] = {}
-        threading.Thread(target=self._count_shadow, name="shadow-metrics", daemon=True).start()
 
-    def _count_shadow(self) -> None:
-        """Once a second, add the shadow service's new answers to ``lab_predictions_total`` (role shadow)."""
-        while True:
-            time.sleep(1.0)
-            try:
-                state = read_service_state(self.home.serving) or {}
-                for version, counts in (state.get("by_status") or {}).items():
-                    for status, n in counts.items():
-                        seen = self._shadow_counted.get((version, status), 0)
-                        if n > seen:
-                            PREDICTIONS.labels(self.model_name, version, "shadow", status).inc(n - seen)
-                        self._shadow_counted[(version, status)] = n  # a restarted service counts afresh
-            except Exception:  # metrics must never take serving down
-                pass
+    def _log_shadow(self, record: dict[str, Any]) -> None:
+        status = record["shadow_status"]
+        PREDICTIONS.labels(self.model_name, str(record["shadow_version"]), "shadow", status).inc()
+        self.log.write(record)
+
+    def _journal_crash_loop(self, record: dict[str, Any]) -> None:
+        Journal(self.home.journal).append("shadow.crash_loop", {"model": self.model_name, **record},
+                                          day=self.clock.day(), actor="lab")
 
     @bentoml.api(route="/predict")
     def predict(self, rows: list[dict[str, Any]], ctx: bentoml.Context) -> dict[str, Any]:
@@ -112,8 +104,9 @@ class Screening:
             self._fail(record, 500, repr(exc), started)
             raise
         latency = time.perf_counter() - started
+        shadow_version = self.shadow.mirror(request_id, X, day)  # after the champion answered; never raises
         record.update(status=200, champion_prediction=probabilities, latency_ms=round(latency * 1000, 3),
-                      inputs=X.to_dict(orient="list"))
+                      shadow_version=shadow_version, inputs=X.to_dict(orient="list"))
         self.log.write(record)
         PREDICTIONS.labels(self.model_name, str(loaded.version), "champion", "200").inc()
         LATENCY.labels(self.model_name, str(loaded.version)).observe(latency)
@@ -132,17 +125,21 @@ class Screening:
 
     @bentoml.api(route="/admin/state")
     def state(self) -> dict[str, Any]:
-        """What serving is doing now: the champion it serves, and the shadow the registry asks for.
+        """What serving is doing now: the champion it serves and the shadow it mirrors to.
 
-        The shadow's own state (warming, ready, ...; what became of its requests) is the
-        shadow service's: ``<home>/serving/shadow_service.json``.
+        ``shadow`` is None, or its version, ``state`` (warming, ready, restarting,
+        crash_loop) and what became of the requests mirrored to it since this serving
+        process began mirroring to that version (mirrored, answered, dropped, failed, pending).
         """
         current = self.follower.current
-        sh = self.follower.shadow
+        sh = self.shadow.config
         return {
             "model": self.model_name,
             "champion_version": current.version if current else None,
             "shadow_version": sh.version,
+            "shadow_ready": self.shadow.ready,
+            "shadow_state": self.shadow.state,
+            "shadow": self.shadow.snapshot(),
             "shadow_percent": sh.percent,
             "shadow_fault": sh.fault,
         }

@@ -199,18 +199,6 @@ class ShadowMirror:
         return self.state == "ready"
 
     @property
-    def warmed(self) -> bool:
-        """Has a worker of this shadow loaded the model (mirroring has begun)?"""
-        return self._ever_ready
-
-    def seed_counts(self, by_status: dict[str, int]) -> None:
-        """Start the counts from what an earlier process logged for this shadow (a restart)."""
-        with self._lock:
-            for status, n in by_status.items():
-                self._counts.mirrored += n
-                self._counts.add(status, n)
-
-    @property
     def active(self) -> bool:
         return self.config.version is not None
 
@@ -349,10 +337,9 @@ class ShadowMirror:
                 log.exception("could not report the shadow's crash loop")
 
     # -- the request path ----------------------------------------------------------
-    def mirror(self, request_id: str, X: Any, day: float, mirrored_at: float | None = None) -> int | None:
+    def mirror(self, request_id: str, X: Any, day: float) -> int | None:
         """Hand the rows to the shadow; returns the shadow version, or None if not mirrored.
 
-        ``mirrored_at``: the ``perf_counter`` time its latency is timed from (default: now).
         Never raises and never blocks: every failure is logged as the shadow's.
         """
         config = self.config
@@ -373,8 +360,7 @@ class ShadowMirror:
                     status = "dropped"
                 self._counts.mirrored += 1
                 if status is None:
-                    self._queue.append(_Job(request_id, version, X, day,
-                                            time.perf_counter() if mirrored_at is None else mirrored_at))
+                    self._queue.append(_Job(request_id, version, X, day, time.perf_counter()))
                     batch = self._dispatch()
         except Exception as exc:  # a pool that broke between two looks: the keeper replaces it
             with self._lock:

@@ -22,10 +22,7 @@ A mirrored request without a shadow line yet is **pending**.
 
 from __future__ import annotations
 
-import json
-import time
 from collections import deque
-from pathlib import Path
 from typing import Any, Iterable
 
 ANSWERED = frozenset({"ok", "late"})
@@ -40,11 +37,6 @@ STATES = ("warming", "ready", "restarting", "crash_loop")
 #: A crash loop: this many crashes of the shadow's worker within this window.
 CRASH_LOOP_CRASHES = 3
 CRASH_LOOP_WINDOW_SECONDS = 300.0
-
-#: The shadow service's state file, in ``<home>/serving`` (lab.serving.shadow_service).
-SERVICE_STATE = "shadow_service.json"
-#: A state file older than this means the shadow service is not running (it writes it 4 times a second).
-STALE_SECONDS = 15.0
 
 #: Faults a drill can inject into the shadow (tag ``lab.shadow.fault``).
 FAULT_HELP = "error, crash, delay_ms=N, load_delay_ms=N"
@@ -116,26 +108,3 @@ class CrashLoop:
         """Record a crash at ``now`` (seconds, monotonic); True when it completes a loop."""
         self._times.append(now)
         return self.recent(now) >= self.crashes
-
-
-def read_service_state(serving_dir: Path) -> dict[str, Any] | None:
-    """The shadow service's last state (``config``, ``shadow``, ``by_status``, ``pid``, ``time``), or None."""
-    try:
-        state = json.loads((Path(serving_dir) / SERVICE_STATE).read_text())
-    except (OSError, ValueError):
-        return None
-    return state if isinstance(state, dict) else None
-
-
-def service_shadow(serving_dir: Path, now: float | None = None) -> dict[str, Any] | None:
-    """The shadow as ``lab status`` shows it: None when there is none; ``state`` ``unknown``
-    (with ``error``) when the shadow service has not reported for ``STALE_SECONDS``."""
-    state = read_service_state(serving_dir)
-    if state is None:
-        return None
-    age = (time.time() if now is None else now) - float(state.get("time") or 0)
-    if age > STALE_SECONDS:
-        if (state.get("config") or {}).get("version") is None:
-            return None
-        return {"state": "unknown", "error": f"the shadow service has not reported for {age:.0f} s"}
-    return state.get("shadow")

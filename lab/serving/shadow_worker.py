@@ -1,4 +1,4 @@
-"""What runs inside the shadow's worker process (spawned by the shadow service, at its idle priority, and niced).
+"""What runs inside the shadow's worker process (a spawned, niced process of its own).
 
 The worker tells serving two things through a shared double, ``busy_since``: nothing
 (0.0) while idle or loading, and the monotonic time it started the task in hand while
@@ -30,13 +30,6 @@ _busy_since: Any = None  # a shared ctypes double, set by init()
 def init(busy_since: Any) -> None:
     global _busy_since
     _busy_since = busy_since
-    try:  # die with the shadow service (Linux): a killed service must not leave its worker behind
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
     if os.getpriority(os.PRIO_PROCESS, 0) < NICE:
         os.nice(NICE - os.getpriority(os.PRIO_PROCESS, 0))
 

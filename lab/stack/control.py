@@ -55,16 +55,20 @@ def probe(home: Home, services: tuple[str, ...] = SERVICES, timeout: float = 1.5
 
 
 def shadow_status(home: Home, timeout: float = 3.0) -> dict[str, Any] | None:
-    """The shadow as the shadow service sees it (``<home>/serving/shadow_service.json``):
-    None when there is no shadow.
+    """The shadow as serving sees it (``/admin/state``): None when there is no shadow.
 
     ``{version, state: warming|ready|restarting|crash_loop, mirrored, answered, dropped,
-    failed, pending, ...}``; ``state`` is ``unknown`` (with ``error``) when the shadow
-    service has not reported for a while. ``timeout`` is kept for callers; nothing waits.
+    failed, pending, ...}``; ``state`` is ``unknown`` (with ``error``) when serving does
+    not answer.
     """
-    from lab.serving.shadow_state import service_shadow
+    import httpx
 
-    return service_shadow(home.serving)
+    try:
+        r = httpx.post(home.url("serving") + "/admin/state", json={}, timeout=timeout)
+        r.raise_for_status()
+        return r.json().get("shadow")
+    except (httpx.HTTPError, ValueError) as exc:
+        return {"state": "unknown", "error": f"serving did not answer: {exc}"[:200]}
 
 
 def lab_running(home: Home) -> bool:

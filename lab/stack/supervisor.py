@@ -124,14 +124,6 @@ def service_plan(home: Home) -> list[Service]:
             startup_timeout=900.0,
         ),
         Service(
-            "shadow",
-            [py, "-m", "lab.serving.shadow_service", "--home", str(home.root)],
-            None,
-            needs=("mlflow",),
-            heartbeat=home.serving / "shadow_service.heartbeat",
-            startup_timeout=180.0,
-        ),
-        Service(
             "timeline",
             [py, "-m", "lab.world.timeline_runner", "--home", str(home.root)],
             None,

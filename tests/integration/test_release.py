@@ -16,7 +16,6 @@ import time
 import httpx
 import pytest
 
-from lab.serving.requestlog import merged
 from tests.conftest import run_lab, status_json
 from tests.integration.test_stack import ROW
 
@@ -25,10 +24,9 @@ pytestmark = pytest.mark.integration
 ROWS = [ROW, {**ROW, "skills_match": 0.2, "referral": 1}, {**ROW, "years_experience": 15.0}]
 
 
-#: The hang limit the shadow runs with here, and a model load slower than it (for the slow-loading
-#: shadow), and slower than the test's own steps take on a loaded machine (a few CLI calls).
+#: The hang limit serving runs with here, and a model load slower than it (for the slow-loading shadow).
 HUNG_SECONDS = 10
-LOAD_DELAY = f"load_delay_ms={(HUNG_SECONDS + 50) * 1000}"
+LOAD_DELAY = f"load_delay_ms={(HUNG_SECONDS + 2) * 1000}"
 #: Warm-ups of a niced worker under stress take minutes; the tests wait for them.
 WARM = ("--timeout", "900")
 
@@ -102,7 +100,8 @@ def test_shadow_is_invisible_to_clients_and_logged_under_one_id(lab):
         # "late" = answered after the 2 s time box (the niced shadow yields the CPU on a busy machine)
         assert line["shadow_version"] == 2 and line["shadow_status"] in ("ok", "late")
         assert len(line["shadow_prediction"]) == len(ROWS)
-    requests = {r["id"]: r for r in merged(lab / "serving" / "requests.jsonl")}
+    requests = {json.loads(x)["id"]: json.loads(x) for x in (lab / "serving" / "requests.jsonl").read_text().splitlines()
+                if '"kind":"request"' in x}
     assert requests["on-0"]["shadow_version"] == 2 and requests["on-0"]["champion_version"] == 1
     assert requests["on-0"]["inputs"]["skills_match"] == [r["skills_match"] for r in ROWS]
     report = json.loads(run_lab("shadow", "report", "--json", home=lab, check=True).stdout)
@@ -151,7 +150,7 @@ def test_slow_loading_shadow_is_journaled_at_once_not_routed_to_nor_killed_and_s
     for i in range(5):  # while it warms, nothing is routed to it
         assert post(url, rid=f"warming-{i}").status_code == 200
     warming = request_lines(lab, "request")
-    assert all(warming[f"warming-{i}"].get("shadow_version") is None for i in range(5))
+    assert all(warming[f"warming-{i}"]["shadow_version"] is None for i in range(5))
     assert not {f"warming-{i}" for i in range(5)} & set(request_lines(lab, "shadow"))
 
     again = run_lab("shadow", "start", "--version", "2", "--fault", LOAD_DELAY, *WARM, home=lab, check=True)
@@ -205,61 +204,6 @@ def test_shadow_killed_mid_traffic_fails_no_client_request(lab):
     assert "unavailable" in statuses and statuses <= {"ok", "late", "crashed", "unavailable", "dropped"}
     assert lines[sent[-1]]["shadow_status"] in ("ok", "late")  # answering again
     assert entries(lab, "shadow.crash_loop") == []
-    run_lab("shadow", "stop", home=lab, check=True)
-
-
-def shadow_service_state(home) -> dict:
-    return json.loads((home / "serving" / "shadow_service.json").read_text())
-
-
-def test_shadow_service_killed_mid_traffic_fails_no_client_request_and_resumes(lab):
-    """The shadow service itself (not only its worker) dies: clients never notice; the
-    supervisor restarts it and it scores every request it had not logged, those served
-    while it was down too."""
-    url = serving(lab)
-    run_lab("shadow", "start", "--version", "2", *WARM, home=lab, check=True)
-    killed = shadow_service_state(lab)["pid"]
-    restarts = len([e for e in entries(lab, "service.restarted") if e["data"]["service"] == "shadow"])
-    failures, sent, stop = [], [], threading.Event()
-
-    def load(n):
-        with httpx.Client(timeout=10) as client:
-            i = 0
-            while not stop.is_set():
-                rid = f"svc-kill-{n}-{i}"
-                r = client.post(f"{url}/predict", json={"rows": ROWS}, headers={"X-Request-ID": rid})
-                sent.append(rid)
-                if r.status_code != 200:
-                    failures.append(r.status_code)
-                i += 1
-                time.sleep(0.05)
-
-    threads = [threading.Thread(target=load, args=(n,)) for n in range(3)]
-    for t in threads:
-        t.start()
-    try:
-        wait_for("traffic flowing", lambda: len(sent) > 20, timeout=60)
-        os.kill(killed, signal.SIGKILL)
-        wait_for("the shadow service restarted and ready again",
-                 lambda: shadow_service_state(lab)["pid"] != killed and (shadow_of(lab) or {}).get("state") == "ready")
-        after = len(sent)
-        wait_for("traffic after the restart", lambda: len(sent) > after + 20, timeout=120)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
-    assert failures == [] and len(sent) > 40
-    assert len([e for e in entries(lab, "service.restarted") if e["data"]["service"] == "shadow"]) == restarts + 1
-    # every request is scored once, those served while the service was down included
-    lines = wait_shadow_lines(lab, set(sent), timeout=900)
-    statuses = {x["shadow_status"] for x in lines.values()}
-    # the backlog of the minutes it was down arrives at once: beyond the queue (512) it is dropped
-    assert statuses <= {"ok", "late", "dropped"} and statuses & {"ok", "late"}, statuses
-    assert all(x["shadow_version"] == 2 for x in lines.values())
-    raw = [json.loads(x) for x in (lab / "serving" / "requests.jsonl").read_text().splitlines() if x.strip()]
-    per_id = [x["id"] for x in raw if x.get("kind") == "shadow" and x["id"] in set(sent)]
-    assert len(per_id) == len(set(per_id)), "a request was scored twice"
-    assert shadow_of(lab)["mirrored"] >= len(sent)  # the counts survived the restart
     run_lab("shadow", "stop", home=lab, check=True)
 
 
