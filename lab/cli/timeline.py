@@ -46,7 +46,7 @@ def inject(
     if scenario.event(event).day > now:  # firing early: the onset moves to now, for traffic and the answer key
         set_override(h, event, now)
         scenario, seed = effective_scenario(h)
-        _, drawn = resolve(load_scenario(cfg["scenario_file"]), seed)
+        _, drawn = resolve(load_scenario(cfg.scenario_file), seed)
         key = answer_key(scenario, seed, drawn)
         previous = read_json(h.answer_key) or {}
         key["injected"] = sorted({*previous.get("injected", []), event})

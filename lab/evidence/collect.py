@@ -203,7 +203,7 @@ def collect_evidence(home: Home, out_dir: Path, lab_commands: Sequence[str],
     _write_json(out / SCENARIO, scenario.model_dump(mode="json"))
     key = json.loads(home.answer_key.read_text(encoding="utf-8")) if home.answer_key.exists() else None
     if key is None:
-        resolved, drawn = resolve(load_scenario(cfg["scenario_file"]), seed)
+        resolved, drawn = resolve(load_scenario(cfg.scenario_file), seed)
         key = answer_key(resolved, seed, drawn)
     _write_json(out / ANSWER_KEY, key)
     registry = registry_snapshot(home, scenario.model.name, journal, live=lab_running(home))

@@ -27,8 +27,8 @@ def overrides_path(home: Home):
 def effective_scenario(home: Home) -> tuple[Scenario, int]:
     """The scenario this home runs: resolved with its seed, event days overridden."""
     cfg = home.config()
-    seed = int(cfg["seed"])
-    scenario, _ = resolve(load_scenario(cfg["scenario_file"]), seed)
+    seed = cfg.seed
+    scenario, _ = resolve(load_scenario(cfg.scenario_file), seed)
     overrides: dict[str, float] = read_json(overrides_path(home)) or {}
     if overrides:
         data = scenario.model_dump(mode="python")
