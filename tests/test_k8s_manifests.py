@@ -114,7 +114,7 @@ def test_lab_commands_match_compose(name):
 def test_mlflow_runs_on_postgres_with_proxied_artifacts_and_the_compose_allowed_hosts():
     k8s = main_container(of_kind("Deployment")["mlflow"])["command"]
     compose = COMPOSE["services"]["mlflow"]["command"]
-    assert k8s[:2] == ["mlflow", "server"]
+    assert k8s[:3] == ["python", "-m", "lab.stack.mlflow_server"]  # no CLI parent process
     backend = next(a for a in k8s if a.startswith("--backend-store-uri="))
     assert re.fullmatch(r"--backend-store-uri=postgresql\+psycopg2://.+@postgres:5432/.+", backend)
     same = [a for a in compose if not a.startswith("--backend-store-uri=")]

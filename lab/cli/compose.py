@@ -54,5 +54,5 @@ def init(
     speed = speed if speed is not None else _env_number("LAB_SPEED", float)
     h = get_home(home)
     _, cfg = stack.prepare(h, scenario, seed, speed, None, stack=stack_kind)
-    err_console.print(f"lab home {h.root}: {cfg['scenario']} seed {cfg['seed']}, {cfg['speed']:g} s per day, "
-                      f"services at {', '.join(cfg['urls'].values())}", highlight=False)
+    err_console.print(f"lab home {h.root}: {cfg.scenario} seed {cfg.seed}, {cfg.speed:g} s per day, "
+                      f"services at {', '.join(cfg.urls.values())}", highlight=False)

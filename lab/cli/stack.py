@@ -68,7 +68,7 @@ def up(
     if alert_webhook is not None:
         alerts.set_webhook(h, alert_webhook)
     pid = stack.spawn_supervisor(h)
-    err_console.print(f"bringing up [bold]{cfg['scenario']}[/] (seed {cfg['seed']}, {cfg['speed']:g} s per day) in {h.root}")
+    err_console.print(f"bringing up [bold]{cfg.scenario}[/] (seed {cfg.seed}, {cfg.speed:g} s per day) in {h.root}")
     if err_console.is_terminal:
         with Live(_progress_table({}), console=err_console, refresh_per_second=4, transient=True) as live:
             state = stack.wait_until_up(h, pid, on_state=lambda s: live.update(_progress_table(s)))
@@ -84,7 +84,7 @@ def up(
         state = stack.wait_until_up(h, pid, on_state=report)
     took = {n: s["healthy_at"] - s["started_at"] for n, s in state["services"].items() if s.get("healthy_at")}
     err_console.print(f"[green]lab is up[/] ({max(took.values()):.0f} s for the slowest service)")
-    ports = cfg["ports"]
+    ports = cfg.ports
     out_console.print(
         f"  MLflow UI     http://127.0.0.1:{ports['mlflow']}\n"
         f"  Prefect UI    http://127.0.0.1:{ports['prefect']}\n"
@@ -140,7 +140,7 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     h = get_home(home)
     cfg = stack.require_config(h)
     services = stack.services_status(h)
-    scenario = load_scenario(cfg["scenario_file"])
+    scenario = load_scenario(cfg.scenario_file)
     versions: list = []
     registry_error = None
     if services["mlflow"]["healthy"]:
@@ -158,12 +158,12 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     fired_alerts = alerts.journal_alerts(h)
     live = alerts.live_metrics(h)
     report = {
-        "scenario": cfg["scenario"],
+        "scenario": cfg.scenario,
         "title": scenario.title,
-        "seed": cfg["seed"],
+        "seed": cfg.seed,
         "day": round(day, 3),
         "days": scenario.timeline.days,
-        "speed": cfg["speed"],
+        "speed": cfg.speed,
         "home": str(h.root),
         "running": running,
         "scenario_state": state,

@@ -3,7 +3,7 @@
 ::
 
     <home>/
-      lab.json            what this home holds: scenario, seed, speed, ports (kept across runs)
+      lab.json            what this home holds: scenario, seed, speed, ports (kept across runs; lab.core.labconfig)
       run.json            the running stack: supervisor and service pids, health (gone after down)
       clock.json          the scenario clock
       journal.jsonl       the append-only evidence (lab.core.journal)
@@ -35,12 +35,16 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from lab.core.services import DEFAULT_PORTS, SERVED
 from lab.errors import StateError, UsageError
 
-SERVICES = ("mlflow", "prefect", "serving", "traffic")
-DEFAULT_PORTS = {"mlflow": 5000, "prefect": 4200, "serving": 3000, "traffic": 3100}
+if TYPE_CHECKING:
+    from lab.core.labconfig import LabConfig
+
+#: The services with a URL and a port (lab.core.services.SERVED), kept under this name for its readers.
+SERVICES = SERVED
 #: Environment variable set on every process the lab starts; `lab down` uses it as a safety net.
 MARKER_ENV = "PRODML_LAB_HOME"
 
@@ -135,8 +139,15 @@ class Home:
                 hint="choose another directory with --home DIR or $LAB_HOME",
             ) from None
 
-    def config(self) -> dict[str, Any] | None:
-        return read_json(self.lab_json)
+    def config(self) -> LabConfig | None:
+        """lab.json, typed (None when the home holds no lab); a StateError naming the field if it is bad."""
+        from lab.core import labconfig  # pydantic: imported when a command reads the home, not before
+
+        return labconfig.load(self.lab_json)
+
+    def write_config(self, config: LabConfig) -> None:
+        """Replace lab.json atomically (readers never see half a file)."""
+        write_json_atomic(self.lab_json, config.model_dump(mode="json"))
 
     def run_state(self) -> dict[str, Any] | None:
         return read_json(self.run_json)
@@ -147,10 +158,10 @@ class Home:
         override = os.environ.get(url_env(service))
         if override:
             return override.rstrip("/")
-        cfg = self.config() or {}
-        if (cfg.get("urls") or {}).get(service):
-            return cfg["urls"][service].rstrip("/")
-        port = (cfg.get("ports") or {}).get(service, DEFAULT_PORTS[service])
+        cfg = self.config()
+        if cfg is not None and cfg.urls.get(service):
+            return cfg.urls[service].rstrip("/")
+        port = cfg.ports.get(service, DEFAULT_PORTS[service]) if cfg is not None else DEFAULT_PORTS[service]
         return f"http://127.0.0.1:{port}"
 
 

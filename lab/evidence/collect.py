@@ -171,7 +171,7 @@ def collect_evidence(home: Home, out_dir: Path, lab_commands: Sequence[str],
     the graders.
     """
     cfg = home.config()
-    if not cfg:
+    if cfg is None:
         raise StateError(f"{home.root} holds no lab", hint="`lab up` first, or pass --home")
     if not home.journal.exists():
         raise StateError(f"{home.root} has no journal: nothing to grade", hint="`lab up` first")

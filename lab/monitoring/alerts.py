@@ -25,7 +25,7 @@ import json
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -33,6 +33,9 @@ import httpx
 from lab.core.checks import check_webhook_url
 from lab.core.home import Home, read_json, write_json_atomic
 from lab.core.journal import Journal
+
+if TYPE_CHECKING:
+    from lab.core.labconfig import LabConfig
 
 #: lab.monitoring.config.LOWER_IS_BETTER, kept here so `lab status` need not import pandas (a test keeps them equal)
 LOWER_IS_BETTER = frozenset({"brier_score"})
@@ -143,14 +146,14 @@ def webhook_url(home: Home) -> str | None:
     return (read_json(webhook_path(home)) or {}).get("url")
 
 
-def payload(alert: dict[str, Any], cfg: dict[str, Any], home: Home) -> dict[str, Any]:
+def payload(alert: dict[str, Any], cfg: LabConfig | None, home: Home) -> dict[str, Any]:
     """The JSON body POSTed for one alert."""
     return {
         "schema_version": PAYLOAD_SCHEMA_VERSION,
         "kind": "prodml-lab.alert",
         **{k: alert[k] for k in ("day", "window", "signal", "detail")},
-        "scenario": cfg.get("scenario"),
-        "seed": cfg.get("seed"),
+        "scenario": cfg.scenario if cfg else None,
+        "seed": cfg.seed if cfg else None,
         "home": str(home.root),
         "sent_at": datetime.now(timezone.utc).isoformat(),
     }

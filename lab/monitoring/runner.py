@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from lab.monitoring import alerts
+from lab.core.services import heartbeat_path
 from lab.core.worker import start_heartbeat, stop_on_signals
 from lab.core.home import Clock, Home, resolve_home
 from lab.core.journal import Journal
@@ -198,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     home = Home(resolve_home(args.home))
     stop = stop_on_signals()
-    start_heartbeat(home.root / "monitoring" / "heartbeat", stop)  # health for the supervisor
+    start_heartbeat(heartbeat_path(home.root, "monitor"), stop)  # health for the supervisor
 
     from prefect import flow
     from prefect.events import emit_event
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = home.config()
     resource = {"prefect.resource.id": f"prodml-lab.model.{monitor.scenario.model.name}",
                 "prefect.resource.name": monitor.scenario.model.name,
-                "prodml-lab.scenario.schema": cfg["scenario"], "prodml-lab.core.home": str(home.root)}
+                "prodml-lab.scenario.schema": cfg.scenario, "prodml-lab.core.home": str(home.root)}
 
     def send_alert(alert: dict[str, Any]) -> None:
         """To Prefect's event feed (automations can act on it) and to the webhook, if set."""

@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 
-from lab.stack import control as stack
 from lab.release.audit import request_alias_move
 from lab.errors import InProgressError, ServiceError, StateError, UsageError
 from lab.core.aliases import alias_versions
 from lab.core.home import Clock, Home
 from lab.core.journal import Journal
+from lab.core.liveness import lab_running, require_config
 from lab.release.registry import aliases, delete_model_tag, model_tags, model_versions, set_model_tag
 from lab.scenario.run import effective_scenario
 from lab.serving.requestlog import merged
@@ -40,8 +40,8 @@ class Ctx:
 
 
 def context(home: Home) -> Ctx:
-    stack.require_config(home)
-    if not stack.lab_running(home):
+    require_config(home)
+    if not lab_running(home):
         raise StateError(f"the lab in {home.root} is not running", hint="`lab up` first")
     scenario, _ = effective_scenario(home)
     return Ctx(home, scenario.model.name, home.url("mlflow"), home.url("serving"))

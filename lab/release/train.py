@@ -167,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     home = Home(resolve_home(args.home))
     cfg = home.config()
-    scenario, _ = resolve(load_scenario(cfg["scenario_file"]), cfg["seed"])
-    versions = train_and_register(scenario, cfg["seed"], home, os.environ["MLFLOW_TRACKING_URI"])
+    scenario, _ = resolve(load_scenario(cfg.scenario_file), cfg.seed)
+    versions = train_and_register(scenario, cfg.seed, home, os.environ["MLFLOW_TRACKING_URI"])
     print(f"registered {scenario.model.name} versions {versions}", file=sys.stderr)
     return 0
 

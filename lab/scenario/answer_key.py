@@ -151,8 +151,7 @@ def build_for_home(home: Home) -> AnswerKey:
     cfg = home.config()
     if not cfg:
         raise StateError(f"{home.root} holds no lab", hint="`lab up` first, or pass --home")
-    seed = int(cfg["seed"])
-    return build(load_scenario(cfg["scenario_file"]), seed, read_overrides(home))
+    return build(load_scenario(cfg.scenario_file), cfg.seed, read_overrides(home))
 
 
 def parse(data: Any, where: str) -> AnswerKey:

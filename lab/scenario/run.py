@@ -44,8 +44,8 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, float]) -> Scena
 def effective_scenario(home: Home) -> tuple[Scenario, int]:
     """The scenario this home runs: resolved with its seed, event days overridden."""
     cfg = home.config()
-    seed = int(cfg["seed"])
-    scenario, _ = resolve(load_scenario(cfg["scenario_file"]), seed)
+    seed = cfg.seed
+    scenario, _ = resolve(load_scenario(cfg.scenario_file), seed)
     return apply_overrides(scenario, read_overrides(home)), seed
 
 

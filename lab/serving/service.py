@@ -54,7 +54,7 @@ class Screening:
 
         self.home = Home(resolve_home(os.environ["LAB_HOME"]))
         cfg = self.home.config()
-        scenario = load_scenario(cfg["scenario_file"])
+        scenario = load_scenario(cfg.scenario_file)
         self.model_name = scenario.model.name
         self.generator = generator_class(scenario.generator.name)
         self.clock = Clock(self.home.clock_json)

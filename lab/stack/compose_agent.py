@@ -33,16 +33,14 @@ from pathlib import Path
 import httpx
 
 from lab import __version__
-from lab.core.home import SERVICES, Clock, Home, resolve_home, write_json_atomic
+from lab.core.home import Clock, Home, resolve_home, write_json_atomic
 from lab.core.journal import Journal
+from lab.core.services import AGENT_HEARTBEAT, HEALTH_PATHS, HEARTBEATS, SERVED, heartbeat_fresh
 
 POLL_SECONDS = 0.5
 #: Consecutive failed probes before a healthy service counts as gone (one slow answer is not a crash).
 FAILED_PROBES_TO_DOWN = 2
-HEARTBEAT_SECONDS = 10.0
 INIT_TIMEOUT_SECONDS = 600.0
-#: Services whose health is a heartbeat file the service touches (path under the home).
-HEARTBEATS = {"timeline": Path("timeline") / "heartbeat", "monitor": Path("monitoring") / "heartbeat"}
 
 
 @dataclass
@@ -57,21 +55,19 @@ class Observed:
 
 
 def agent_heartbeat(home: Home) -> Path:
-    return home.root / "compose" / "heartbeat"
+    return home.root / AGENT_HEARTBEAT
 
 
 class ComposeAgent:
     def __init__(self, home: Home) -> None:
-        from lab.stack.control import HEALTH_PATHS
-
         self.home = home
         self.started = time.time()
         self.journal = Journal(home.journal)
         self.clock = Clock(home.clock_json)
         self.http = httpx.Client(timeout=2.0)
-        self.health_urls = {s: home.url(s) + HEALTH_PATHS[s] for s in SERVICES}
+        self.health_urls = {s: home.url(s) + HEALTH_PATHS[s] for s in SERVED}
         previous = (home.run_state() or {}).get("services") or {}
-        self.services = [Observed(s, home.url(s)) for s in SERVICES]
+        self.services = [Observed(s, home.url(s)) for s in SERVED]
         self.services += [Observed(s, home.url("prefect") + "/runs") for s in HEARTBEATS]
         for s in self.services:  # restarts seen by an earlier agent of this stack
             s.restarts = int((previous.get(s.name) or {}).get("restarts", 0))
@@ -82,10 +78,7 @@ class ComposeAgent:
     # -- observing -------------------------------------------------------------------
     def answers(self, s: Observed) -> bool:
         if s.name in HEARTBEATS:
-            try:
-                return time.time() - (self.home.root / HEARTBEATS[s.name]).stat().st_mtime < HEARTBEAT_SECONDS
-            except FileNotFoundError:
-                return False
+            return heartbeat_fresh(self.home.root / HEARTBEATS[s.name])
         try:
             return self.http.get(self.health_urls[s.name]).status_code == 200
         except httpx.HTTPError:
@@ -130,7 +123,7 @@ class ComposeAgent:
             return
         self.status = "running"
         if not self.clock.running:  # scenario time runs only while the lab is up
-            self.clock.start(float(self.home.config()["speed"]))
+            self.clock.start(self.home.config().speed)
         self.journal.append("lab.up", {s.name: round(s.healthy_at - self.started, 2) for s in self.services},
                             day=self.clock.day())
 
@@ -188,7 +181,7 @@ class ComposeAgent:
 def wait_for_init(home: Home, timeout: float = INIT_TIMEOUT_SECONDS) -> None:
     """The `init` service writes the home; wait for it rather than racing it."""
     deadline = time.monotonic() + timeout
-    while not (home.config() or {}).get("stack") == "compose":
+    while not ((cfg := home.config()) is not None and cfg.stack == "compose"):
         if time.monotonic() > deadline:
             raise SystemExit(f"no compose lab home in {home.root} after {timeout:.0f} s: did `lab init` run?")
         time.sleep(0.5)

@@ -21,39 +21,21 @@ import psutil
 from lab import __version__
 from lab.core.checks import check_port_base, check_seed, check_speed
 from lab.errors import ServiceError, StateError, UsageError
-from lab.core.home import DEFAULT_PORTS, MARKER_ENV, SERVICES, Clock, Home, choose_ports, url_env, write_json_atomic
+from lab.core.home import MARKER_ENV, Clock, Home, choose_ports, url_env, write_json_atomic
 from lab.core.journal import Journal
 from lab.scenario import answer_key
 from lab.scenario.run import read_overrides
+from lab.core.labconfig import DEFAULT_SPEED, STACKS, LabConfig
+# liveness lives in core (release refuses to act on a stopped lab without importing the stack);
+# its names stay importable from here for the CLI
+from lab.core.liveness import is_compose, lab_running, probe, require_config, supervisor_alive  # noqa: F401
+from lab.core.services import DEFAULT_PORTS, HEALTH_PATHS, SERVED, TABLE, heartbeat_fresh
 from lab.scenario.schema import Scenario, load_scenario, resolve
 
 UP_TIMEOUT_SECONDS = 900.0
 DOWN_TIMEOUT_SECONDS = 60.0
-#: Each HTTP service's health path (HTTP 200 = healthy).
-HEALTH_PATHS = {"mlflow": "/health", "prefect": "/api/health", "serving": "/readyz", "traffic": "/health"}
-#: Kinds of stack a home can belong to: `lab up`'s own supervisor, or docker compose.
-STACKS = ("embedded", "compose")
 #: The compose services' URLs on the compose network, unless ``$LAB_<SERVICE>_URL`` says otherwise.
-COMPOSE_URLS = {s: f"http://{s}:{DEFAULT_PORTS[s]}" for s in SERVICES}
-
-
-def is_compose(home: Home) -> bool:
-    """Whether the home belongs to a docker compose stack (made by `lab init --stack compose`)."""
-    return (home.config() or {}).get("stack") == "compose"
-
-
-def probe(home: Home, services: tuple[str, ...] = SERVICES, timeout: float = 1.5) -> dict[str, bool]:
-    """Which services answer their health URL."""
-    import httpx
-
-    out = {}
-    with httpx.Client(timeout=timeout) as client:
-        for name in services:
-            try:
-                out[name] = client.get(home.url(name) + HEALTH_PATHS[name]).status_code == 200
-            except httpx.HTTPError:
-                out[name] = False
-    return out
+COMPOSE_URLS = {s: f"http://{s}:{DEFAULT_PORTS[s]}" for s in SERVED}
 
 
 def shadow_status(home: Home, timeout: float = 3.0) -> dict[str, Any] | None:
@@ -73,33 +55,6 @@ def shadow_status(home: Home, timeout: float = 3.0) -> dict[str, Any] | None:
         return {"state": "unknown", "error": f"serving did not answer: {exc}"[:200]}
 
 
-def lab_running(home: Home) -> bool:
-    """Is the lab up? Embedded: its supervisor is alive. Compose (the containers are not
-    this process's to see): the stack's services answer their health URLs."""
-    if is_compose(home):
-        return any(probe(home).values())
-    return supervisor_alive(home) is not None
-
-
-def supervisor_alive(home: Home) -> int | None:
-    """The pid of this home's running supervisor, if any."""
-    state = home.run_state()
-    if not state:
-        return None
-    pid = state.get("supervisor_pid")
-    if not pid:
-        return None
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return None
-        if "lab.stack.supervisor" not in " ".join(proc.cmdline()):
-            return None
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-    return pid
-
-
 def lab_processes(home: Home) -> list[psutil.Process]:
     """Every live process started for this home (they carry PRODML_LAB_HOME)."""
     found = []
@@ -116,7 +71,7 @@ def lab_processes(home: Home) -> list[psutil.Process]:
 
 
 def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None, port_base: int | None,
-            stack: str = "embedded") -> tuple[Scenario, dict[str, Any]]:
+            stack: str = "embedded") -> tuple[Scenario, LabConfig]:
     """Validate everything, then write the home's config. No process is started.
 
     Every check comes before the first side effect: the stack kind, speed, seed and port
@@ -139,42 +94,42 @@ def prepare(home: Home, scenario_ref: str, seed: int | None, speed: float | None
     _check_home_writable(home)
     pid = supervisor_alive(home)
     if pid:
-        cfg = home.config() or {}
+        cfg = home.config()
         raise StateError(
-            f"a lab is already running in {home.root} (scenario {cfg.get('scenario')}, supervisor pid {pid})",
+            f"a lab is already running in {home.root} (scenario {cfg.scenario if cfg else None}, supervisor pid {pid})",
             hint="`lab status` shows it; `lab down` stops it; or use another --home",
         )
     previous = _previous_config(home, scenario, seed, stack)
     stray = lab_processes(home)  # left over from a supervisor that was killed: stopped once all is checked
     if stack == "compose":  # each service has its own container: its default port there
-        ports = dict((previous or {}).get("ports") or DEFAULT_PORTS)
+        ports = dict((previous.ports if previous else None) or DEFAULT_PORTS)
     else:
-        ports = choose_ports(port_base, (previous or {}).get("ports") if port_base is None else None,
+        ports = choose_ports(port_base, previous.ports if previous and port_base is None else None,
                              ours=_listening_ports(stray))  # the strays' ports are free once they are stopped
-    seed = previous["seed"] if previous else (seed if seed is not None else secrets.randbelow(10_000))
-    speed = speed if speed is not None else (previous or {}).get("speed", 60.0)
+    seed = previous.seed if previous else (seed if seed is not None else secrets.randbelow(10_000))
+    speed = speed if speed is not None else (previous.speed if previous else DEFAULT_SPEED)
     resolved, _ = resolve(scenario, seed)
     key = None if home.answer_key.exists() else answer_key.build(scenario, seed, read_overrides(home))
     header = None if home.journal.exists() else _header(scenario, seed)
-    config = {
-        **(previous or {}),  # keeps what the run learnt, e.g. that the registry is complete
+    config = LabConfig.model_validate({
+        **(previous.model_dump() if previous else {}),  # keeps what the run learnt, e.g. that the registry is complete
         "scenario": scenario.id,
         "scenario_file": str(load_scenario_path(scenario_ref)),
         "seed": seed,
-        "speed": speed,
+        "speed": float(speed),
         "ports": ports,
         "lab_version": __version__,
-        "created": (previous or {}).get("created") or datetime.now(timezone.utc).isoformat(),
-    }
-    if stack == "compose":
-        config["stack"] = "compose"
-        config["urls"] = {s: (os.environ.get(url_env(s)) or COMPOSE_URLS[s]).rstrip("/") for s in SERVICES}
+        "created": (previous.created if previous else None) or datetime.now(timezone.utc).isoformat(),
+        "stack": stack,
+        "urls": ({s: (os.environ.get(url_env(s)) or COMPOSE_URLS[s]).rstrip("/") for s in SERVED}
+                 if stack == "compose" else {}),
+    })
 
     # ---- act
     home.ensure_writable()
     if stray:
         _terminate(stray)
-    write_json_atomic(home.lab_json, config)
+    home.write_config(config)
     if key is not None:
         answer_key.write(home, key)
     if header is not None:
@@ -195,24 +150,26 @@ def _check_home_writable(home: Home) -> None:
                          hint="choose another directory with --home DIR or $LAB_HOME")
 
 
-def _previous_config(home: Home, scenario: Scenario, seed: int | None, stack: str) -> dict[str, Any] | None:
+def _previous_config(home: Home, scenario: Scenario, seed: int | None, stack: str) -> LabConfig | None:
     """The home's config from an earlier run, checked to be the same run (scenario, seed, stack)."""
     if not home.lab_json.exists():
         return None
-    previous = home.config() or {}
-    if previous.get("scenario") != scenario.id:
+    previous = home.config()
+    if previous is None:
+        return None
+    if previous.scenario != scenario.id:
         raise StateError(
-            f"{home.root} holds scenario {previous.get('scenario')!r}, not {scenario.id!r}",
+            f"{home.root} holds scenario {previous.scenario!r}, not {scenario.id!r}",
             hint="use another --home, or delete that directory to start over",
         )
-    if seed is not None and seed != previous.get("seed"):
+    if seed is not None and seed != previous.seed:
         raise StateError(
-            f"{home.root} was started with seed {previous.get('seed')}, not {seed}",
+            f"{home.root} was started with seed {previous.seed}, not {seed}",
             hint="omit --seed to continue that run, or use another --home",
         )
-    if previous.get("stack", "embedded") != stack:
+    if previous.stack != stack:
         raise StateError(
-            f"{home.root} belongs to a {previous.get('stack', 'embedded')} stack, not {stack}",
+            f"{home.root} belongs to a {previous.stack} stack, not {stack}",
             hint="a compose lab is started with `docker compose up`; or use another --home",
         )
     return previous
@@ -340,45 +297,37 @@ def down(home: Home) -> dict[str, Any]:
     return {"was_running": was_running, "stray_processes_killed": killed}
 
 
-def require_config(home: Home) -> dict[str, Any]:
-    cfg = home.config()
-    if not cfg:
-        raise StateError(f"no lab in {home.root}", hint="start one with `lab up SCENARIO` (or pass --home DIR)")
-    return cfg
-
-
 def services_status(home: Home, probe: bool = True) -> dict[str, dict[str, Any]]:
+    """Each long-running service of the table (jobs left out): URL, health, status, pid, restarts.
+
+    An HTTP service is healthy when its health path answers 200; a heartbeat worker while
+    its file is fresh (its URL: its flow runs in Prefect's UI)."""
     import httpx
 
     state = home.run_state() or {}
     running = lab_running(home)
     out = {}
-    health_paths = HEALTH_PATHS
     with httpx.Client(timeout=1.5) as client:
-        for name in SERVICES:
-            url = home.url(name)
-            entry = (state.get("services") or {}).get(name, {})
+        for spec in TABLE:
+            if spec.kind == "job":
+                continue
+            entry = (state.get("services") or {}).get(spec.name, {})
             healthy = False
-            if running and probe:
-                try:
-                    healthy = client.get(url + health_paths[name]).status_code == 200
-                except httpx.HTTPError:
-                    healthy = False
-            out[name] = {
+            if spec.kind == "http":
+                url = home.url(spec.name)
+                if running and probe:
+                    try:
+                        healthy = client.get(url + HEALTH_PATHS[spec.name]).status_code == 200
+                    except httpx.HTTPError:
+                        healthy = False
+            else:
+                url = home.url("prefect") + "/runs"
+                healthy = running and heartbeat_fresh(home.root / spec.health)
+            out[spec.name] = {
                 "url": url,
                 "healthy": healthy,
                 "status": entry.get("status", "stopped") if running else "stopped",
                 "pid": entry.get("pid") if running else None,
                 "restarts": entry.get("restarts", 0),
             }
-    for name, beat in (("timeline", "timeline"), ("monitor", "monitoring")):
-        hb = home.root / beat / "heartbeat"
-        entry = (state.get("services") or {}).get(name, {})
-        out[name] = {
-            "url": home.url("prefect") + "/runs",
-            "healthy": running and hb.exists() and time.time() - hb.stat().st_mtime < 10,
-            "status": entry.get("status", "stopped") if running else "stopped",
-            "pid": entry.get("pid") if running else None,
-            "restarts": entry.get("restarts", 0),
-        }
     return out

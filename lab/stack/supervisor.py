@@ -29,6 +29,7 @@ import httpx
 import psutil
 
 from lab import __version__
+from lab.core import services
 from lab.core.home import MARKER_ENV, Clock, Home, resolve_home, write_json_atomic
 from lab.core.journal import Journal
 from lab.scenario.run import effective_scenario
@@ -36,7 +37,6 @@ from lab.scenario.run import effective_scenario
 MAX_RESTARTS = 5
 POLL_SECONDS = 0.25
 STOP_GRACE_SECONDS = 15.0
-HEARTBEAT_SECONDS = 10.0
 ALIAS_POLL_SECONDS = 0.5
 
 
@@ -46,7 +46,7 @@ class Service:
     cmd: list[str]
     health_url: str | None  # None for a one-shot job (healthy = exited 0) or a heartbeat file
     needs: tuple[str, ...] = ()
-    heartbeat: Path | None = None  # healthy while this file was touched in the last HEARTBEAT_SECONDS
+    heartbeat: Path | None = None  # healthy while this file was touched lately (lab.core.services.heartbeat_fresh)
     skip: bool = False  # a job with nothing to do (e.g. the registry is already complete)
     startup_timeout: float = 240.0
     url: str | None = None
@@ -71,7 +71,7 @@ def _set_pdeathsig() -> None:
 
 
 def service_plan(home: Home) -> list[Service]:
-    """The services and their order.
+    """The services and their order, from the service table (lab.core.services).
 
     On a warm start (the registry already holds every version) training is skipped and
     serving starts at once, beside MLflow: the service waits for MLflow itself, so its
@@ -79,71 +79,50 @@ def service_plan(home: Home) -> list[Service]:
     the serving API before it sends anything.
     """
     cfg = home.config()
-    ports = cfg["ports"]
-    warm = bool(cfg.get("registered_versions"))
+    ports = cfg.ports
+    skipped = frozenset({"train"}) if cfg.registered_versions else frozenset()
+    needs = services.start_order(skipped)
     bindir = Path(sys.executable).parent
-    py = sys.executable
-    mlflow_db = home.mlflow / "mlflow.db"
-    return [
-        Service(
-            "mlflow",
-            [  # MLflow's app served in one process (`mlflow server` adds a ~290 MB CLI parent)
-                py, "-m", "lab.stack.mlflow_server",
-                "--backend-store-uri", f"sqlite:///{mlflow_db}",
-                "--artifacts-destination", str(home.mlflow / "artifacts"),
-                "--serve-artifacts",
-                "--host", "127.0.0.1", "--port", str(ports["mlflow"]),
-            ],
-            health_url=f"http://127.0.0.1:{ports['mlflow']}/health",
-            url=f"http://127.0.0.1:{ports['mlflow']}",
-        ),
-        Service(
-            "prefect",
-            [str(bindir / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(ports["prefect"]),
-             "--analytics-off", "--no-late-runs"],
-            health_url=f"http://127.0.0.1:{ports['prefect']}/api/health",
-            url=f"http://127.0.0.1:{ports['prefect']}",
-        ),
-        Service("train", [py, "-m", "lab.release.train", "--home", str(home.root)], None, needs=("mlflow",), job=True,
-                startup_timeout=600.0, skip=warm),
-        Service(
-            "serving",
-            [str(bindir / "bentoml"), "serve", "lab.serving.service:Screening",
-             "--host", "127.0.0.1", "--port", str(ports["serving"])],
-            health_url=f"http://127.0.0.1:{ports['serving']}/readyz",
-            needs=() if warm else ("train",),
-            url=f"http://127.0.0.1:{ports['serving']}",
-            startup_timeout=300.0,
-        ),
-        Service(
-            "traffic",
-            [py, "-m", "lab.world.traffic", "--home", str(home.root), "--port", str(ports["traffic"])],
-            health_url=f"http://127.0.0.1:{ports['traffic']}/health",
-            url=f"http://127.0.0.1:{ports['traffic']}",
-            startup_timeout=900.0,
-        ),
-        Service(
-            "timeline",
-            [py, "-m", "lab.world.timeline_runner", "--home", str(home.root)],
-            None,
-            needs=("prefect",),
-            heartbeat=home.root / "timeline" / "heartbeat",
-            startup_timeout=180.0,
-        ),
-        Service(
-            "monitor",
-            [py, "-m", "lab.monitoring.runner", "--home", str(home.root)],
-            None,
-            needs=("prefect",),
-            heartbeat=home.root / "monitoring" / "heartbeat",
-            startup_timeout=240.0,
-        ),
-    ]
+    plan = []
+    for spec in services.TABLE:
+        cmd = services.command_head(spec, python=sys.executable, bindir=bindir)
+        if spec.takes_home:
+            cmd += ["--home", str(home.root)]
+        cmd += _arguments(spec.name, home, ports)
+        url = f"http://127.0.0.1:{ports[spec.name]}" if spec.port is not None else None
+        plan.append(Service(
+            spec.name, cmd,
+            health_url=url + spec.health if spec.kind == "http" else None,
+            needs=needs[spec.name],
+            heartbeat=services.heartbeat_path(home.root, spec.name) if spec.kind == "heartbeat" else None,
+            skip=spec.name in skipped,
+            startup_timeout=spec.startup_timeout,
+            url=url,
+            job=spec.kind == "job",
+        ))
+    return plan
+
+
+def _arguments(name: str, home: Home, ports: dict[str, int]) -> list[str]:
+    """What follows a service's program, entry and ``--home`` under ``lab up``: local stores, host, port."""
+    if name == "mlflow":
+        return [
+            "--backend-store-uri", f"sqlite:///{home.mlflow / 'mlflow.db'}",
+            "--artifacts-destination", str(home.mlflow / "artifacts"),
+            "--serve-artifacts",
+            "--host", "127.0.0.1", "--port", str(ports["mlflow"]),
+        ]
+    if name == "prefect":
+        return ["--host", "127.0.0.1", "--port", str(ports["prefect"]), "--analytics-off", "--no-late-runs"]
+    if name == "serving":
+        return ["--host", "127.0.0.1", "--port", str(ports["serving"])]
+    if name == "traffic":
+        return ["--port", str(ports["traffic"])]
+    return []
 
 
 def service_env(home: Home) -> dict[str, str]:
-    cfg = home.config()
-    ports = cfg["ports"]
+    ports = home.config().ports
     env = dict(os.environ)
     env.update(
         {
@@ -242,10 +221,7 @@ class Supervisor:
 
     def healthy(self, s: Service) -> bool:
         if s.heartbeat is not None:
-            try:
-                return time.time() - s.heartbeat.stat().st_mtime < HEARTBEAT_SECONDS
-            except FileNotFoundError:
-                return False
+            return services.heartbeat_fresh(s.heartbeat)
         try:
             r = self.http.get(s.health_url)
         except httpx.HTTPError:
@@ -343,7 +319,7 @@ class Supervisor:
             self.status = "running"
             # scenario time runs only while the lab is up, and stops at the scenario's last day
             scenario, _ = effective_scenario(self.home)
-            self.clock.start(self.home.config()["speed"], end=scenario.timeline.days)
+            self.clock.start(self.home.config().speed, end=scenario.timeline.days)
             self.journal.append(
                 "lab.up",
                 {name: round(s.healthy_at - s.started_at, 2) for name, s in ((s.name, s) for s in self.services)},
@@ -355,11 +331,7 @@ class Supervisor:
 
     def on_job_done(self, s: Service) -> None:
         if s.name == "train":
-            from lab.core.home import write_json_atomic as _write
-
-            cfg = self.home.config()
-            cfg["registered_versions"] = True
-            _write(self.home.lab_json, cfg)
+            self.home.write_config(self.home.config().model_copy(update={"registered_versions": True}))
 
     def watch_aliases(self) -> None:
         """Journal alias moves, whoever made them (see lab.release.audit)."""

@@ -109,7 +109,7 @@ def check_injectable(home: Home, event: str | None) -> None:
     if not cfg:
         raise StateError(f"no lab in {home.root}", hint="start one with `lab up SCENARIO` (or pass --home DIR)")
     if event is not None:
-        check_event_name(event, Path(cfg.get("scenario_file") or ""), str(cfg.get("scenario")))
+        check_event_name(event, Path(cfg.scenario_file or ""), str(cfg.scenario))
         if event in fired_events(home):
             raise UsageError(f"event {event!r} has already fired")
 

@@ -18,6 +18,7 @@ import math
 import sys
 from collections.abc import Collection
 
+from lab.core.services import heartbeat_path
 from lab.core.worker import start_heartbeat, stop_on_signals
 from lab.core.home import Clock, Home, resolve_home
 from lab.core.journal import Journal
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     home = Home(resolve_home(args.home))
     stop = stop_on_signals()
-    start_heartbeat(home.root / "timeline" / "heartbeat", stop)  # health for the supervisor
+    start_heartbeat(heartbeat_path(home.root, "timeline"), stop)  # health for the supervisor
 
     from prefect import flow, task
 
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = home.config()
     if not any(True for _ in Journal(home.journal).entries("scenario.ended")):
-        timeline(cfg["scenario"], int(cfg["seed"]))
+        timeline(cfg.scenario, cfg.seed)
     stop.wait()  # the scenario is over: stay up (healthy) until the lab stops
     return 0
 
