@@ -130,9 +130,9 @@ def test_once_everything_is_checked_leftovers_are_stopped_and_their_ports_reused
     _, cfg = stack.prepare(home, "hiring-data-drift", 1, 10.0, 0)
     leftover = spawn(marker=home.root, listen=0)
     ports = {s: free_port() for s in SERVICES} | {"mlflow": leftover.port}
-    write_json_atomic(home.lab_json, {**cfg, "ports": ports})
+    write_json_atomic(home.lab_json, {**cfg.model_dump(mode="json"), "ports": ports})
     _, again = stack.prepare(home, "hiring-data-drift", None, None, None)
-    assert again["ports"] == ports
+    assert again.ports == ports
     assert leftover.wait(timeout=30) is not None  # stopped by prepare
 
 
