@@ -24,7 +24,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from sklearn import metrics as skm
 
 from lab.monitoring.config import LOWER_IS_BETTER, Metric, PerformanceSpec
 
@@ -51,6 +50,8 @@ def metric_value(
     >>> metric_value("roc_auc", [0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9])
     0.75
     """
+    from sklearn import metrics as skm  # here, not at the top: a cached replay never calls it
+
     y = np.asarray(y_true, dtype=float)
     s = np.asarray(y_score, dtype=float)
     keep = ~np.isnan(y)
