@@ -143,3 +143,71 @@ def test_windows_cover_methods_and_both_outcomes(runs) -> None:
     assert dataset[True] >= 20 and dataset[False] >= 20, dataset
     predicted = Counter(fast.prediction.drifted for _, fast, _ in runs if fast.prediction)
     assert predicted[True] >= 10 and predicted[False] >= 10, predicted
+
+
+def test_the_written_down_registry_is_evidentlys() -> None:
+    from lab.monitoring import METHODS
+    from lab.monitoring.methods import registry_methods
+
+    ours = {m.name: (m.display_name, m.evidently_types, m.default_threshold) for m in METHODS.values()}
+    assert ours == registry_methods()
+
+
+def test_copied_stattests_and_default_choice_are_evidentlys_bit_for_bit() -> None:
+    """Each copy in lab.monitoring.stattests gives Evidently's exact score and flag, and the
+    default choice Evidently's, on numeric, few-valued, categorical and binary columns."""
+    from evidently.legacy.calculations.stattests.registry import get_stattest
+    from evidently.legacy.core import ColumnType
+
+    from lab.monitoring.methods import stattest
+    from lab.monitoring.stattests import TESTS, default_method
+
+    rng = np.random.default_rng([SEED, 99])
+    cases = []
+    for n_ref in (300, 1500):
+        for shift in (0.0, 0.3):
+            cases += [
+                ("num", pd.Series(rng.normal(0, 1, n_ref)), pd.Series(rng.normal(shift, 1, 400))),
+                ("num", pd.Series(rng.integers(0, 4, n_ref).astype(float)), pd.Series(rng.integers(0, 4, 400) + shift)),
+                ("cat", pd.Series(rng.choice(list("abcd"), n_ref)), pd.Series(rng.choice(list("abcde"), 400))),
+                ("cat", pd.Series(rng.integers(0, 2, n_ref)), pd.Series((rng.random(400) < 0.5 + shift).astype(int))),
+            ]
+    cases.append(("cat", pd.Series(["x"] * 50), pd.Series(["x"] * 30)))  # z's one-value shortcut
+    checked = 0
+    for kind, ref, cur in cases:
+        assert default_method(ref, cur, kind) == get_stattest(ref, cur, ColumnType(kind), None).name
+        for name, ours in TESTS.items():
+            if kind not in METHODS_TYPES[name] or (name == "z" and pd.concat([ref, cur]).nunique() > 2):
+                continue
+            for threshold in (0.05, 0.1):
+                theirs = stattest(name)(ref, cur, ColumnType(kind), threshold)
+                score, drifted = ours(ref, cur, kind, threshold)
+                same = score == theirs.drift_score or (np.isnan(score) and np.isnan(theirs.drift_score))  # nan: both
+                assert same and drifted == theirs.drifted, (name, kind, score, theirs)
+                checked += 1
+    assert checked >= 60
+
+
+METHODS_TYPES = {"ks": ("num",), "wasserstein": ("num",), "psi": ("num", "cat"), "jensenshannon": ("num", "cat"),
+                 "chisquare": ("cat",), "z": ("cat",)}
+
+
+def test_the_fast_path_does_not_import_evidently() -> None:
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import numpy as np
+from lab.scenario.generators.hiring import HiringGenerator
+from lab.monitoring import load_monitoring_config, resolve, window_drift
+gen = HiringGenerator()
+kinds = {f.name: f.kind for f in gen.features}
+ref, cur = gen.sample(np.random.default_rng(0), 1500), gen.sample(np.random.default_rng(1), 500)
+resolved = resolve(load_monitoring_config("data_drift: {columns: {referral: {method: z}}}"), ref, kinds)
+window_drift(ref, cur, resolved)
+print(sorted(m for m in ("evidently", "sklearn") if m in sys.modules))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -188,7 +188,8 @@ def grade(
     from lab.grading.grade import grade as run_grade
 
     ev = load_evidence(evidence, work_dir=work)
-    report = run_grade(ev, sub)
+    # a lab home's cache keeps the hidden streams and replays (as `lab submit`'s); none without a home
+    report = run_grade(ev, sub, drift_cache=h.root / "cache" / "drift" if h.lab_json.exists() else None)
     to_stdout = json_out is not None and str(json_out) == "-"
     _show(report, to_stdout)
     written = _outputs(report, None, json_out, html_out, gradescope_out, junit_out)

@@ -34,6 +34,9 @@ def shadow_start(
     Journals the start when the alias moves, then waits for the shadow to warm up.
     Running it again with the same options moves nothing and only waits again.
     """
+    from lab.release.options import check_shadow_options
+
+    check_shadow_options(percent, fault, timeout)  # before any heavy import, and before looking for a lab
     # heavy: keep off the start-up path
     from lab.release import actions as release
 

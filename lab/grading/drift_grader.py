@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,15 +186,50 @@ def scaled_total(raw: float, best_baseline: float) -> float:
     return floor + (100 - floor) * (raw - b) / (TOP_RAW - b)
 
 
-def _evaluate(text: str, scenario: Scenario, seed: int, suite: SuiteSpec) -> EvaluationResult:
+def _evaluate(text: str, scenario: Scenario, seed: int, suite: SuiteSpec,
+              cache_dir: Path | None = None) -> EvaluationResult:
+    """The replay of config ``text``: from this process's memory, else from ``cache_dir``
+    (``drift-result-<key>.json``, keyed by the config's digest, the scenario, the seed, the
+    suite, the rate, the lab's version and :data:`_CACHE_VERSION`), else replayed (streams
+    cached there too) and written."""
+    from lab import __version__
+
     key = (hashlib.sha256(text.encode()).hexdigest(), scenario.model_dump_json(), seed, suite,
            live_rows_per_day(scenario))
-    if key not in _CACHE:
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
+    if key in _CACHE:
+        return _CACHE[key]
+    path = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(json.dumps([_CACHE_VERSION, __version__, key[0], key[1], seed, repr(suite),
+                                            key[4]]).encode()).hexdigest()[:32]
+        path = Path(cache_dir) / f"drift-result-{digest}.json"
+    result = _load_result(path)
+    if result is None:
         # a one-line text ending .yaml would be read as a path: keep it text
-        _CACHE[key] = evaluate(text if "\n" in text else text + "\n", scenario, seed, suite=suite)
-    return _CACHE[key]
+        result = evaluate(text if "\n" in text else text + "\n", scenario, seed, suite=suite, cache_dir=cache_dir)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(result.model_dump_json(), encoding="utf-8")
+            tmp.replace(path)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = result
+    return result
+
+
+def _load_result(path: Path | None) -> EvaluationResult | None:
+    """A cached replay, or None when there is none or it is damaged (then it is replayed and rewritten)."""
+    from pydantic import ValidationError
+
+    from lab.monitoring.results import EvaluationResult
+
+    if path is None or not path.is_file():
+        return None
+    try:
+        return EvaluationResult.model_validate_json(path.read_bytes())
+    except (OSError, ValueError, ValidationError):
+        return None
 
 
 def baseline_key(scenario_id: str) -> str:
@@ -245,7 +281,7 @@ def baseline_scores(scenario: Scenario, seed: int, suite: SuiteSpec,
         except (OSError, ValueError, KeyError, TypeError):
             out = None  # a damaged cache file is replayed again
     if out is None:
-        out = {name: raw_score(_evaluate(baseline_config(name, scenario), scenario, seed, suite))
+        out = {name: raw_score(_evaluate(baseline_config(name, scenario), scenario, seed, suite, cache_dir))
                for name in BASELINE_NAMES}
     if path is not None and not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -271,8 +307,8 @@ def grade_drift_thresholds(evidence: Evidence, submission: Submission | None, *,
                            cache_dir: Path | None = None) -> list[Item]:
     """Replay the submitted monitoring.yaml over the hidden suite; max points sum to 100.
 
-    ``cache_dir`` keeps the reference baselines' replays between runs (one JSON file per
-    scenario, grading seed and suite).
+    ``cache_dir`` keeps, between runs, the hidden streams (per scenario, grading seed and
+    suite), the config's replay (per config digest too) and the reference baselines' replays.
     """
     text = submission.text(MONITORING) if submission else None
     if text is None:
@@ -282,7 +318,7 @@ def grade_drift_thresholds(evidence: Evidence, submission: Submission | None, *,
     suite = suite or grading_suite()
     seed = grading_seed(evidence.seed, evidence.scenario.id)
     try:
-        result = _evaluate(text, evidence.scenario, seed, suite)
+        result = _evaluate(text, evidence.scenario, seed, suite, cache_dir)
     except ConfigError as exc:
         problems = "; ".join(str(p) for p in exc.problems)
         return _zero("monitoring.yaml could not be used (see drift.detect.data for every problem).",

@@ -96,6 +96,7 @@ from lab.monitoring.suite import (
     SIGNALS,
     Replay,
     SuiteSpec,
+    _scenario,
     _suite,
     clear_cache,
     column_kinds,
@@ -115,6 +116,7 @@ def evaluate(
     *,
     suite: SuiteSpec | None = None,
     rows_per_day: int | None = None,
+    cache_dir: Path | None = None,
 ) -> EvaluationResult:
     """Replay ``config`` over the suite of ``scenario`` and ``seed``; see the module docstring.
 
@@ -122,17 +124,21 @@ def evaluate(
     a :class:`Scenario` or an id or path (resolved with ``seed`` either way). Raises
     :class:`ConfigError` when the config does not fit the scenario. ``rows_per_day`` is
     the replay's rate; by default the live rate (:func:`live_rows_per_day`), so a window
-    of N rows spans the same scenario days as in the live monitor.
+    of N rows spans the same scenario days as in the live monitor. ``cache_dir`` keeps the
+    streams and the champion's scores on disk between processes
+    (:func:`lab.monitoring.stream_cache.suite_inputs`).
     """
+    from lab.monitoring.stream_cache import suite_inputs
+
     spec = suite or SuiteSpec()
     config = validate_config(config, scenario, seed)
-    replay = replay_inputs(scenario, seed)
-    sc = replay.scenario
-    resolved = resolve(config, replay.reference, replay.kinds)
+    sc = _scenario(scenario, seed)
     size = config.window.size if config.window else DEFAULT_WINDOW_SIZE
     rpd = int(rows_per_day) if rows_per_day is not None else live_rows_per_day(sc)
     if rpd < 1:
         raise ValueError(f"rows_per_day must be at least 1, got {rows_per_day!r}")
+    reference, kinds, suite_episodes = suite_inputs(sc, int(seed), size, spec, rpd, cache_dir)
+    resolved = resolve(config, reference, kinds)
     delay_days = sc.timeline.label_delay_days
     lag = label_lag_windows(delay_days, rpd, size)
     max_delay = max_delay_windows(delay_days, rpd, size, spec.grace_days)
@@ -140,14 +146,13 @@ def evaluate(
     reference_value = None
     if resolved.performance is not None:
         reference_value = metric_value(
-            resolved.performance.metric, replay.reference[LABEL].to_numpy(), replay.reference[PREDICTION].to_numpy(),
-            threshold,
+            resolved.performance.metric, reference[LABEL].to_numpy(), reference[PREDICTION].to_numpy(), threshold,
         )
     counts = {name: 0 for name in resolved.columns} | {f"\0{s}": 0 for s in SIGNALS}
     with _one_blas_thread():
         episodes = [
-            _replay_episode(ep, replay.reference, resolved, size, lag, rpd, reference_value, counts, threshold)
-            for ep in _suite(replay, size, spec, rpd)
+            _replay_episode(ep, reference, resolved, size, lag, rpd, reference_value, counts, threshold)
+            for ep in suite_episodes
         ]
     windows = sum(e.no_drift_windows for e in episodes)
     rates = {name: (counts[name] / windows if windows else 0.0) for name in resolved.columns}
@@ -169,7 +174,7 @@ def evaluate(
         max_delay_windows=max_delay,
         max_delay_days=round((max_delay + 1) * size / rpd, 6),
         consecutive_windows=resolved.alerting.consecutive_windows,
-        reference_rows=len(replay.reference),
+        reference_rows=len(reference),
         monitored=_monitored(resolved, reference_value),
         summaries=summaries,
         baselines=_baselines(size, rpd),

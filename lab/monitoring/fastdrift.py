@@ -28,11 +28,9 @@ import math
 import warnings
 
 import pandas as pd
-from evidently.legacy.core import ColumnType
-
 from lab.core.frozen import Frozen
 from lab.monitoring.pinning import ResolvedColumn, ResolvedConfig
-from lab.monitoring.methods import ColumnKind, Direction, finite, stattest
+from lab.monitoring.methods import ColumnKind, Direction, fast_stattest, finite, stattest
 
 
 class ColumnDrift(Frozen):
@@ -66,9 +64,6 @@ class WindowResult(Frozen):
         return out
 
 
-_COLUMN_TYPE = {"num": ColumnType.Numerical, "cat": ColumnType.Categorical}
-
-
 def _column_drift(pin: ResolvedColumn, score: float, drifted: bool) -> ColumnDrift:
     # every field comes typed from a validated pin or is converted here: skip re-validation
     return ColumnDrift.model_construct(
@@ -83,13 +78,14 @@ def _column_drift(pin: ResolvedColumn, score: float, drifted: bool) -> ColumnDri
 
 
 def column_drift(reference: pd.Series, current: pd.Series, pin: ResolvedColumn) -> ColumnDrift:
-    """One column's test, exactly as Evidently's Report runs it."""
+    """One column's test, exactly as Evidently's Report runs it (Evidently's code for the common
+    tests copied in :mod:`lab.monitoring.stattests`, so the fast path does not import Evidently)."""
     ref, cur = finite(reference), finite(current)
     if ref.empty or cur.empty:
         side = "reference" if ref.empty else "current"
         raise ValueError(f"column {pin.column!r} has no finite values in the {side} data")
-    result = stattest(pin.method)(ref, cur, _COLUMN_TYPE[pin.evidently_type], pin.threshold)
-    return _column_drift(pin, result.drift_score, result.drifted)
+    score, drifted = fast_stattest(pin.method)(ref, cur, pin.evidently_type, pin.threshold)
+    return _column_drift(pin, score, drifted)
 
 
 def _summarise(

@@ -1,7 +1,9 @@
 """Evidently's drift methods, with the direction each score is read in.
 
-Every name here is an Evidently (0.7) stattest name, taken from Evidently's own
-registry at import time; we add only what the registry does not say: whether the
+Every name here is an Evidently (0.7) stattest name, with its display name, column types
+and default threshold as Evidently's registry has them (:data:`_REGISTRY`, written down
+so that checking a config does not import Evidently, ~10 s; ``tests/test_fastdrift_parity.py``
+keeps it equal to the registry); we add what the registry does not say: whether the
 score is a p-value (drift when *below* the threshold) or a distance (drift when
 *above*), the exact comparison Evidently uses, and whether the test is reproducible.
 
@@ -20,17 +22,27 @@ is tested as Evidently's categorical type, so ``z`` and ``chisquare`` apply to i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from evidently.legacy.calculations.stattests import registry as _registry
-from evidently.legacy.calculations.stattests.registry import StatTest, get_stattest
-from evidently.legacy.core import ColumnType
 
 ColumnKind = Literal["numeric", "categorical", "binary"]
 Direction = Literal["p_value", "distance"]
 EvidentlyType = Literal["num", "cat"]
+
+class _Evidently:
+    """Evidently's installed version (``EVIDENTLY.__version__``), read from its metadata, not by importing it."""
+
+    @property
+    def __version__(self) -> str:
+        from importlib.metadata import version
+
+        return version("evidently")
+
+
+EVIDENTLY = _Evidently()
 
 KINDS: tuple[ColumnKind, ...] = ("numeric", "categorical", "binary")
 _EVIDENTLY_TYPE: dict[str, EvidentlyType] = {"numeric": "num", "categorical": "cat", "binary": "cat"}
@@ -92,26 +104,57 @@ class MethodInfo:
         }[self.comparison]
 
 
+# Evidently's registry (0.7.23), numerical/categorical tests only: (name, display name, types, default threshold).
+_REGISTRY: tuple[tuple[str, str, str, float], ...] = (
+    ("anderson", "Anderson-Darling", "num", 0.1),
+    ("chisquare", "chi-square p_value", "cat", 0.05),
+    ("cramer_von_mises", "Cramer-von Mises", "num", 0.1),
+    ("ed", "Energy-distance", "num", 0.1),
+    ("empirical_mmd", "empirical_mmd", "num", 0.1),
+    ("es", "Epps-Singleton", "num", 0.05),
+    ("fisher_exact", "Fisher's Exact test", "cat", 0.1),
+    ("g_test", "g_test", "cat", 0.1),
+    ("hellinger", "Hellinger distance", "cat num", 0.1),
+    ("jensenshannon", "Jensen-Shannon distance", "cat num", 0.1),
+    ("kl_div", "Kullback-Leibler divergence", "cat num", 0.1),
+    ("ks", "K-S p_value", "num", 0.05),
+    ("mannw", "Mann-Whitney U-rank test", "num", 0.05),
+    ("psi", "PSI", "cat num", 0.1),
+    ("t_test", "t_test", "num", 0.05),
+    ("TVD", "Total-Variation-Distance", "cat", 0.1),
+    ("wasserstein", "Wasserstein distance (normed)", "num", 0.1),
+    ("z", "Z-test p_value", "cat", 0.05),
+)
+
+
 def _build() -> dict[str, MethodInfo]:
     out: dict[str, MethodInfo] = {}
-    for name, by_type in _registry._registered_stat_tests.items():
-        types = frozenset(t.value for t in by_type if t.value in ("num", "cat"))
-        if not types:
-            continue  # text-only tests: the lab has no text columns
-        if name not in _SCORE:
-            raise RuntimeError(f"Evidently stattest {name!r} has no known score direction; add it to _SCORE")
-        st = next(iter(by_type.values()))
+    for name, display_name, types, default_threshold in _REGISTRY:
         direction, comparison = _SCORE[name]
         out[name] = MethodInfo(
             name=name,
-            display_name=st.display_name,
-            evidently_types=types,  # type: ignore[arg-type]
+            display_name=display_name,
+            evidently_types=frozenset(types.split()),  # type: ignore[arg-type]
             direction=direction,
             comparison=comparison,
-            default_threshold=float(st.default_threshold),
+            default_threshold=default_threshold,
             deterministic=name not in _NONDETERMINISTIC,
         )
     return dict(sorted(out.items(), key=lambda kv: kv[0].lower()))
+
+
+def registry_methods() -> dict[str, tuple[str, frozenset[str], float]]:
+    """What Evidently's own registry says (imports Evidently): ``{name: (display name, types,
+    default threshold)}`` for its numerical and categorical tests; tests compare it with :data:`METHODS`."""
+    from evidently.legacy.calculations.stattests import registry
+
+    out = {}
+    for name, by_type in registry._registered_stat_tests.items():
+        types = frozenset(t.value for t in by_type if t.value in ("num", "cat"))
+        if types:
+            st = next(iter(by_type.values()))
+            out[name] = (st.display_name, types, float(st.default_threshold))
+    return out
 
 
 METHODS: dict[str, MethodInfo] = _build()
@@ -130,13 +173,16 @@ def methods_for(kind: ColumnKind) -> list[str]:
     return [m.name for m in METHODS.values() if m.applies_to(kind)]
 
 
-def stattest(name: str) -> StatTest:
+def stattest(name: str) -> Any:
     """Evidently's StatTest object for ``name`` (whatever the column type).
 
     Evidently's own default selection gives ``chisquare`` or ``z`` to a numerical
     column with few values, though neither is registered for numerical columns by
     name; passing the object, not the name, lets a pinned default run as Evidently ran it.
+    Imports Evidently (~10 s): the fast path uses :func:`fast_stattest`.
     """
+    from evidently.legacy.calculations.stattests import registry as _registry
+
     by_type = _registry._registered_stat_tests.get(name)
     if not by_type:
         raise ValueError(f"unknown Evidently stattest {name!r}; known: {', '.join(METHODS)}")
@@ -173,6 +219,26 @@ def evidently_default(reference: pd.Series, kind: ColumnKind, current: pd.Series
     >>> evidently_default(pd.Series(["a", "b"] * 10), "categorical")
     'z'
     """
+    from lab.monitoring.stattests import default_method
+
     ref = finite(reference)
     cur = finite(current) if current is not None else ref.iloc[:0]
-    return get_stattest(ref, cur, ColumnType(evidently_type(kind)), None).name
+    return default_method(ref, cur, evidently_type(kind))
+
+
+def fast_stattest(name: str) -> Callable[[pd.Series, pd.Series, EvidentlyType, float], tuple[float, bool]]:
+    """``(reference, current, evidently_type, threshold) -> (score, drifted)`` for ``name``, as Evidently
+    computes it: a copy of Evidently's code for the common tests (:mod:`lab.monitoring.stattests`,
+    no Evidently import), else Evidently's own StatTest."""
+    from lab.monitoring.stattests import TESTS
+
+    if name in TESTS:
+        return TESTS[name]
+    st = stattest(name)
+    from evidently.legacy.core import ColumnType
+
+    def run(reference: pd.Series, current: pd.Series, kind: EvidentlyType, threshold: float) -> tuple[float, bool]:
+        result = st(reference, current, ColumnType(kind), threshold)
+        return result.drift_score, result.drifted
+
+    return run

@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn import metrics as skm
 
 from lab.core.frozen import Frozen
 from lab.monitoring.config_schema import LOWER_IS_BETTER, Metric, PerformanceSpec
@@ -49,6 +48,8 @@ def metric_value(
     >>> metric_value("roc_auc", [0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9])
     0.75
     """
+    from sklearn import metrics as skm  # here, not at the top: a cached replay never calls it
+
     y = np.asarray(y_true, dtype=float)
     s = np.asarray(y_score, dtype=float)
     keep = ~np.isnan(y)

@@ -95,7 +95,7 @@ def resolve(
     configured or present in the reference. Raises :class:`ConfigError` when the config
     names columns or methods that do not fit ``column_kinds``.
     """
-    import evidently
+    from lab.monitoring.methods import EVIDENTLY as evidently  # its version, without importing it
 
     problems = semantic_problems(config.model_dump(exclude_unset=True), dict(column_kinds))
     if problems:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from lab.release.audit import request_alias_move
+from lab.release.options import check_shadow_options
 from lab.errors import InProgressError, ServiceError, StateError, UsageError
 from lab.core.aliases import alias_versions
 from lab.core.home import Clock, Home
@@ -23,7 +24,7 @@ from lab.core.liveness import lab_running, require_config
 from lab.release.registry import aliases, delete_model_tag, model_tags, model_versions, set_model_tag
 from lab.scenario.run import effective_scenario
 from lab.serving.requestlog import merged
-from lab.serving.shadow_state import (CRASH_LOOP_CRASHES, CRASH_LOOP_WINDOW_SECONDS, FAULT_HELP, parse_fault,
+from lab.serving.shadow_state import (CRASH_LOOP_CRASHES, CRASH_LOOP_WINDOW_SECONDS,
                                       shadow_counts)
 
 SWITCH_TIMEOUT_SECONDS = 30.0
@@ -125,15 +126,8 @@ def shadow_start(ctx: Ctx, version: int, percent: float = 100.0, fault: str | No
     nothing is journaled; the command only waits again. A changed share or fault is
     set and journaled without moving the alias.
     """
-    if not 0 < percent <= 100:
-        raise UsageError(f"--percent {percent} is outside (0, 100]")
-    if not timeout > 0:
-        raise UsageError(f"--timeout {timeout} must be more than 0 seconds")
+    check_shadow_options(percent, fault, timeout)
     percent = float(f"{percent:g}")  # as the registry tag keeps it, and serving reads it back
-    try:
-        parse_fault(fault)
-    except ValueError:
-        raise UsageError(f"--fault {fault!r} is not one of: {FAULT_HELP}") from None
     current = aliases(ctx.mlflow, ctx.model)
     if current.get("champion") == version:
         raise UsageError(f"v{version} is the champion already: shadow another version")

@@ -1,0 +1,127 @@
+"""How long `lab grade --evidence` takes as a whole process, cold and warm, and where the time goes.
+
+    .venv/bin/python bench/bench_grade.py [--runs 3] [--scenario hiring-data-drift]
+
+Plants a lab home and an evidence bundle the way the grading tests do
+(:func:`tests.grading_evidence.build_home`, then the real collector), and the planted
+``expert`` submission of ``tests/test_grading_report.py`` (a tuned monitoring.yaml, so
+the drift grader replays it over the full hidden suite). Then, each the median of
+``--runs`` fresh processes:
+
+(a) cold: ``lab grade --evidence BUNDLE SUB --home HOME`` with the home's grading cache
+    (``HOME/cache``) emptied before every run;
+(b) warm: the same with the cache filled by a previous run (what a second ``lab submit``
+    of the same scenario meets);
+(c) ``python -c "import lab.cli"`` and ``lab --help``;
+(d) import against grading time: one cold and one warm run under ``python -X importtime``,
+    the cumulative import time of the top-level packages and the five heaviest of
+    pandas, scikit-learn, scipy, Evidently, MLflow, ... that were imported.
+
+Figures depend on the machine's load (printed): compare runs made side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+HEAVY = ("mlflow", "pandas", "sklearn", "evidently", "bentoml", "prefect", "scipy", "matplotlib", "plotly",
+         "statsmodels", "nltk", "numpy", "pydantic", "rich", "typer")
+
+
+def plant(tmp: Path, scenario: str) -> tuple[Path, Path, Path]:
+    """A lab home, its evidence bundle and the ``expert`` submission, as the grading tests build them."""
+    from lab.evidence.collect import collect_evidence
+    from lab.evidence.schema import FALLBACK_COMMANDS
+    from tests.grading_evidence import Drill, build_home
+    from tests.test_grading_report import planted
+
+    home = build_home(tmp / "home", Drill(scenario=scenario, shadow_quality="worse", promote_version=None))
+    bundle = collect_evidence(home, tmp / "evidence", FALLBACK_COMMANDS)
+    subs = tmp / "subs"
+    subs.mkdir()
+    return home.root, bundle, planted(subs, "expert")
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess]:
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    took = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return took, proc
+
+
+def importtime(stderr: str) -> tuple[float, dict[str, float]]:
+    """From ``-X importtime``'s stderr: the total import seconds (the top-level imports' cumulative
+    times) and each package's cumulative seconds where it was first imported (nested ones overlap)."""
+    total, packages = 0.0, {}
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or line.count("|") != 2:
+            continue
+        _, cumulative, name = line.removeprefix("import time:").split("|")
+        if not cumulative.strip().isdigit():
+            continue  # the header
+        seconds = int(cumulative) / 1e6
+        name = name[1:]  # one space after the bar, then two per nesting level
+        if not name.startswith(" "):
+            total += seconds
+        packages.setdefault(name.strip(), seconds)
+    return total, packages
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--scenario", default="hiring-data-drift")
+    args = ap.parse_args()
+    lab = [sys.executable, "-m", "lab.cli"]
+    env = {k: v for k, v in os.environ.items() if k != "LAB_HOME"}
+    with tempfile.TemporaryDirectory(prefix="bench-grade-") as tmp_name:
+        tmp = Path(tmp_name)
+        home, bundle, sub = plant(tmp, args.scenario)
+        grade = [*lab, "grade", "--evidence", str(bundle), str(sub), "--home", str(home), "--json", str(tmp / "r.json")]
+        cache = home / "cache"
+
+        def cold() -> float:
+            shutil.rmtree(cache, ignore_errors=True)
+            return run(grade, env)[0]
+
+        colds = [cold() for _ in range(args.runs)]
+        run(grade, env)  # fill the cache
+        warms = [run(grade, env)[0] for _ in range(args.runs)]
+        imports = [run([sys.executable, "-c", "import lab.cli"], env)[0] for _ in range(args.runs)]
+        helps = [run([*lab, "--help"], env)[0] for _ in range(args.runs)]
+
+        shutil.rmtree(cache, ignore_errors=True)
+        t_cold, p_cold = run([sys.executable, "-X", "importtime", *grade[1:]], env)
+        t_warm, p_warm = run([sys.executable, "-X", "importtime", *grade[1:]], env)
+
+    print(f"scenario {args.scenario}, submission 'expert', median of {args.runs}; load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"(a) lab grade --evidence, cold cache  {statistics.median(colds):6.1f} s   "
+          f"({', '.join(f'{x:.1f}' for x in colds)})")
+    print(f"(b) lab grade --evidence, warm cache  {statistics.median(warms):6.1f} s   "
+          f"({', '.join(f'{x:.1f}' for x in warms)})")
+    print(f"(c) python -c 'import lab.cli'        {statistics.median(imports):6.2f} s")
+    print(f"    lab --help                        {statistics.median(helps):6.2f} s")
+    for label, took, proc in (("cold", t_cold, p_cold), ("warm", t_warm, p_warm)):
+        total, tops = importtime(proc.stderr)
+        heavy = sorted(((tops[m], m) for m in HEAVY if m in tops), reverse=True)[:5]
+        print(f"(d) {label}: {took:5.1f} s in all (under -X importtime), imports {total:5.1f} s, the rest "
+              f"(grading, start-up) {took - total:5.1f} s; heaviest: "
+              + ", ".join(f"{m} {s:.1f} s" for s, m in heavy))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The grading cache in a lab home: hidden streams and replays reused across processes, never stale.
+
+A second grade of the same scenario must not train the champion or draw the streams
+again (scikit-learn and ~20 streams), nor replay a config it has already replayed; a
+changed scenario or lab version must not reuse them; a damaged file is ignored and
+rewritten. Process boundaries are simulated by clearing the in-memory caches.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import lab
+from lab.grading import drift_grader
+from lab.monitoring import stream_cache, suite
+from lab.monitoring.evaluate import SuiteSpec, clear_cache
+from lab.scenario.schema import load_scenario, resolve
+
+SMALL = SuiteSpec(data_magnitudes=(1.0,), concept_magnitudes=(1.0,), label_magnitudes=(0.15,),
+                  episodes_per_magnitude=1, no_drift_streams=1)
+CONFIG = "window: {size: 500}\ndata_drift: {default: {method: ks, threshold: 0.01}}\nperformance: {metric: roc_auc, max_drop: 0.05}\n"
+SEED = 11
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return resolve(load_scenario("hiring-data-drift"), 0)[0]
+
+
+def _forget() -> None:
+    """What a new process starts with."""
+    clear_cache()
+    drift_grader._CACHE.clear()
+
+
+def _no_training(*_a, **_k):
+    raise AssertionError("the champion was trained again")
+
+
+def test_streams_are_reused_from_disk_and_a_damaged_file_is_rewritten(scenario, tmp_path, monkeypatch):
+    _forget()
+    ref, kinds, episodes = stream_cache.suite_inputs(scenario, SEED, 500, SMALL, 240, tmp_path)
+    files = list(tmp_path.glob("streams-*.npz"))
+    assert len(files) == 1
+
+    _forget()
+    with monkeypatch.context() as m:
+        m.setattr(stream_cache, "replay_inputs", _no_training)
+        ref2, kinds2, episodes2 = stream_cache.suite_inputs(scenario, SEED, 500, SMALL, 240, tmp_path)
+    pd.testing.assert_frame_equal(ref, ref2)
+    assert kinds == kinds2 and len(episodes) == len(episodes2) == 4
+    for a, b in zip(episodes, episodes2):
+        pd.testing.assert_frame_equal(a.frame, b.frame)
+        assert (a.id, a.kind, a.magnitude, a.features, a.onset_window, a.onset_day, a.n_windows, a.offset) == \
+               (b.id, b.kind, b.magnitude, b.features, b.onset_window, b.onset_day, b.n_windows, b.offset)
+
+    files[0].write_bytes(files[0].read_bytes()[:300])  # truncated
+    _forget()
+    ref3, _, _ = stream_cache.suite_inputs(scenario, SEED, 500, SMALL, 240, tmp_path)  # drawn again, no error
+    pd.testing.assert_frame_equal(ref, ref3)
+    _forget()
+    with monkeypatch.context() as m:
+        m.setattr(stream_cache, "replay_inputs", _no_training)
+        stream_cache.suite_inputs(scenario, SEED, 500, SMALL, 240, tmp_path)  # rewritten whole
+    assert suite._REPLAYS == {}
+
+
+def test_a_changed_scenario_or_lab_version_gets_its_own_streams(scenario, monkeypatch):
+    key = stream_cache.stream_key(scenario, SEED, 500, SMALL, 240)
+    changed = scenario.model_copy(update={"brief": scenario.brief + " (edited)"})
+    assert stream_cache.stream_key(changed, SEED, 500, SMALL, 240) != key
+    assert stream_cache.stream_key(scenario, SEED + 1, 500, SMALL, 240) != key
+    monkeypatch.setattr(lab, "__version__", lab.__version__ + ".post1")
+    assert stream_cache.stream_key(scenario, SEED, 500, SMALL, 240) != key
+
+
+def test_a_replay_is_reused_from_disk_and_a_damaged_one_replayed(scenario, tmp_path, monkeypatch):
+    _forget()
+    first = drift_grader._evaluate(CONFIG, scenario, SEED, SMALL, tmp_path)
+    results = list(tmp_path.glob("drift-result-*.json"))
+    assert len(results) == 1
+
+    def no_replay(*_a, **_k):
+        raise AssertionError("replayed again")
+
+    _forget()
+    with monkeypatch.context() as m:
+        m.setattr(drift_grader, "evaluate", no_replay)
+        again = drift_grader._evaluate(CONFIG, scenario, SEED, SMALL, tmp_path)
+    assert again == first
+    assert drift_grader.score_items(again, {"defaults": drift_grader.raw_score(first)}) == \
+           drift_grader.score_items(first, {"defaults": drift_grader.raw_score(first)})
+
+    results[0].write_text('{"config": "not a result"')
+    _forget()
+    with monkeypatch.context() as m:  # the streams are on disk: replayed without training
+        m.setattr(stream_cache, "replay_inputs", _no_training)
+        rebuilt = drift_grader._evaluate(CONFIG, scenario, SEED, SMALL, tmp_path)
+    assert rebuilt == first
+    _forget()
+    with monkeypatch.context() as m:
+        m.setattr(drift_grader, "evaluate", no_replay)
+        assert drift_grader._evaluate(CONFIG, scenario, SEED, SMALL, tmp_path) == first  # rewritten
+
+    other = CONFIG.replace("0.01", "0.02")
+    _forget()
+    drift_grader._evaluate(other, scenario, SEED, SMALL, tmp_path)
+    assert len(list(tmp_path.glob("drift-result-*.json"))) == 2  # keyed by the config's digest
