@@ -13,7 +13,7 @@ Each function takes ``(reference, current, evidently_type, threshold)`` (``"num"
 
 >>> import pandas as pd
 >>> score, drifted = TESTS["wasserstein"](pd.Series([0.0, 1.0, 2.0]), pd.Series([1.0, 2.0, 3.0]), "num", 0.1)
->>> round(score, 4), drifted
+>>> round(float(score), 4), bool(drifted)
 (1.2247, True)
 """
 
