@@ -265,30 +265,16 @@ def shipped_baselines(scenario_id: str, path: Path = BASELINE_FILE) -> dict[str,
 def baseline_scores(scenario: Scenario, seed: int, suite: SuiteSpec,
                     cache_dir: Path | None = None) -> dict[str, RawScore]:
     """The reference configs' raw skill replayed on the grading streams of ``seed`` (paired with
-    the config's), cached in memory and on disk: what the grader uses when no shipped level
-    fits (another suite, a scenario file changed since :data:`BASELINE_FILE` was written)."""
+    the config's): what the grader uses when no shipped level fits (another suite, a scenario
+    file changed since :data:`BASELINE_FILE` was written). Each reference config is an ordinary
+    replay, so it is kept on disk the way the candidate's is (:func:`_evaluate`)."""
     ident = json.dumps([_CACHE_VERSION, scenario.model_dump_json(), seed, repr(suite), live_rows_per_day(scenario),
                         README_EXAMPLE, POINTS, FP_LIMIT])
     key = hashlib.sha256(ident.encode()).hexdigest()[:32]
-    path = Path(cache_dir) / f"drift-baselines-{key}.json" if cache_dir is not None else None
     out = _BASELINES.get(key)
-    if out is None and path is not None and path.is_file():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            out = {name: RawScore({i: float(v[i]) for i in POINTS}) for name, v in data["shares"].items()}
-            if set(out) != set(BASELINE_NAMES):
-                out = None
-        except (OSError, ValueError, KeyError, TypeError):
-            out = None  # a damaged cache file is replayed again
     if out is None:
         out = {name: raw_score(_evaluate(baseline_config(name, scenario), scenario, seed, suite, cache_dir))
                for name in BASELINE_NAMES}
-    if path is not None and not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"shares": {n: r.shares for n, r in out.items()}}, indent=1), encoding="utf-8")
-        tmp.replace(path)
-    if key not in _BASELINES:
         if len(_BASELINES) >= _CACHE_SIZE:
             _BASELINES.pop(next(iter(_BASELINES)))
         _BASELINES[key] = out
