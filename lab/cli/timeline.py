@@ -21,18 +21,13 @@ def inject(
     home: HomeOpt = None,
 ) -> None:
     """Fire the next (or a named) timeline event now: for facilitators running a drill."""
+    from lab.core.liveness import lab_running  # the home's files and a psutil lookup, off `lab --help`'s path
     from lab.world import events  # light: the event's name is checked before any heavy import
 
     h = get_home(home)
-    fired = events.inject(h, event, lab_running=_lab_running, mlflow_url=h.url("mlflow"))
+    fired = events.inject(h, event, lab_running=lab_running, mlflow_url=h.url("mlflow"))
     moved = f"; its onset moved from day {fired.scheduled_day:g}" if fired.moved else ""
     err_console.print(f"fired {fired.event} ({fired.type}) on day {fired.day:.2f}{moved}")
-
-
-def _lab_running(h: Home) -> bool:
-    from lab.stack.control import lab_running  # heavy (the scenario schema): only once the arguments are checked
-
-    return lab_running(h)
 
 
 def _running_home(home: str | None):
