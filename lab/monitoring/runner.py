@@ -27,6 +27,7 @@ import argparse
 import hashlib
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -197,8 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--home", required=True)
     args = parser.parse_args(argv)
-    home = Home(resolve_home(args.home))
-    stop = stop_on_signals()
+    run(Home(resolve_home(args.home)), stop_on_signals())
+    return 0
+
+
+def run(home: Home, stop: threading.Event) -> None:
+    """The live monitor until ``stop`` is set (alone, or as a thread of lab.workers.stack_worker)."""
     start_heartbeat(heartbeat_path(home.root, "monitor"), stop)  # health for the supervisor
 
     from prefect import flow
@@ -212,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     threadpool_limits(1)  # scipy's small vector products are far slower with threaded BLAS on 2 cores
     while not (home.data / "reference.parquet").exists():  # a first start: training writes it
         if stop.wait(POLL_SECONDS):
-            return 0
+            return
     monitor = LiveMonitor(home)
     reports = home.root / "reports"
     reports.mkdir(parents=True, exist_ok=True)
@@ -315,7 +320,6 @@ def main(argv: list[str] | None = None) -> int:
             monitor_window(monitor.window_index, rows)
             monitor.window_index += 1
         stop.wait(POLL_SECONDS)
-    return 0
 
 
 def live_metrics(y: np.ndarray, s: np.ndarray, version: int, metric_value,

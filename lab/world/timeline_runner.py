@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import threading
 from collections.abc import Collection
 
 from lab.core.services import heartbeat_path
@@ -50,8 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--home", required=True)
     args = parser.parse_args(argv)
-    home = Home(resolve_home(args.home))
-    stop = stop_on_signals()
+    run(Home(resolve_home(args.home)), stop_on_signals())
+    return 0
+
+
+def run(home: Home, stop: threading.Event) -> None:
+    """The timeline until ``stop`` is set (alone, or as a thread of lab.workers.stack_worker)."""
     start_heartbeat(heartbeat_path(home.root, "timeline"), stop)  # health for the supervisor
 
     from prefect import flow, task
@@ -103,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     if not any(True for _ in Journal(home.journal).entries("scenario.ended")):
         timeline(cfg.scenario, cfg.seed)
     stop.wait()  # the scenario is over: stay up (healthy) until the lab stops
-    return 0
 
 
 if __name__ == "__main__":
