@@ -15,8 +15,13 @@ reference):
 * applies the alerting rule (``consecutive_windows``), journals ``monitor.window`` and,
   on an alarm, ``monitor.alert`` with one alert per signal (lab.monitoring.alerts), each also
   emitted as a Prefect event and POSTed to the alert webhook when one is set;
-* saves the window's Evidently report as HTML in ``<home>/reports/`` and redraws
-  ``<home>/reports/drift.png`` (scores and alarms over scenario days).
+* for a window that raised a signal, saves its Evidently report as HTML in
+  ``<home>/reports/``; redraws ``<home>/reports/drift.png`` (scores and alarms over
+  scenario days) after every window.
+
+Evidently is imported for the first report only: the decisions come from the fast path
+(lab.monitoring.fastdrift), and a quiet window needs no report, so until the first signal
+the monitor runs without Evidently's ~80 MB (its report adds more while it runs).
 
 Results are appended to ``<home>/monitoring/windows.jsonl``.
 """
@@ -263,10 +268,12 @@ def run(home: Home, stop: threading.Event) -> None:
                 signals.append("performance")
         monitor.run_length = monitor.run_length + 1 if signals else 0
         alarm = monitor.run_length >= resolved.alerting.consecutive_windows
-        report_path = reports / f"window-{index:04d}.html"
+        report_path = reports / f"window-{index:04d}.html" if signals else None
         try:
-            save_html_report(reference, current, resolved, report_path)
-            prune_reports(reports, keep_latest=KEEP_REPORTS, keep={h["index"] for h in monitor.history if h["alarm"]})
+            if report_path is not None:  # a quiet window's figures are all in windows.jsonl
+                save_html_report(reference, current, resolved, report_path)
+                prune_reports(reports, keep_latest=KEEP_REPORTS,
+                              keep={h["index"] for h in monitor.history if h["alarm"]})
         except Exception as exc:  # a report is a view; the decisions above stand without it
             report_path = None
             print(f"window {index}: Evidently HTML report failed: {exc!r}", flush=True)
