@@ -47,8 +47,8 @@ class Service:
     ``needs``: started only once these are healthy (a job: done), in every stack.
     ``after``: docker compose also starts it after these (its ``depends_on``); ``lab up``
     does not wait, to overlap start-ups: the service waits for them itself (serving for
-    MLflow, traffic for serving, the monitor for training's reference data) or not at all
-    (the timeline).
+    MLflow, traffic for serving, the timeline and the monitor for Prefect, the monitor also
+    for training's reference data).
     """
 
     name: str
@@ -83,9 +83,9 @@ TABLE: tuple[Service, ...] = (
     Service("traffic", "python", ("-m", "lab.world.traffic"), "http", "/health", after=("serving",), port=3100,
             takes_home=True, startup_timeout=900.0, process="workers"),
     Service("timeline", "python", ("-m", "lab.world.timeline_runner"), "heartbeat", "timeline/heartbeat",
-            needs=("prefect",), after=("train",), takes_home=True, startup_timeout=180.0, process="workers"),
+            after=("prefect", "train"), takes_home=True, startup_timeout=180.0, process="workers"),
     Service("monitor", "python", ("-m", "lab.monitoring.runner"), "heartbeat", "monitoring/heartbeat",
-            needs=("prefect",), after=("train",), takes_home=True, startup_timeout=240.0, process="workers"),
+            after=("prefect", "train"), takes_home=True, startup_timeout=240.0, process="workers"),
 )
 #: Processes that run several services under `lab up` (lab.workers): name -> what follows
 #: ``python``. Each service keeps its name, health and log; they share a pid, start together

@@ -41,7 +41,7 @@ import pandas as pd
 
 from lab.monitoring import alerts
 from lab.core.services import heartbeat_path
-from lab.core.worker import start_heartbeat, stop_on_signals
+from lab.core.worker import start_heartbeat, stop_on_signals, wait_for_prefect
 from lab.core.home import Clock, Home, resolve_home
 from lab.core.journal import Journal
 from lab.scenario.generators import generator_class
@@ -223,6 +223,8 @@ def run(home: Home, stop: threading.Event) -> None:
     while not (home.data / "reference.parquet").exists():  # a first start: training writes it
         if stop.wait(POLL_SECONDS):
             return
+    if not wait_for_prefect(stop):  # each window is a flow run on it
+        return
     monitor = LiveMonitor(home)
     reports = home.root / "reports"
     reports.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Collection
 
 from lab.core.services import heartbeat_path
-from lab.core.worker import start_heartbeat, stop_on_signals
+from lab.core.worker import start_heartbeat, stop_on_signals, wait_for_prefect
 from lab.core.home import Clock, Home, resolve_home
 from lab.core.journal import Journal
 from lab.scenario.schema import Scenario
@@ -105,7 +105,7 @@ def run(home: Home, stop: threading.Event) -> None:
             stop.wait(POLL_SECONDS)
 
     cfg = home.config()
-    if not any(True for _ in Journal(home.journal).entries("scenario.ended")):
+    if not any(True for _ in Journal(home.journal).entries("scenario.ended")) and wait_for_prefect(stop):
         timeline(cfg.scenario, cfg.seed)
     stop.wait()  # the scenario is over: stay up (healthy) until the lab stops
 
