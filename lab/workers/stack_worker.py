@@ -31,6 +31,7 @@ import argparse
 import os
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 
@@ -39,7 +40,8 @@ from lab.core.worker import stop_on_signals
 from lab.monitoring import runner as monitor
 from lab.world import timeline_runner, traffic
 
-#: How long the services get to finish once stopped, before the process exits anyway.
+#: How long the services get, together, to finish once stopped, before the process exits
+#: anyway (within the supervisor's own grace before it kills).
 STOP_GRACE_SECONDS = 10.0
 SWITCH_INTERVAL_SECONDS = 0.001
 
@@ -77,8 +79,9 @@ def run_all(loops: dict[str, Callable[[threading.Event], None]], stop: threading
         t.start()
     while not stop.wait(0.5):  # a timeout, so the main thread handles signals promptly
         pass
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
     for t in threads:
-        t.join(STOP_GRACE_SECONDS)
+        t.join(max(0.0, deadline - time.monotonic()))
     return ended
 
 
