@@ -98,7 +98,10 @@ def name_of(proc: psutil.Process, roots: dict[int, str]) -> str:
 def sample(home: Path) -> list[dict]:
     state = json.loads((home / "run.json").read_text())
     roots = {state["supervisor_pid"]: "supervisor"}
-    roots.update({s["pid"]: name for name, s in state["services"].items() if s.get("pid")})
+    for name, s in state["services"].items():  # services sharing a process: "workers (traffic, timeline, monitor)"
+        if s.get("pid"):
+            shared = [n for n, o in state["services"].items() if o.get("pid") == s["pid"]]
+            roots[s["pid"]] = f"{s['process']} ({', '.join(shared)})" if s.get("process") else name
     rows = []
     for proc in lab_processes(home):
         try:
@@ -158,11 +161,11 @@ def main() -> None:
         return
     print(f"{result['date']}  {result['machine']}  {args.scenario} seed {args.seed}, "
           f"{traffic.get('ok')} requests answered, {windows} monitor windows")
-    print(f"{'process':<22} {'pid':>7} {'RSS MB':>8} {'PSS MB':>8} {'USS MB':>8}  command")
+    print(f"{'process':<36} {'pid':>7} {'RSS MB':>8} {'PSS MB':>8} {'USS MB':>8}  command")
     for r in rows:
-        print(f"{r['name']:<22} {r['pid']:>7} {r['rss_mb']:8.0f} {r['pss_mb']:8.0f} {r['uss_mb']:8.0f}  "
+        print(f"{r['name']:<36} {r['pid']:>7} {r['rss_mb']:8.0f} {r['pss_mb']:8.0f} {r['uss_mb']:8.0f}  "
               f"{r['cmdline'][:70]}")
-    print(f"{'total':<22} {'':>7} {result['total_rss_mb']:8.0f} {total_pss:8.0f} {result['total_uss_mb']:8.0f}  "
+    print(f"{'total':<36} {'':>7} {result['total_rss_mb']:8.0f} {total_pss:8.0f} {result['total_uss_mb']:8.0f}  "
           f"(peak PSS over {args.settle:.0f} s: {peak:.0f} MB; target <= 1536, goal 1024)")
 
 

@@ -81,6 +81,18 @@ def test_a_skipped_job_lets_its_dependants_start_at_once():
     assert {k: v for k, v in warm.items() if k != "serving"} == {k: v for k, v in cold.items() if k != "serving"}
 
 
+def test_services_sharing_a_process_start_together():
+    assert services.members("workers") == ("traffic", "timeline", "monitor")
+    for process, entry in services.PROCESSES.items():
+        group = services.members(process)
+        assert group and all(services.service(n).kind != "job" and services.service(n).takes_home for n in group)
+        assert (ROOT / (entry[entry.index("-m") + 1].replace(".", "/") + ".py")).is_file()
+        needs = {n for m in group for n in services.service(m).needs}
+        assert all(set(services.start_order()[m]) == needs for m in group)
+    # served ones among them still have their own port and health (traffic's /health)
+    assert services.service("traffic").port in services.DEFAULT_PORTS.values()
+
+
 # -- docker-compose.yml ---------------------------------------------------------------------
 
 def test_compose_runs_the_services_of_the_table():
@@ -175,13 +187,20 @@ def test_the_supervisor_starts_the_table(home: Home, warm: bool):
     bindir = Path(sys.executable).parent
     order = services.start_order(frozenset({"train"}) if warm else frozenset())
     for s, spec in zip(plan, TABLE):
-        assert s.cmd[: len(spec.entry) + 1] == command_head(spec, python=sys.executable, bindir=bindir)
+        if spec.process is None:
+            assert s.cmd[: len(spec.entry) + 1] == command_head(spec, python=sys.executable, bindir=bindir)
+        else:  # one process for its services: the same command line, the traffic port among its arguments
+            assert s.cmd[: len(services.PROCESSES[spec.process]) + 1] == [sys.executable,
+                                                                         *services.PROCESSES[spec.process]]
+            assert s.cmd == next(p.cmd for p in plan if p.name == services.members(spec.process)[0])
+            assert s.process == spec.process
         assert ("--home" in s.cmd) == spec.takes_home and s.needs == order[s.name]
         assert s.job == (spec.kind == "job") and s.skip == (warm and spec.name == "train")
         assert s.startup_timeout == spec.startup_timeout
         port = home.config().ports.get(spec.name)
         if spec.kind == "http":
-            assert _port_argument(s.cmd) == port and s.health_url == f"http://127.0.0.1:{port}{spec.health}"
+            assert s.health_url == f"http://127.0.0.1:{port}{spec.health}"
+            assert _port_argument(s.cmd) == port or s.cmd[s.cmd.index(f"--{spec.name}-port") + 1] == str(port)
         else:
             assert s.health_url is None
         assert s.heartbeat == (home.root / spec.health if spec.kind == "heartbeat" else None)

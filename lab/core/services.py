@@ -47,8 +47,8 @@ class Service:
     ``needs``: started only once these are healthy (a job: done), in every stack.
     ``after``: docker compose also starts it after these (its ``depends_on``); ``lab up``
     does not wait, to overlap start-ups: the service waits for them itself (serving for
-    MLflow, traffic for serving, the monitor for training's reference data) or not at all
-    (the timeline).
+    MLflow, traffic for serving, the timeline and the monitor for Prefect, the monitor also
+    for training's reference data).
     """
 
     name: str
@@ -60,6 +60,7 @@ class Service:
     after: tuple[str, ...] = ()
     port: int | None = None  # its default port (a service with a URL)
     takes_home: bool = False  # the command takes ``--home HOME``
+    process: str | None = None  # under `lab up`, runs in this shared process of PROCESSES, beside its other services
     startup_timeout: float = 240.0  # seconds `lab up` gives it to become healthy (a job: to finish)
 
     @property
@@ -80,12 +81,17 @@ TABLE: tuple[Service, ...] = (
     Service("serving", "bentoml", ("serve", "lab.serving.service:Screening"), "http", "/readyz",
             needs=("train",), after=("mlflow",), port=3000, startup_timeout=300.0),
     Service("traffic", "python", ("-m", "lab.world.traffic"), "http", "/health", after=("serving",), port=3100,
-            takes_home=True, startup_timeout=900.0),
+            takes_home=True, startup_timeout=900.0, process="workers"),
     Service("timeline", "python", ("-m", "lab.world.timeline_runner"), "heartbeat", "timeline/heartbeat",
-            needs=("prefect",), after=("train",), takes_home=True, startup_timeout=180.0),
+            after=("prefect", "train"), takes_home=True, startup_timeout=180.0, process="workers"),
     Service("monitor", "python", ("-m", "lab.monitoring.runner"), "heartbeat", "monitoring/heartbeat",
-            needs=("prefect",), after=("train",), takes_home=True, startup_timeout=240.0),
+            after=("prefect", "train"), takes_home=True, startup_timeout=240.0, process="workers"),
 )
+#: Processes that run several services under `lab up` (lab.workers): name -> what follows
+#: ``python``. Each service keeps its name, health and log; they share a pid, start together
+#: (once every member's ``needs`` are met) and are restarted together. Compose and k8s run
+#: each service alone, with its own ``entry``.
+PROCESSES: dict[str, tuple[str, ...]] = {"workers": ("-m", "lab.workers.stack_worker")}
 NAMES: tuple[str, ...] = tuple(s.name for s in TABLE)
 #: The services with a URL (and a port), in port order: ``--port-base N`` gives them N, N+1, ...
 SERVED: tuple[str, ...] = tuple(s.name for s in TABLE if s.port is not None)
@@ -131,7 +137,18 @@ def heartbeat_fresh(path: Path, now: float | None = None) -> bool:
     return (time.time() if now is None else now) - mtime < HEARTBEAT_SECONDS
 
 
+def members(process: str) -> tuple[str, ...]:
+    """The services that run in the shared ``process`` under `lab up`, in table order."""
+    return tuple(s.name for s in TABLE if s.process == process)
+
+
 def start_order(skipped: frozenset[str] = frozenset()) -> dict[str, tuple[str, ...]]:
     """Each service's ``needs`` for ``lab up``, without the jobs in ``skipped`` (nothing to
-    do, e.g. the registry is complete): who needed a skipped job starts without waiting."""
-    return {s.name: tuple(n for n in s.needs if n not in skipped) for s in TABLE}
+    do, e.g. the registry is complete): who needed a skipped job starts without waiting.
+    Services sharing a process start together: each needs what any of them needs."""
+    own = {s.name: [n for n in s.needs if n not in skipped] for s in TABLE}
+    out = {}
+    for s in TABLE:
+        group = members(s.process) if s.process else (s.name,)
+        out[s.name] = tuple(dict.fromkeys(n for m in group for n in own[m]))
+    return out

@@ -1,5 +1,6 @@
 """What the lab's long-running workers (timeline, monitor) share: a stop event set by
-SIGTERM/SIGINT, and a heartbeat file the supervisor reads as their health.
+SIGTERM/SIGINT, a heartbeat file the supervisor reads as their health, and a wait for
+the Prefect server they run flows on (`lab up` starts them beside it, not after it).
 
 The heartbeat is touched from its own thread every two seconds, so a worker counts as
 alive while it imports heavy libraries or runs a long step.
@@ -7,6 +8,7 @@ alive while it imports heavy libraries or runs a long step.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -31,3 +33,23 @@ def start_heartbeat(path: Path, stop: threading.Event) -> None:
                 return
 
     threading.Thread(target=beat, name="heartbeat", daemon=True).start()
+
+
+def wait_for_prefect(stop: threading.Event, poll: float = 0.5) -> bool:
+    """Poll ``$PREFECT_API_URL/health`` until it answers 200 (True) or ``stop`` is set (False).
+
+    Without ``PREFECT_API_URL`` there is no server to wait for (True at once).
+    """
+    url = os.environ.get("PREFECT_API_URL")
+    if not url:
+        return True
+    import httpx  # heavy: keep off the start-up path
+
+    while not stop.is_set():
+        try:
+            if httpx.get(url.rstrip("/") + "/health", timeout=2.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        stop.wait(poll)
+    return False

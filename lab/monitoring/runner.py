@@ -15,8 +15,13 @@ reference):
 * applies the alerting rule (``consecutive_windows``), journals ``monitor.window`` and,
   on an alarm, ``monitor.alert`` with one alert per signal (lab.monitoring.alerts), each also
   emitted as a Prefect event and POSTed to the alert webhook when one is set;
-* saves the window's Evidently report as HTML in ``<home>/reports/`` and redraws
-  ``<home>/reports/drift.png`` (scores and alarms over scenario days).
+* for a window that raised a signal, saves its Evidently report as HTML in
+  ``<home>/reports/``; redraws ``<home>/reports/drift.png`` (scores and alarms over
+  scenario days) after every window.
+
+Evidently is imported for the first report only: the decisions come from the fast path
+(lab.monitoring.fastdrift), and a quiet window needs no report, so until the first signal
+the monitor runs without Evidently's ~80 MB (its report adds more while it runs).
 
 Results are appended to ``<home>/monitoring/windows.jsonl``.
 """
@@ -27,6 +32,7 @@ import argparse
 import hashlib
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +41,7 @@ import pandas as pd
 
 from lab.monitoring import alerts
 from lab.core.services import heartbeat_path
-from lab.core.worker import start_heartbeat, stop_on_signals
+from lab.core.worker import start_heartbeat, stop_on_signals, wait_for_prefect
 from lab.core.home import Clock, Home, resolve_home
 from lab.core.journal import Journal
 from lab.scenario.generators import generator_class
@@ -197,8 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--home", required=True)
     args = parser.parse_args(argv)
-    home = Home(resolve_home(args.home))
-    stop = stop_on_signals()
+    run(Home(resolve_home(args.home)), stop_on_signals())
+    return 0
+
+
+def run(home: Home, stop: threading.Event) -> None:
+    """The live monitor until ``stop`` is set (alone, or as a thread of lab.workers.stack_worker)."""
     start_heartbeat(heartbeat_path(home.root, "monitor"), stop)  # health for the supervisor
 
     from prefect import flow
@@ -212,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     threadpool_limits(1)  # scipy's small vector products are far slower with threaded BLAS on 2 cores
     while not (home.data / "reference.parquet").exists():  # a first start: training writes it
         if stop.wait(POLL_SECONDS):
-            return 0
+            return
+    if not wait_for_prefect(stop):  # each window is a flow run on it
+        return
     monitor = LiveMonitor(home)
     reports = home.root / "reports"
     reports.mkdir(parents=True, exist_ok=True)
@@ -258,10 +270,12 @@ def main(argv: list[str] | None = None) -> int:
                 signals.append("performance")
         monitor.run_length = monitor.run_length + 1 if signals else 0
         alarm = monitor.run_length >= resolved.alerting.consecutive_windows
-        report_path = reports / f"window-{index:04d}.html"
+        report_path = reports / f"window-{index:04d}.html" if signals else None
         try:
-            save_html_report(reference, current, resolved, report_path)
-            prune_reports(reports, keep_latest=KEEP_REPORTS, keep={h["index"] for h in monitor.history if h["alarm"]})
+            if report_path is not None:  # a quiet window's figures are all in windows.jsonl
+                save_html_report(reference, current, resolved, report_path)
+                prune_reports(reports, keep_latest=KEEP_REPORTS,
+                              keep={h["index"] for h in monitor.history if h["alarm"]})
         except Exception as exc:  # a report is a view; the decisions above stand without it
             report_path = None
             print(f"window {index}: Evidently HTML report failed: {exc!r}", flush=True)
@@ -315,7 +329,6 @@ def main(argv: list[str] | None = None) -> int:
             monitor_window(monitor.window_index, rows)
             monitor.window_index += 1
         stop.wait(POLL_SECONDS)
-    return 0
 
 
 def live_metrics(y: np.ndarray, s: np.ndarray, version: int, metric_value,

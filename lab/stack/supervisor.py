@@ -6,7 +6,9 @@
   at once; then training, a one-shot job; then serving; then traffic),
 * polls each service's health URL (never a blind sleep) until healthy or timed out,
 * restarts a service that dies after it was healthy (at most ``MAX_RESTARTS`` times),
-  journaling ``service.exited`` and ``service.restarted``,
+  journaling ``service.exited`` and ``service.restarted``; services that share a process
+  (the table's ``process``: timeline, monitor and traffic in lab.workers.stack_worker) are
+  started, stopped and restarted together, each journaled under its own name,
 * on a failure during start-up, or on SIGTERM/SIGINT, stops every process it
   started (the whole process group, then any stray descendant) and exits.
 
@@ -31,8 +33,8 @@ import psutil
 from lab import __version__
 from lab.core import services
 from lab.core.home import MARKER_ENV, Clock, Home, resolve_home, write_json_atomic
+from lab.core import safe_yaml
 from lab.core.journal import Journal
-from lab.scenario.run import effective_scenario
 
 MAX_RESTARTS = 5
 POLL_SECONDS = 0.25
@@ -51,6 +53,7 @@ class Service:
     startup_timeout: float = 240.0
     url: str | None = None
     job: bool = False
+    process: str | None = None  # the shared process it runs in (lab.core.services.PROCESSES)
     # runtime
     proc: subprocess.Popen | None = None
     status: str = "waiting"  # waiting, starting, healthy, done, failed, restarting, stopped
@@ -85,10 +88,14 @@ def service_plan(home: Home) -> list[Service]:
     bindir = Path(sys.executable).parent
     plan = []
     for spec in services.TABLE:
-        cmd = services.command_head(spec, python=sys.executable, bindir=bindir)
-        if spec.takes_home:
-            cmd += ["--home", str(home.root)]
-        cmd += _arguments(spec.name, home, ports)
+        if spec.process is not None:
+            cmd = [sys.executable, *services.PROCESSES[spec.process], "--home", str(home.root)]
+            cmd += _arguments(spec.process, home, ports)
+        else:
+            cmd = services.command_head(spec, python=sys.executable, bindir=bindir)
+            if spec.takes_home:
+                cmd += ["--home", str(home.root)]
+            cmd += _arguments(spec.name, home, ports)
         url = f"http://127.0.0.1:{ports[spec.name]}" if spec.port is not None else None
         plan.append(Service(
             spec.name, cmd,
@@ -99,6 +106,7 @@ def service_plan(home: Home) -> list[Service]:
             startup_timeout=spec.startup_timeout,
             url=url,
             job=spec.kind == "job",
+            process=spec.process,
         ))
     return plan
 
@@ -118,6 +126,8 @@ def _arguments(name: str, home: Home, ports: dict[str, int]) -> list[str]:
         return ["--host", "127.0.0.1", "--port", str(ports["serving"])]
     if name == "traffic":
         return ["--port", str(ports["traffic"])]
+    if name == "workers":
+        return ["--traffic-port", str(ports["traffic"])]
     return []
 
 
@@ -142,6 +152,30 @@ def service_env(home: Home) -> dict[str, str]:
         }
     )
     return env
+
+
+def scenario_facts(home: Home) -> tuple[float, str]:
+    """The scenario's length in days and its model's name, read from its YAML.
+
+    Not through lab.scenario's schema, which imports pandas and numpy (about 80 MB in a
+    process that otherwise needs none): `lab up` validated the file before starting this
+    supervisor. Should the scenario randomise either fact, the seeded scenario is asked.
+    """
+    data = safe_yaml.parse(Path(home.config().scenario_file).read_text(encoding="utf-8")).data
+    if any(str(r.get("path", "")) in ("timeline.days", "model.name") for r in data.get("randomised") or []):
+        from lab.scenario.run import effective_scenario  # heavy: pandas, only for such a scenario
+
+        scenario, _ = effective_scenario(home)
+        return float(scenario.timeline.days), scenario.model.name
+    return float(data["timeline"]["days"]), str(data["model"]["name"])
+
+
+def _link(link: Path, target: Path) -> None:
+    """``link`` -> ``target`` (a sibling), replacing a file of an earlier run."""
+    if link.is_symlink() and link.readlink() == Path(target.name):
+        return
+    link.unlink(missing_ok=True)
+    link.symlink_to(target.name)
 
 
 def tail(path: Path | None, lines: int = 5) -> str:
@@ -185,6 +219,7 @@ class Supervisor:
                         "started_at": s.started_at,
                         "healthy_at": s.healthy_at,
                         "log": str(s.log_path) if s.log_path else None,
+                        "process": s.process,
                     }
                     for s in self.services
                 },
@@ -195,15 +230,22 @@ class Supervisor:
         return next(s for s in self.services if s.name == name)
 
     # -- process control ---------------------------------------------------------
+    def group(self, s: Service) -> list[Service]:
+        """``s`` and the services sharing its process (started, stopped and restarted together)."""
+        return [m for m in self.services if m.process == s.process] if s.process else [s]
+
     def start(self, s: Service) -> None:
-        if s.heartbeat is not None:  # a beat left by an earlier run must not count as this one's
-            s.heartbeat.unlink(missing_ok=True)
+        group = self.group(s)
+        for m in group:
+            if m.heartbeat is not None:  # a beat left by an earlier run must not count as this one's
+                m.heartbeat.unlink(missing_ok=True)
         self.home.logs.mkdir(parents=True, exist_ok=True)
-        s.log_path = self.home.logs / f"{s.name}.log"
-        log = open(s.log_path, "ab")
-        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {s.name}: {' '.join(s.cmd)}\n".encode())
+        name = s.process or s.name
+        log_path = self.home.logs / f"{name}.log"
+        log = open(log_path, "ab")
+        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}: {' '.join(s.cmd)}\n".encode())
         log.flush()
-        s.proc = subprocess.Popen(
+        proc = subprocess.Popen(
             s.cmd,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -214,10 +256,16 @@ class Supervisor:
             preexec_fn=_set_pdeathsig,
         )
         log.close()
-        s.status = "starting"
-        s.started_at = time.time()
-        s.error = None
-        self.journal.append("service.started", {"service": s.name, "pid": s.proc.pid}, day=self.clock.day())
+        for m in group:
+            m.proc, m.log_path = proc, log_path
+            m.status = "starting"
+            m.started_at = time.time()
+            m.error = None
+            if m.process:  # `lab logs traffic` reads the shared process's log
+                _link(self.home.logs / f"{m.name}.log", log_path)
+            self.journal.append("service.started", {"service": m.name, "pid": proc.pid,
+                                                    **({"process": m.process} if m.process else {})},
+                                day=self.clock.day())
 
     def healthy(self, s: Service) -> bool:
         if s.heartbeat is not None:
@@ -250,7 +298,8 @@ class Supervisor:
         except (ProcessLookupError, PermissionError):
             pass
         s.proc.wait(timeout=5)
-        s.status = "stopped"
+        for m in self.group(s):
+            m.status = "stopped"
 
     def stop_all(self) -> None:
         self.status = "stopping"
@@ -288,7 +337,8 @@ class Supervisor:
                     elif code is not None:
                         self.fail(s, f"exited with code {code}: {tail(s.log_path)}")
                 elif code is not None:
-                    self.fail(s, f"exited with code {code} before becoming healthy: {tail(s.log_path)}")
+                    if not any(m.status == "healthy" for m in self.group(s)):  # else: restarted with them, below
+                        self.fail(s, f"exited with code {code} before becoming healthy: {tail(s.log_path)}")
                 elif self.healthy(s):
                     s.status = "healthy"
                     s.healthy_at = now
@@ -303,23 +353,26 @@ class Supervisor:
                 if code is None:  # hung (heartbeat stopped): treat as dead
                     self.stop_one(s)
                     code = s.proc.returncode
-                self.journal.append(
-                    "service.exited", {"service": s.name, "code": code, "log": tail(s.log_path, 3)}, day=self.clock.day()
-                )
+                group = self.group(s)
+                for m in group:  # a shared process: its services exited together
+                    self.journal.append("service.exited", {
+                        "service": m.name, "code": code, "log": tail(m.log_path, 3),
+                        **({"process": m.process} if m.process else {})}, day=self.clock.day())
                 if s.restarts >= MAX_RESTARTS:
                     self.fail(s, f"exited with code {code} after {MAX_RESTARTS} restarts")
                     continue
-                s.restarts += 1
-                self.journal.append(
-                    "service.restarted", {"service": s.name, "restarts": s.restarts}, day=self.clock.day()
-                )
+                for m in group:
+                    m.restarts += 1
+                    self.journal.append(
+                        "service.restarted", {"service": m.name, "restarts": m.restarts}, day=self.clock.day()
+                    )
                 self.stop_one(s)  # reap anything left of the old process group
                 self.start(s)
         if self.status == "starting" and all(s.status in ("healthy", "done") for s in self.services):
             self.status = "running"
             # scenario time runs only while the lab is up, and stops at the scenario's last day
-            scenario, _ = effective_scenario(self.home)
-            self.clock.start(self.home.config().speed, end=scenario.timeline.days)
+            days, _ = scenario_facts(self.home)
+            self.clock.start(self.home.config().speed, end=days)
             self.journal.append(
                 "lab.up",
                 {name: round(s.healthy_at - s.started_at, 2) for name, s in ((s.name, s) for s in self.services)},
@@ -340,8 +393,8 @@ class Supervisor:
                 return
             from lab.release.audit import AliasWatcher
 
-            scenario, _ = effective_scenario(self.home)
-            self.watcher = AliasWatcher(self.home, self.by_name("mlflow").url, scenario.model.name)
+            _, model = scenario_facts(self.home)
+            self.watcher = AliasWatcher(self.home, self.by_name("mlflow").url, model)
         if time.monotonic() - self.last_alias_poll < ALIAS_POLL_SECONDS:
             return
         self.last_alias_poll = time.monotonic()

@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import threading
 from collections.abc import Collection
 
 from lab.core.services import heartbeat_path
-from lab.core.worker import start_heartbeat, stop_on_signals
+from lab.core.worker import start_heartbeat, stop_on_signals, wait_for_prefect
 from lab.core.home import Clock, Home, resolve_home
 from lab.core.journal import Journal
 from lab.scenario.schema import Scenario
@@ -50,8 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--home", required=True)
     args = parser.parse_args(argv)
-    home = Home(resolve_home(args.home))
-    stop = stop_on_signals()
+    run(Home(resolve_home(args.home)), stop_on_signals())
+    return 0
+
+
+def run(home: Home, stop: threading.Event) -> None:
+    """The timeline until ``stop`` is set (alone, or as a thread of lab.workers.stack_worker)."""
     start_heartbeat(heartbeat_path(home.root, "timeline"), stop)  # health for the supervisor
 
     from prefect import flow, task
@@ -100,10 +105,9 @@ def main(argv: list[str] | None = None) -> int:
             stop.wait(POLL_SECONDS)
 
     cfg = home.config()
-    if not any(True for _ in Journal(home.journal).entries("scenario.ended")):
+    if not any(True for _ in Journal(home.journal).entries("scenario.ended")) and wait_for_prefect(stop):
         timeline(cfg.scenario, cfg.seed)
     stop.wait()  # the scenario is over: stay up (healthy) until the lab stops
-    return 0
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 import threading
 import time
@@ -32,6 +31,7 @@ import httpx
 from lab.scenario.data import day_frame
 from lab.scenario.generators import generator_class
 from lab.core.home import Clock, Home, resolve_home
+from lab.core.worker import stop_on_signals
 from lab.scenario.run import effective_scenario, overrides_path
 from lab.serving.requestlog import RequestLog
 
@@ -209,23 +209,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (a container: 0.0.0.0)")
     args = parser.parse_args(argv)
-    home = Home(resolve_home(args.home))
-    counters = Counters()
-    clock = Clock(home.clock_json)
-    server = serve_health(args.port, counters, clock, args.host)
+    run(Home(resolve_home(args.home)), args.port, args.host, stop_on_signals())
+    return 0
 
-    async def run() -> None:
-        stop = asyncio.Event()
+
+def run(home: Home, port: int, host: str, stop: threading.Event) -> None:
+    """Serve /health on ``port`` and replay until ``stop`` is set (alone, or as a thread of
+    lab.workers.stack_worker)."""
+    counters = Counters()
+    server = serve_health(port, counters, Clock(home.clock_json), host)
+
+    async def replay_until_stopped() -> None:
+        stopped = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await replay(home, stop, counters)
+
+        def relay() -> None:  # the thread-safe stop, into this event loop
+            stop.wait()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(stopped.set)
+
+        threading.Thread(target=relay, name="traffic-stop", daemon=True).start()
+        await replay(home, stopped, counters)
 
     try:
-        asyncio.run(run())
+        asyncio.run(replay_until_stopped())
     finally:
         server.shutdown()
-    return 0
 
 
 if __name__ == "__main__":
