@@ -143,3 +143,30 @@ def test_a_bundles_copy_of_the_scenario_keys_like_the_file(scenario):
     assert stream_cache.stream_key(copy, SEED, 500, SMALL, 240) == stream_cache.stream_key(scenario, SEED, 500, SMALL, 240)
     assert drift_grader._current_scenario(copy, 0)
     assert not drift_grader._current_scenario(scenario.model_copy(update={"brief": "edited"}), 0)
+
+
+def test_prefilled_streams_are_the_ones_the_grader_asks_for(tmp_path, monkeypatch):
+    """The grading endpoint's warm-up (prefill_streams from the home's scenario) must fill the very
+    cache entry a grade of the collected bundle reads: the grade then trains nothing."""
+    from lab.evidence.submission import read_submission
+    from tests.grading_evidence import Drill, build_evidence
+
+    ev = build_evidence(tmp_path / "drill", Drill())
+    cache = tmp_path / "cache"
+    from lab.scenario.run import effective_scenario
+    from tests.grading_evidence import build_home
+
+    home_sc, run_seed = effective_scenario(build_home(tmp_path / "home", Drill()))
+    assert run_seed == ev.seed
+    _forget()
+    path = drift_grader.prefill_streams(home_sc, run_seed, cache, suite=SMALL)
+    assert path is not None and path.is_file()
+    sub_dir = tmp_path / "sub"
+    sub_dir.mkdir()
+    (sub_dir / "monitoring.yaml").write_text(CONFIG)
+    sub = read_submission(str(sub_dir), work_dir=tmp_path / "work")
+    _forget()
+    monkeypatch.setattr(stream_cache, "replay_inputs", _no_training)
+    items = drift_grader.grade_drift_thresholds(ev, sub, suite=SMALL, cache_dir=cache)
+    assert {i.id for i in items} == set(drift_grader.POINTS)
+    assert list(cache.glob("streams-*.npz")) == [path]

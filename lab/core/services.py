@@ -83,7 +83,7 @@ TABLE: tuple[Service, ...] = (
             takes_home=True, startup_timeout=900.0),
     Service("timeline", "python", ("-m", "lab.world.timeline_runner"), "heartbeat", "timeline/heartbeat",
             needs=("prefect",), after=("train",), takes_home=True, startup_timeout=180.0),
-    Service("monitor", "python", ("-m", "lab.monitoring.runner"), "heartbeat", "monitoring/heartbeat",
+    Service("monitor", "python", ("-m", "lab.workers.monitor_host"), "heartbeat", "monitoring/heartbeat",
             needs=("prefect",), after=("train",), takes_home=True, startup_timeout=240.0),
 )
 NAMES: tuple[str, ...] = tuple(s.name for s in TABLE)

@@ -322,6 +322,26 @@ def grade_drift_thresholds(evidence: Evidence, submission: Submission | None, *,
     return score_items(result, baseline_scores(evidence.scenario, seed, suite, cache_dir))
 
 
+def prefill_streams(scenario: Scenario, run_seed: int, cache_dir: Path, window_size: int | None = None,
+                    suite: SuiteSpec | None = None) -> Path | None:
+    """Draw (or load) the hidden suite's streams for ``scenario`` into ``cache_dir`` and this
+    process's memory, as :func:`grade_drift_thresholds` will ask for them for a config with
+    windows of ``window_size`` rows (default: the default window) and ``suite`` (default: the
+    hidden one). Returns the cache file.
+    What a warm grading process does ahead of the first `lab submit`."""
+    from lab.monitoring.evaluate import DEFAULT_WINDOW_SIZE
+    from lab.monitoring.stream_cache import stream_key, suite_inputs
+    from lab.monitoring.suite import _scenario
+
+    seed = grading_seed(run_seed, scenario.id)
+    sc = _scenario(scenario, seed)  # what the replay resolves (lab.monitoring.evaluate.evaluate)
+    size = window_size or DEFAULT_WINDOW_SIZE
+    spec, rpd = suite or grading_suite(), live_rows_per_day(sc)
+    suite_inputs(sc, seed, size, spec, rpd, cache_dir)
+    path = Path(cache_dir) / f"streams-{stream_key(sc, seed, size, spec, rpd)}.npz"
+    return path if path.is_file() else None
+
+
 def _current_scenario(scenario: Scenario, run_seed: int) -> bool:
     """Whether ``scenario`` is today's scenario file resolved at ``run_seed`` (what the shipped levels were measured on)."""
     from lab.monitoring.stream_cache import scenario_ident
