@@ -27,12 +27,14 @@ import numpy as np
 import pandas as pd
 
 from lab.monitoring.methods import ColumnKind
-from lab.monitoring.suite import SuiteSpec, _EpisodeData, _REPLAYS, _SUITES, _suite, column_kinds, replay_inputs
+from lab.monitoring.suite import (SuiteSpec, _EpisodeData, _LOADED, _REPLAYS, _SUITES, _suite, column_kinds,
+                                  replay_inputs)
 from lab.scenario.schema import Scenario
 
 STREAM_CACHE_VERSION = 1  # bump when the streams' generation changes without a lab version change
 
 
+_LOADED_SIZE = 2
 _CODE_PACKAGES = ("scenario", "monitoring")
 _LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn")
 _CODE_IDENT: list[str] = []
@@ -85,8 +87,12 @@ def suite_inputs(sc: Scenario, seed: int, size: int, spec: SuiteSpec, rpd: int, 
         (sc.model_dump_json(), int(seed), size, spec, rpd) in _SUITES
     path = Path(cache_dir) / f"streams-{stream_key(sc, seed, size, spec, rpd)}.npz" if cache_dir is not None else None
     if not in_memory and path is not None:
-        loaded = _load(path)
+        loaded = _LOADED.get(path.name) or _load(path)
         if loaded is not None:
+            _LOADED.pop(path.name, None)
+            while len(_LOADED) >= _LOADED_SIZE:
+                _LOADED.pop(next(iter(_LOADED)))
+            _LOADED[path.name] = loaded  # a warm process (the grading endpoint) reads the file once
             return loaded[0], kinds, loaded[1]
     replay = replay_inputs(sc, seed)
     episodes = _suite(replay, size, spec, rpd)

@@ -103,6 +103,7 @@ class Replay:
 
 _REPLAYS: dict[tuple[str, int], Replay] = {}
 _SUITES: dict[tuple[str, int, int, SuiteSpec, int], list["_EpisodeData"]] = {}
+_LOADED: dict[str, tuple[pd.DataFrame, list["_EpisodeData"]]] = {}  # stream_cache: a cache file read, by name (its key)
 _MAX_SUITES = 8
 
 
@@ -110,6 +111,7 @@ def clear_cache() -> None:
     """Forget the trained champions and replay streams this process has built."""
     _REPLAYS.clear()
     _SUITES.clear()
+    _LOADED.clear()
 
 
 def _scenario(scenario: Scenario | str, seed: int) -> Scenario:
