@@ -15,7 +15,14 @@ the drift grader replays it over the full hidden suite). Then, each the median o
 (c) ``python -c "import lab.cli"`` and ``lab --help``;
 (d) import against grading time: one cold and one warm run under ``python -X importtime``,
     the cumulative import time of the top-level packages and the five heaviest of
-    pandas, scikit-learn, scipy, Evidently, MLflow, ... that were imported.
+    pandas, scikit-learn, scipy, Evidently, MLflow, ... that were imported;
+(e) ``lab submit SUB --home HOME`` as a whole command with the home's grading endpoint
+    running (lab.workers.grade_endpoint, hosted by a separate process as the monitor hosts
+    it in a running lab, warmed before timing): the first submit of the config (its replay
+    not cached yet; the streams prefilled by the warm-up) and repeats (``--runs``); then
+    the same command with no endpoint (grades in its own process, warm cache); and
+    whether the endpoint's report equals the in-process one (timestamps and the bundle's
+    creation aside).
 
 Figures depend on the machine's load (printed): compare runs made side by side.
 """
@@ -80,6 +87,56 @@ def importtime(stderr: str) -> tuple[float, dict[str, float]]:
     return total, packages
 
 
+HOST = """
+import sys, time
+from lab.workers.grade_endpoint import start_grade_endpoint
+ep = start_grade_endpoint(sys.argv[1])
+ep.warmed.wait()
+print("warm", ep.port, flush=True)
+sys.stdin.read()  # until the bench closes our stdin
+ep.close()
+"""
+
+
+def submit_times(home: Path, sub: Path, tmp: Path, runs: int, env: dict[str, str]) -> dict[str, object]:
+    """(e): `lab submit` through a warm endpoint (first and repeats), then in-process, and the reports compared."""
+    lab = [sys.executable, "-m", "lab.cli"]
+    shutil.rmtree(home / "cache", ignore_errors=True)
+    started = time.perf_counter()
+    host = subprocess.Popen([sys.executable, "-c", HOST, str(home)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, cwd=ROOT, env=env)
+    try:
+        line = host.stdout.readline()  # blocks until warm (the hidden streams drawn)
+        if not line.startswith("warm"):
+            sys.exit(f"the endpoint host did not start: {line!r}")
+        warm_up = time.perf_counter() - started
+        out = [tmp / f"submit-{k}.json" for k in range(runs + 1)]
+        times = []
+        for k in range(runs + 1):
+            took, proc = run([*lab, "submit", str(sub), "--home", str(home), "--json", str(out[k])], env)
+            if "by the lab's grading endpoint" not in proc.stderr:
+                sys.exit(f"lab submit did not use the endpoint:\n{proc.stderr[-2000:]}")
+            times.append(took)
+    finally:
+        host.stdin.close()
+        host.wait(timeout=60)
+    here_out = tmp / "submit-here.json"
+    t_here, proc = run([*lab, "submit", str(sub), "--home", str(home), "--json", str(here_out)], env)
+    if "graded here" not in proc.stderr:
+        sys.exit(f"lab submit used an endpoint after it closed:\n{proc.stderr[-2000:]}")
+
+    def comparable(path: Path) -> dict:
+        import json
+
+        r = json.loads(path.read_text())
+        r.pop("graded_at")
+        ev = r.pop("evidence")
+        return r | {"evidence": {k: v for k, v in ev.items() if k not in ("created", "files")}}
+
+    return {"warm_up": warm_up, "first": times[0], "repeats": times[1:], "here": t_here,
+            "same": comparable(out[0]) == comparable(here_out)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
@@ -106,6 +163,7 @@ def main() -> None:
         shutil.rmtree(cache, ignore_errors=True)
         t_cold, p_cold = run([sys.executable, "-X", "importtime", *grade[1:]], env)
         t_warm, p_warm = run([sys.executable, "-X", "importtime", *grade[1:]], env)
+        sub_figures = submit_times(home, sub, tmp, args.runs, env)
 
     print(f"scenario {args.scenario}, submission 'expert', median of {args.runs}; load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
@@ -121,6 +179,10 @@ def main() -> None:
         print(f"(d) {label}: {took:5.1f} s in all (under -X importtime), imports {total:5.1f} s, the rest "
               f"(grading, start-up) {took - total:5.1f} s; heaviest: "
               + ", ".join(f"{m} {s:.1f} s" for s, m in heavy))
+    e = sub_figures
+    print(f"(e) lab submit, endpoint warm (warm-up {e['warm_up']:.1f} s): first {e['first']:.1f} s (replays the config), "
+          f"repeats {statistics.median(e['repeats']):.1f} s ({', '.join(f'{x:.1f}' for x in e['repeats'])}); "
+          f"no endpoint, warm cache {e['here']:.1f} s; same report both ways: {e['same']}")
 
 
 if __name__ == "__main__":

@@ -107,3 +107,66 @@ def test_a_replay_is_reused_from_disk_and_a_damaged_one_replayed(scenario, tmp_p
     _forget()
     drift_grader._evaluate(other, scenario, SEED, SMALL, tmp_path)
     assert len(list(tmp_path.glob("drift-result-*.json"))) == 2  # keyed by the config's digest
+
+
+def test_an_edit_to_the_stream_or_replay_code_gets_new_keys(scenario, tmp_path, monkeypatch):
+    """A source edit without a version bump must not reuse streams or replays drawn by the old code."""
+    _forget()
+    drift_grader._evaluate(CONFIG, scenario, SEED, SMALL, tmp_path)
+    key = stream_cache.stream_key(scenario, SEED, 500, SMALL, 240)
+    monkeypatch.setattr(stream_cache, "_CODE_IDENT", [stream_cache.source_digest() + "-edited"])
+    assert stream_cache.stream_key(scenario, SEED, 500, SMALL, 240) != key
+    _forget()
+    calls = []
+    real = drift_grader.evaluate
+    monkeypatch.setattr(drift_grader, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    drift_grader._evaluate(CONFIG, scenario, SEED, SMALL, tmp_path)
+    assert calls == [1]  # replayed again, on new streams
+    assert len(list(tmp_path.glob("streams-*.npz"))) == 2
+    assert len(list(tmp_path.glob("drift-result-*.json"))) == 2
+
+
+def test_source_digest_covers_the_scenario_and_monitoring_code():
+    assert stream_cache._CODE_PACKAGES == ("scenario", "monitoring")
+    assert len(stream_cache.source_digest()) == 32
+
+
+def test_a_bundles_copy_of_the_scenario_keys_like_the_file(scenario):
+    """A bundle stores the scenario as JSON with sorted keys; read back, it is the same scenario
+    and must hit the same cache entries (and count as the current scenario file)."""
+    import json
+
+    from lab.scenario.schema import scenario_from_json
+
+    copy = scenario_from_json(json.loads(json.dumps(json.loads(scenario.model_dump_json()), sort_keys=True)))
+    assert copy.model_dump_json() != scenario.model_dump_json()  # the keys moved: the case being tested
+    assert stream_cache.stream_key(copy, SEED, 500, SMALL, 240) == stream_cache.stream_key(scenario, SEED, 500, SMALL, 240)
+    assert drift_grader._current_scenario(copy, 0)
+    assert not drift_grader._current_scenario(scenario.model_copy(update={"brief": "edited"}), 0)
+
+
+def test_prefilled_streams_are_the_ones_the_grader_asks_for(tmp_path, monkeypatch):
+    """The grading endpoint's warm-up (prefill_streams from the home's scenario) must fill the very
+    cache entry a grade of the collected bundle reads: the grade then trains nothing."""
+    from lab.evidence.submission import read_submission
+    from tests.grading_evidence import Drill, build_evidence
+
+    ev = build_evidence(tmp_path / "drill", Drill())
+    cache = tmp_path / "cache"
+    from lab.scenario.run import effective_scenario
+    from tests.grading_evidence import build_home
+
+    home_sc, run_seed = effective_scenario(build_home(tmp_path / "home", Drill()))
+    assert run_seed == ev.seed
+    _forget()
+    path = drift_grader.prefill_streams(home_sc, run_seed, cache, suite=SMALL)
+    assert path is not None and path.is_file()
+    sub_dir = tmp_path / "sub"
+    sub_dir.mkdir()
+    (sub_dir / "monitoring.yaml").write_text(CONFIG)
+    sub = read_submission(str(sub_dir), work_dir=tmp_path / "work")
+    _forget()
+    monkeypatch.setattr(stream_cache, "replay_inputs", _no_training)
+    items = drift_grader.grade_drift_thresholds(ev, sub, suite=SMALL, cache_dir=cache)
+    assert {i.id for i in items} == set(drift_grader.POINTS)
+    assert list(cache.glob("streams-*.npz")) == [path]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -13,8 +12,6 @@ from lab.core import checks
 from lab.cli._common import HomeOpt, err_console, get_home, out_console
 from lab.errors import StateError, UsageError
 from lab.core.paths import TEMPLATE_DIR
-from lab.core.home import Clock
-from lab.core.journal import Journal
 
 TEMPLATES = TEMPLATE_DIR
 TEMPLATE_FILES = ("monitoring.yaml", "model_card.md", "post_market_monitoring.md", "decisions.yaml")
@@ -118,44 +115,31 @@ def submit(
     started = time.perf_counter()
     checks.check_submission_path(submission)  # before any heavy import
     _check_outputs(json_out, html_out, gradescope_out, junit_out)
-    # heavy: keep off the start-up path
-    from lab.stack import control as stack
-    from lab.evidence.collect import collect_evidence
-    from lab.evidence.schema import bundle_archive, load_evidence
-    from lab.grading.grade import grade as run_grade
-    from lab.evidence.submission import read_submission
+    from lab.core.liveness import require_config
+    from lab.workers.grade_client import submit_via_endpoint  # standard library only
 
     h = get_home(home)
-    stack.require_config(h)
-    sub = read_submission(submission, work_dir=h.root / "tmp")  # a bad submission fails before anything is written
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    folder = h.root / "submissions" / stamp
-    n = 1
-    while folder.exists():
-        n += 1
-        folder = h.root / "submissions" / f"{stamp}-{n}"
+    require_config(h)
     commands = cli_commands(ctx.find_root().command)
-    # heavy: keep off the start-up path
-    from lab.grading.runbook import load_rubric
+    # the lab's warm grading process when it answers (no heavy import here), else this process
+    answer = submit_via_endpoint(h.root, submission, commands)
+    where = "by the lab's grading endpoint"
+    if answer is None:
+        # heavy: keep off the start-up path
+        from lab.workers.submit_job import run_submission
 
-    rubric = load_rubric()
-    evidence_dir = collect_evidence(h, folder / "evidence", commands, (rubric.rubric_version, rubric.law_as_at.isoformat()))
-    archive = bundle_archive(evidence_dir)
-    evidence = load_evidence(evidence_dir)
-    report = run_grade(evidence, sub, drift_cache=h.root / "cache" / "drift")
+        answer = run_submission(h, submission, commands)
+        where = "here"
+    from lab.grading.report import report_from_dict
+
+    report = report_from_dict(answer["report"])
     to_stdout = json_out is not None and str(json_out) == "-"
     _show(report, to_stdout)
-    written = _outputs(report, folder, json_out, html_out, gradescope_out, junit_out)
-    Journal(h.journal).append(
-        "submit",
-        {"total": report.total, "skills": {k: s.score for k, s in report.skills.items()},
-         "folder": str(folder.relative_to(h.root)), "files": sorted(sub.files),
-         "problems": len(sub.problems), "evidence": str(archive.relative_to(h.root))},
-        day=Clock(h.clock_json).day(), actor="user",
-    )
-    err_console.print(f"graded in {time.perf_counter() - started:.1f} s; reports: "
+    written = [Path(p) for p in answer["written"]] + _outputs(report, None, json_out, html_out, gradescope_out,
+                                                              junit_out)
+    err_console.print(f"graded {where} in {time.perf_counter() - started:.1f} s; reports: "
                       f"{', '.join(str(p) for p in written)}", highlight=False)
-    err_console.print(f"re-grade offline: lab grade --evidence {archive} {submission}", highlight=False)
+    err_console.print(f"re-grade offline: lab grade --evidence {answer['archive']} {submission}", highlight=False)
 
 
 def grade(

@@ -190,9 +190,9 @@ def _evaluate(text: str, scenario: Scenario, seed: int, suite: SuiteSpec,
               cache_dir: Path | None = None) -> EvaluationResult:
     """The replay of config ``text``: from this process's memory, else from ``cache_dir``
     (``drift-result-<key>.json``, keyed by the config's digest, the scenario, the seed, the
-    suite, the rate, the lab's version and :data:`_CACHE_VERSION`), else replayed (streams
-    cached there too) and written."""
-    from lab import __version__
+    suite, the rate, the code (:func:`lab.monitoring.stream_cache.code_ident`) and
+    :data:`_CACHE_VERSION`), else replayed (streams cached there too) and written."""
+    from lab.monitoring.stream_cache import code_ident, scenario_ident
 
     key = (hashlib.sha256(text.encode()).hexdigest(), scenario.model_dump_json(), seed, suite,
            live_rows_per_day(scenario))
@@ -200,8 +200,8 @@ def _evaluate(text: str, scenario: Scenario, seed: int, suite: SuiteSpec,
         return _CACHE[key]
     path = None
     if cache_dir is not None:
-        digest = hashlib.sha256(json.dumps([_CACHE_VERSION, __version__, key[0], key[1], seed, repr(suite),
-                                            key[4]]).encode()).hexdigest()[:32]
+        digest = hashlib.sha256(json.dumps([_CACHE_VERSION, code_ident(), key[0], scenario_ident(scenario), seed,
+                                            repr(suite), key[4]]).encode()).hexdigest()[:32]
         path = Path(cache_dir) / f"drift-result-{digest}.json"
     result = _load_result(path)
     if result is None:
@@ -322,10 +322,32 @@ def grade_drift_thresholds(evidence: Evidence, submission: Submission | None, *,
     return score_items(result, baseline_scores(evidence.scenario, seed, suite, cache_dir))
 
 
+def prefill_streams(scenario: Scenario, run_seed: int, cache_dir: Path, window_size: int | None = None,
+                    suite: SuiteSpec | None = None) -> Path | None:
+    """Draw (or load) the hidden suite's streams for ``scenario`` into ``cache_dir`` and this
+    process's memory, as :func:`grade_drift_thresholds` will ask for them for a config with
+    windows of ``window_size`` rows (default: the default window) and ``suite`` (default: the
+    hidden one). Returns the cache file.
+    What a warm grading process does ahead of the first `lab submit`."""
+    from lab.monitoring.evaluate import DEFAULT_WINDOW_SIZE
+    from lab.monitoring.stream_cache import stream_key, suite_inputs
+    from lab.monitoring.suite import _scenario
+
+    seed = grading_seed(run_seed, scenario.id)
+    sc = _scenario(scenario, seed)  # what the replay resolves (lab.monitoring.evaluate.evaluate)
+    size = window_size or DEFAULT_WINDOW_SIZE
+    spec, rpd = suite or grading_suite(), live_rows_per_day(sc)
+    suite_inputs(sc, seed, size, spec, rpd, cache_dir)
+    path = Path(cache_dir) / f"streams-{stream_key(sc, seed, size, spec, rpd)}.npz"
+    return path if path.is_file() else None
+
+
 def _current_scenario(scenario: Scenario, run_seed: int) -> bool:
     """Whether ``scenario`` is today's scenario file resolved at ``run_seed`` (what the shipped levels were measured on)."""
-    try:
-        return resolve(load_scenario(scenario.id), run_seed)[0].model_dump_json() == scenario.model_dump_json()
+    from lab.monitoring.stream_cache import scenario_ident
+
+    try:  # compared as canonical JSON: a bundle's copy has its mappings' keys sorted
+        return scenario_ident(resolve(load_scenario(scenario.id), run_seed)[0]) == scenario_ident(scenario)
     except (ScenarioError, ValueError):
         return False
 

@@ -120,6 +120,24 @@ def build_report(items: list[Item], skills: list[str], **meta: Any) -> Report:
 # --------------------------------------------------------------------------- JSON
 
 
+def report_from_dict(data: dict[str, Any]) -> Report:
+    """The report :meth:`Report.to_dict` wrote (a JSON report read back; the grading endpoint's answer).
+
+    Round-trips: ``to_json(report_from_dict(json.loads(to_json(r)))) == to_json(r)``.
+    """
+    item_fields = ("id", "skill", "title", "points", "max_points", "feedback", "evidence", "citation", "details")
+    items = [Item(**{k: d[k] for k in item_fields if k in d}) for d in data["items"]]
+    skills = {k: SkillScore(skill=k, score=v["score"], max=v["max"], points=v["points"], max_points=v["max_points"],
+                            applicable=v["applicable"], note=v["note"]) for k, v in data["skills"].items()}
+    return Report(scenario=data["scenario"], seed=data["seed"], total=data["total"], skills=skills, items=items,
+                  law_as_at=data["law_as_at"], rubric_version=data["rubric_version"], graded_at=data["graded_at"],
+                  lab_version=data["lab_version"], problems=list(data.get("problems") or []),
+                  submission=dict(data.get("submission") or {}), evidence=dict(data.get("evidence") or {}),
+                  schema_version=data.get("schema_version", SCHEMA_VERSION))
+
+
+
+
 def to_json(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
 

@@ -7,9 +7,11 @@ replayed over them. :func:`suite_inputs` keeps them in ``cache_dir`` as one ``.n
 key (no pickle: plain arrays and a JSON header), so a second grade of the same scenario,
 in another process, replays a new config without training anything.
 
-The key hashes the resolved scenario (so a changed scenario file or seed makes a new
-entry), the lab's version and :data:`STREAM_CACHE_VERSION`; an unreadable, truncated
-or mismatched file is ignored and written again.
+The key hashes the resolved scenario (:func:`scenario_ident`: a changed scenario file or
+seed makes a new entry), the code that draws and replays streams (:func:`code_ident`: the
+lab's version, the source of ``lab.scenario`` and ``lab.monitoring``, and the versions of
+numpy, pandas, scipy and scikit-learn) and :data:`STREAM_CACHE_VERSION`; an unreadable,
+truncated or mismatched file is ignored and written again.
 """
 
 from __future__ import annotations
@@ -25,17 +27,54 @@ import numpy as np
 import pandas as pd
 
 from lab.monitoring.methods import ColumnKind
-from lab.monitoring.suite import SuiteSpec, _EpisodeData, _REPLAYS, _SUITES, _suite, column_kinds, replay_inputs
+from lab.monitoring.suite import (SuiteSpec, _EpisodeData, _LOADED, _REPLAYS, _SUITES, _suite, column_kinds,
+                                  replay_inputs)
 from lab.scenario.schema import Scenario
 
 STREAM_CACHE_VERSION = 1  # bump when the streams' generation changes without a lab version change
 
 
-def stream_key(sc: Scenario, seed: int, size: int, spec: SuiteSpec, rpd: int) -> str:
-    """What a suite's streams depend on, hashed (32 hex digits)."""
+_LOADED_SIZE = 2
+_CODE_PACKAGES = ("scenario", "monitoring")
+_LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn")
+_CODE_IDENT: list[str] = []
+
+
+def scenario_ident(sc: Scenario) -> str:
+    """The resolved scenario as canonical JSON (keys sorted): a bundle's copy, read back from
+    JSON, and the scenario file resolved again give the same text when they say the same."""
+    return json.dumps(sc.model_dump(mode="json"), sort_keys=True)
+
+
+def code_ident() -> str:
+    """What the streams and replays are computed with, hashed: the lab's version, every source
+    file of ``lab.scenario`` and ``lab.monitoring`` (and lab.grading's drift grader), and the
+    numerical libraries' versions. An edit to any of them makes every cache key new (the
+    files are read once per process)."""
     from lab import __version__
 
-    ident = json.dumps([STREAM_CACHE_VERSION, __version__, sc.model_dump_json(), int(seed), size, repr(spec), rpd])
+    return hashlib.sha256(f"{__version__}:{source_digest()}".encode()).hexdigest()[:32]
+
+
+def source_digest() -> str:
+    """The digest of the stream and replay code's source files and library versions (computed once per process)."""
+    if not _CODE_IDENT:
+        import importlib.metadata
+
+        root = Path(__file__).resolve().parents[1]
+        h = hashlib.sha256()
+        files = [f for pkg in _CODE_PACKAGES for f in sorted((root / pkg).rglob("*.py"))]
+        for f in [*files, root / "grading" / "drift_grader.py"]:
+            h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+        for lib in _LIBRARIES:
+            h.update(f"{lib}=={importlib.metadata.version(lib)};".encode())
+        _CODE_IDENT.append(h.hexdigest()[:32])
+    return _CODE_IDENT[0]
+
+
+def stream_key(sc: Scenario, seed: int, size: int, spec: SuiteSpec, rpd: int) -> str:
+    """What a suite's streams depend on, hashed (32 hex digits)."""
+    ident = json.dumps([STREAM_CACHE_VERSION, code_ident(), scenario_ident(sc), int(seed), size, repr(spec), rpd])
     return hashlib.sha256(ident.encode()).hexdigest()[:32]
 
 
@@ -48,8 +87,12 @@ def suite_inputs(sc: Scenario, seed: int, size: int, spec: SuiteSpec, rpd: int, 
         (sc.model_dump_json(), int(seed), size, spec, rpd) in _SUITES
     path = Path(cache_dir) / f"streams-{stream_key(sc, seed, size, spec, rpd)}.npz" if cache_dir is not None else None
     if not in_memory and path is not None:
-        loaded = _load(path)
+        loaded = _LOADED.get(path.name) or _load(path)
         if loaded is not None:
+            _LOADED.pop(path.name, None)
+            while len(_LOADED) >= _LOADED_SIZE:
+                _LOADED.pop(next(iter(_LOADED)))
+            _LOADED[path.name] = loaded  # a warm process (the grading endpoint) reads the file once
             return loaded[0], kinds, loaded[1]
     replay = replay_inputs(sc, seed)
     episodes = _suite(replay, size, spec, rpd)

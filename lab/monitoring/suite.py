@@ -28,7 +28,6 @@ from lab.monitoring.methods import ColumnKind
 from lab.scenario.schema import ConceptDriftEvent, DataDriftEvent, LabelDriftEvent, Scenario, load_scenario
 from lab.scenario.schema import resolve as resolve_scenario
 from lab.scenario.data import days_frame
-from lab.scenario.models import build_pipeline
 
 DEFAULT_WINDOW_SIZE = 500
 PREDICTION = "prediction"
@@ -104,6 +103,7 @@ class Replay:
 
 _REPLAYS: dict[tuple[str, int], Replay] = {}
 _SUITES: dict[tuple[str, int, int, SuiteSpec, int], list["_EpisodeData"]] = {}
+_LOADED: dict[str, tuple[pd.DataFrame, list["_EpisodeData"]]] = {}  # stream_cache: a cache file read, by name (its key)
 _MAX_SUITES = 8
 
 
@@ -111,6 +111,7 @@ def clear_cache() -> None:
     """Forget the trained champions and replay streams this process has built."""
     _REPLAYS.clear()
     _SUITES.clear()
+    _LOADED.clear()
 
 
 def _scenario(scenario: Scenario | str, seed: int) -> Scenario:
@@ -139,6 +140,9 @@ def replay_inputs(scenario: Scenario | str, seed: int = 0) -> Replay:
     sc = _scenario(scenario, seed)
     key = (sc.model_dump_json(), int(seed))
     if key not in _REPLAYS:
+        # heavy (scikit-learn, ~3 s): only a replay that trains needs it, not one served from a cache
+        from lab.scenario.models import build_pipeline
+
         gen = generator_class(sc.generator.name)
         features = gen.feature_names()
         spec = next(v for v in sc.model.versions if v.role == "champion")

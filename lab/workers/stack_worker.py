@@ -21,6 +21,9 @@ Traffic keeps its rate beside the monitor's CPU-heavy windows: the thread switch
 is cut to 1 ms, so the replayer's event loop gets the interpreter within a millisecond of
 its next tick instead of 5 ms.
 
+The process also serves `lab submit`'s grading on 127.0.0.1 (lab.workers.grade_endpoint),
+since it already holds the grading libraries.
+
 The compose and Kubernetes stacks keep one container per service (each runs its module's
 own ``main``, the table's ``entry``): there a container is the unit of health, restart and logs.
 """
@@ -39,6 +42,7 @@ from lab.core.home import Home, resolve_home
 from lab.core.worker import stop_on_signals
 from lab.monitoring import runner as monitor
 from lab.world import timeline_runner, traffic
+from lab.workers.grade_endpoint import start_grade_endpoint
 
 #: How long the services get, together, to finish once stopped, before the process exits
 #: anyway (within the supervisor's own grace before it kills).
@@ -85,6 +89,18 @@ def run_all(loops: dict[str, Callable[[threading.Event], None]], stop: threading
     return ended
 
 
+def _start_grade_endpoint(home: Home):
+    """`lab submit`'s grading endpoint (an optimisation: when it cannot start, the loops run
+    anyway and `lab submit` grades in its own process)."""
+    try:
+        endpoint = start_grade_endpoint(home)
+    except OSError as exc:
+        print(f"grade endpoint not started ({exc!r}); `lab submit` grades in its own process", flush=True)
+        return None
+    print(f"grade endpoint on 127.0.0.1:{endpoint.port}", flush=True)
+    return endpoint
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", required=True)
@@ -94,11 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     home = Home(resolve_home(args.home))
     stop = stop_on_signals()
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+    endpoint = _start_grade_endpoint(home)
     ended = run_all({
         "timeline": lambda s: timeline_runner.run(home, s),
         "monitor": lambda s: monitor.run(home, s),
         "traffic": lambda s: traffic.run(home, args.traffic_port, args.host, s),
     }, stop)
+    if endpoint is not None:
+        endpoint.close()
     sys.stdout.flush()
     sys.stderr.flush()
     # a thread a library left running (Prefect's workers) must not hold the process up

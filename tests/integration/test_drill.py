@@ -79,6 +79,7 @@ def test_scripted_drill_then_submit(scenario_id, tmp_path):
         proc = run_lab("submit", str(answer), "--json", str(out / "report.json"), "--html", str(out / "report.html"),
                        "--gradescope", str(out / "results.json"), "--junit", str(out / "junit.xml"), home=home)
         assert proc.returncode == 0, proc.stderr
+        assert "by the lab's grading endpoint" in proc.stderr, proc.stderr  # the monitor's warm process graded it
         print(proc.stdout[-3000:])
         result = json.loads((out / "report.json").read_text())
         assert {"schema_version", "total", "skills", "items", "law_as_at", "rubric_version"} <= set(result)
