@@ -81,3 +81,19 @@ def test_a_snapshot_names_the_shadow_the_registry_names():
     state = {"version": 2, "percent": 50.0, "fault": "error", "state": "crash_loop", "warmed": True}
     assert snapshot_for(ShadowConfig(2, 50.0, "error"), state)["state"] == "crash_loop"
     assert snapshot_for(ShadowConfig(2, 100.0, None), state)["state"] == "warming"
+
+
+def test_a_restarted_shadow_resumes_after_its_last_logged_line_and_ends_a_cut_line(tmp_path):
+    from lab.serving.shadow_service import last_logged_offset
+
+    path = tmp_path / "shadow.jsonl"
+    assert last_logged_offset(path) == 0
+    log = RequestLog(path)
+    log.write({"kind": "shadow", "id": "a", "log_offset": 120})
+    log.write({"kind": "shadow", "id": "b", "log_offset": 240})
+    with open(path, "a") as f:
+        f.write('{"kind":"shadow","id":"c","log_of')  # killed mid-write
+    assert last_logged_offset(path) == 240
+    assert path.read_text().endswith("\n")  # the next line starts on a line of its own
+    RequestLog(path).write({"kind": "shadow", "id": "d", "log_offset": 360})
+    assert last_logged_offset(path) == 360

@@ -14,7 +14,8 @@ talks to, the shadow. So a slow, failing, hung or killed shadow cannot touch a c
   ``state`` (warming, ready, restarting, crash_loop), ``warmed`` (its worker has loaded the
   model once: serving marks requests only from then on), the counts by group and by
   status, recent crashes, its ``pid``, and the byte ``offset`` in the request log it has
-  read up to, so a restarted service resumes there: nothing lost, nothing logged twice.
+  read up to. Each shadow line also carries its request's ``log_offset``, so a restarted
+  service resumes after the last line it logged: nothing lost, nothing logged twice.
 * It reads the log only while it can score: while its worker warms up or restarts, the
   lines wait in the log. It reads at most ``MAX_BACKLOG`` marked requests at a time;
   older ones beyond that are logged ``dropped`` (it fell behind), never queued in memory.
@@ -109,6 +110,26 @@ def read_marked(path: Path, offset: int, limit: int = READ_BYTES) -> tuple[list[
     return out, offset + cut + 1
 
 
+def last_logged_offset(path: Path) -> int:
+    """The request-log offset (``log_offset``) of the last whole line of the shadow's log ``path``,
+    0 when there is none. A line cut by a kill mid-write is ended, so the next line starts clean."""
+    try:
+        with open(path, "rb+") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - (256 << 10)))
+            tail = f.read()
+            if tail and not tail.endswith(b"\n"):
+                f.write(b"\n")
+    except FileNotFoundError:
+        return 0
+    for raw in reversed(tail.splitlines()):
+        try:
+            return int(json.loads(raw)["log_offset"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return 0
+
+
 @dataclass
 class State:
     """What the service keeps in ``shadow/state.json``."""
@@ -134,7 +155,8 @@ class State:
     def to_json(self, loop: CrashLoop) -> dict[str, Any]:
         return {"version": self.version, "percent": self.percent, "fault": self.fault, "state": self.state,
                 "warmed": self.warmed, **self.counts(), "crashes": self.crashes,
-                "recent_crashes": loop.recent(time.time()), "pid": self.pid, "offset": self.offset,
+                "recent_crashes": loop.recent(time.time()),
+                "pid": self.pid if self.state == "ready" else None, "offset": self.offset,
                 "statuses": self.statuses, "crash_times": self.crash_times, "clean": self.clean}
 
 
@@ -145,6 +167,7 @@ class ShadowService:
         self.spawner = spawner  # a thread at normal priority: workers inherit the policy of the thread that spawns them
         self.model_name = model_name
         self.request_log = home.serving / "requests.jsonl"
+        self._close_cut_line(shadow_log_path(self.request_log))
         self.out = RequestLog(shadow_log_path(self.request_log))
         self.state_path = home.root / "shadow" / "state.json"
         self.registry = RegistryFollower(tracking_uri, model_name, lambda _c: None)
@@ -156,6 +179,10 @@ class ShadowService:
         self.restart_at = 0.0
         self._registry_at = 0.0
         self._resume()
+
+    @staticmethod
+    def _close_cut_line(path: Path) -> None:
+        last_logged_offset(path)
 
     # -- state ------------------------------------------------------------------
     def _resume(self) -> None:
@@ -170,6 +197,8 @@ class ShadowService:
         self.st = State(saved.get("version"), saved.get("percent", 0.0), saved.get("fault"), saved.get("state"),
                         bool(saved.get("warmed")), int(saved.get("offset", 0)), dict(saved.get("statuses") or {}),
                         list(saved.get("crash_times") or []), int(saved.get("crashes", 0)))
+        # lines logged after the last save say how far it had read: nothing is logged twice
+        self.st.offset = max(self.st.offset, last_logged_offset(self.out.path))
         for t in self.st.crash_times:
             self.loop.crash(t)
         if self.st.version is not None and not saved.get("clean") and self.st.state != "crash_loop":
@@ -349,7 +378,8 @@ class ShadowService:
             self.st.statuses[status] = self.st.statuses.get(status, 0) + 1
         record = {"kind": "shadow", "id": line.id, "time": time.time(), "day": line.day,
                   "shadow_version": line.version, "shadow_prediction": prediction, "shadow_status": status,
-                  "shadow_latency_ms": None if latency_s is None else round(latency_s * 1000, 3)}
+                  "shadow_latency_ms": None if latency_s is None else round(latency_s * 1000, 3),
+                  "log_offset": line.end}
         if error:
             record["shadow_error"] = error
         self.out.write(record)
@@ -365,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--home", required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per registry read
     home = Home(resolve_home(args.home))
     stop = stop_on_signals()
     start_heartbeat(heartbeat_path(home.root, "shadow"), stop)  # its thread keeps normal priority
