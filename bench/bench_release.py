@@ -5,7 +5,10 @@
    one, one slowed by 200 ms, one that fails every request; each in four phases (off,
    on, off, on; --requests each), so load that drifts over the minutes cancels. Each
    phase's p50/p99 is printed; the ratio pools the two phases of each side. Target
-   <= 1.10 (goal 1.05).
+   <= 1.10 (goal 1.05). With the shadow on, serving only marks the requests in its log;
+   the shadow service (lab.serving.shadow_service) scores them at idle priority, so the
+   ratio measures what that costs the champion. After the ratios, what the shadow made
+   of each variant's requests (``serving/shadow.jsonl``) is printed too.
 2. Rollback under load: >= 2,000 requests while `champion` moves 10 times; failed
    requests (target 0) and the time from each alias move until clients get the new
    version.
@@ -102,6 +105,12 @@ def main() -> None:
                 on, off = p99(lat["on"]), p99(lat["off"])
                 ratios.append((name, on / off, off))
             lab("shadow", "stop", home=home)
+            from collections import Counter
+
+            from lab.serving.requestlog import read_requests
+
+            outcomes = Counter(r.get("shadow_status") for r in read_requests(Path(home) / "serving" / "shadow.jsonl"))
+            print(f"\nshadow outcomes over all variants: {dict(outcomes)}")
             print("\nshadow overhead (champion p99 with the shadow on / off, both phases of each pooled):")
             for name, ratio, base in ratios:
                 print(f"  {name:22s} {ratio:5.2f}   (off p99 {base:.1f} ms; target <= 1.10, goal 1.05)")

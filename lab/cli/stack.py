@@ -239,7 +239,7 @@ def _shadow_line(sh: dict) -> str:
     line = (f"shadow v{sh['version']}: [{colour}]{sh['state']}[/]  {sh['mirrored']} mirrored, {sh['answered']} "
             f"answered, {sh['dropped']} dropped, {sh['failed']} failed")
     if sh["state"] == "crash_loop":
-        line += f"\n  [red]crash loop:[/] {sh['crashes']} crashes of its worker, so serving stopped restarting it; "
+        line += f"\n  [red]crash loop:[/] {sh['crashes']} crashes, so the shadow service stopped restarting it; "
         line += "its mirrored requests are logged unavailable (`lab shadow stop`)"
     return line
 

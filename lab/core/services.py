@@ -7,14 +7,14 @@ Read by everything that starts or watches services, so a fact lives in one place
 * ``lab status`` (lab.stack.control), the liveness checks (lab.core.liveness) and the
   compose agent (lab.stack.compose_agent) probe ``health``: an HTTP path, or a heartbeat
   file under the lab home;
-* the timeline and monitor workers touch the heartbeat file the table names for them;
+* the timeline, monitor and shadow workers touch the heartbeat file the table names for them;
 * ``docker-compose.yml`` and ``infra/k8s`` spell the same facts in their own syntax;
   tests/test_services_table.py holds them to this table.
 
 Standard library only: the table is data, cheap to import from any stage.
 
 >>> [s.name for s in TABLE if s.kind == "heartbeat"], DEFAULT_PORTS["serving"]
-(['timeline', 'monitor'], 3000)
+(['timeline', 'monitor', 'shadow'], 3000)
 >>> command_head(service("traffic"), python="py")
 ['py', '-m', 'lab.world.traffic']
 """
@@ -86,6 +86,8 @@ TABLE: tuple[Service, ...] = (
             after=("prefect", "train"), takes_home=True, startup_timeout=180.0, process="workers"),
     Service("monitor", "python", ("-m", "lab.monitoring.runner"), "heartbeat", "monitoring/heartbeat",
             after=("prefect", "train"), takes_home=True, startup_timeout=240.0, process="workers"),
+    Service("shadow", "python", ("-m", "lab.serving.shadow_service"), "heartbeat", "shadow/heartbeat",
+            after=("train",), takes_home=True, startup_timeout=120.0),
 )
 #: Processes that run several services under `lab up` (lab.workers): name -> what follows
 #: ``python``. Each service keeps its name, health and log; they share a pid, start together

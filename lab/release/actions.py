@@ -105,8 +105,8 @@ def _wait_shadow_ready(ctx: Ctx, version: int, percent: float, fault: str | None
             if state["state"] == "crash_loop":
                 raise ServiceError(f"shadow v{version} crash-looped ({state['crashes']} crashes of its worker, "
                                    f"{CRASH_LOOP_CRASHES} within {CRASH_LOOP_WINDOW_SECONDS:.0f} s): "
-                                   "serving no longer restarts it",
-                                   hint="see `lab logs serving`; `lab shadow stop`, then start it again")
+                                   "the shadow service no longer restarts it",
+                                   hint="see `lab logs shadow`; `lab shadow stop`, then start it again")
         if time.monotonic() - started >= timeout:
             break
         time.sleep(0.2)

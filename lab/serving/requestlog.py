@@ -1,20 +1,24 @@
-"""The serving request log: JSON lines, two kinds, joined by request ``id``.
+"""The serving request logs: JSON lines, two kinds in two files, joined by request ``id``.
 
-* ``"kind": "request"``, written when the champion answered: ``id``, ``time`` (unix
-  seconds), ``day`` (scenario day), ``model``, ``champion_version``,
-  ``champion_prediction`` (one per row), ``latency_ms`` (champion path), ``status``
-  (HTTP status), ``error`` when it failed, ``inputs`` (column -> values) and
-  ``shadow_version`` when the request was mirrored.
-* ``"kind": "shadow"``, written when the shadow finished: ``id``, ``shadow_version``,
+* ``<home>/serving/requests.jsonl``, written by serving, ``"kind": "request"``, when the
+  champion answered: ``id``, ``time`` (unix seconds), ``day`` (scenario day), ``model``,
+  ``champion_version``, ``champion_prediction`` (one per row), ``latency_ms`` (champion
+  path), ``status`` (HTTP status), ``error`` when it failed, ``inputs`` (column ->
+  values) and ``shadow_version`` when the request was chosen for the shadow (else null).
+* ``<home>/serving/shadow.jsonl`` (:func:`shadow_log_path`), written by the shadow
+  service, ``"kind": "shadow"``, when the shadow finished: ``id``, ``shadow_version``,
   ``shadow_prediction``, ``shadow_latency_ms``, ``shadow_status`` (answered: ``ok``,
   ``late``; failed: ``error``, ``crashed``; dropped: ``dropped``, ``unavailable``,
   ``cancelled``; see :mod:`lab.serving.shadow_state`) and ``shadow_error``.
 
-:func:`merged` yields one record per request with the shadow's fields added.
+:func:`merged` yields one record per request with the shadow's fields added (it reads
+shadow lines from either file: logs written before the shadow had a log of its own kept
+them in the request log).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from pathlib import Path
@@ -47,11 +51,19 @@ def read_requests(path: Path) -> Iterator[dict[str, Any]]:
                     continue  # a line cut by a crash mid-write
 
 
+def shadow_log_path(request_log: Path) -> Path:
+    """The shadow service's log beside the request log ``request_log``."""
+    return Path(request_log).with_name("shadow.jsonl")
+
+
 def merged(path: Path) -> list[dict[str, Any]]:
-    """One record per request (in arrival order), with its shadow's fields when mirrored."""
+    """One record per request (in arrival order), with its shadow's fields when mirrored.
+
+    ``path`` is the request log; the shadow's lines come from :func:`shadow_log_path` too.
+    """
     requests: dict[str, dict[str, Any]] = {}
     shadows: dict[str, dict[str, Any]] = {}
-    for rec in read_requests(path):
+    for rec in itertools.chain(read_requests(path), read_requests(shadow_log_path(path))):
         if rec.get("kind") == "shadow":
             shadows[rec["id"]] = rec
         else:

@@ -3,10 +3,11 @@
 Answers ``{"request_id", "model", "model_version", "probabilities"}``: one probability
 of the positive class per row, from the version ``champion`` points at when the
 request arrived. A client may send its own ``X-Request-ID``; otherwise one is made.
-While a shadow is active, the same rows are mirrored to it after the champion has
-answered (lab.serving.shadow); a shadow that crash-loops is journaled
-(``shadow.crash_loop``) and left stopped. Every request, failed ones too, is appended to
-``<home>/serving/requests.jsonl`` with its inputs.
+Every request, failed ones too, is appended to ``<home>/serving/requests.jsonl`` with
+its inputs. While a shadow is active, a request chosen for it (by a hash of its id) is
+only marked ``shadow_version`` in that line (lab.serving.shadow): the shadow service
+(lab.serving.shadow_service) reads the marked lines and scores them at idle priority,
+so nothing of the shadow runs on the request path.
 
 Also: ``GET /metrics`` (Prometheus, with the model version as a label) and
 ``POST /admin/state`` / ``POST /admin/check`` for the lab's commands.
@@ -25,10 +26,9 @@ import bentoml
 from bentoml.exceptions import InvalidArgument, NotFound
 
 from lab.core.home import Clock, Home, resolve_home
-from lab.core.journal import Journal
 from lab.serving.follower import RegistryFollower
 from lab.serving.requestlog import RequestLog
-from lab.serving.shadow import ShadowMirror
+from lab.serving.shadow import ShadowGate
 from lab.serving.validate import rows_to_frame
 
 MAX_ROWS = 10_000
@@ -59,18 +59,13 @@ class Screening:
         self.generator = generator_class(scenario.generator.name)
         self.clock = Clock(self.home.clock_json)
         self.log = RequestLog(self.home.serving / "requests.jsonl")
-        self.shadow = ShadowMirror(self.model_name, self._log_shadow, self._journal_crash_loop)
+        self.shadow = ShadowGate(self.home.root / "shadow" / "state.json", self._count_shadow)
         self.follower = RegistryFollower(os.environ["MLFLOW_TRACKING_URI"], self.model_name, self.shadow.configure)
         self.follower.start()
 
-    def _log_shadow(self, record: dict[str, Any]) -> None:
-        status = record["shadow_status"]
-        PREDICTIONS.labels(self.model_name, str(record["shadow_version"]), "shadow", status).inc()
-        self.log.write(record)
-
-    def _journal_crash_loop(self, record: dict[str, Any]) -> None:
-        Journal(self.home.journal).append("shadow.crash_loop", {"model": self.model_name, **record},
-                                          day=self.clock.day(), actor="lab")
+    def _count_shadow(self, version: int, status: str, n: int) -> None:
+        """The shadow service's outcomes, as it counts them in its state file, on /metrics."""
+        PREDICTIONS.labels(self.model_name, str(version), "shadow", status).inc(n)
 
     @bentoml.api(route="/predict")
     def predict(self, rows: list[dict[str, Any]], ctx: bentoml.Context) -> dict[str, Any]:
@@ -104,7 +99,7 @@ class Screening:
             self._fail(record, 500, repr(exc), started)
             raise
         latency = time.perf_counter() - started
-        shadow_version = self.shadow.mirror(request_id, X, day)  # after the champion answered; never raises
+        shadow_version = self.shadow.decide(request_id)  # a hash of the id; the shadow service does the rest
         record.update(status=200, champion_prediction=probabilities, latency_ms=round(latency * 1000, 3),
                       shadow_version=shadow_version, inputs=X.to_dict(orient="list"))
         self.log.write(record)
@@ -128,8 +123,9 @@ class Screening:
         """What serving is doing now: the champion it serves and the shadow it mirrors to.
 
         ``shadow`` is None, or its version, ``state`` (warming, ready, restarting,
-        crash_loop) and what became of the requests mirrored to it since this serving
-        process began mirroring to that version (mirrored, answered, dropped, failed, pending).
+        crash_loop) and what became of the requests mirrored to it since the shadow
+        service began on that version (mirrored, answered, dropped, failed, pending), as
+        the shadow service's state file says.
         """
         current = self.follower.current
         sh = self.shadow.config
@@ -137,9 +133,9 @@ class Screening:
             "model": self.model_name,
             "champion_version": current.version if current else None,
             "shadow_version": sh.version,
-            "shadow_ready": self.shadow.ready,
-            "shadow_state": self.shadow.state,
-            "shadow": self.shadow.snapshot(),
+            "shadow_ready": (snap := self.shadow.snapshot()) is not None and snap["state"] == "ready",
+            "shadow_state": snap["state"] if snap else None,
+            "shadow": snap,
             "shadow_percent": sh.percent,
             "shadow_fault": sh.fault,
         }

@@ -1,18 +1,21 @@
 """What the shadow's statuses mean, its drill faults, and its crash-loop detector.
 
-Pure and light (no pandas, no MLflow): read by the serving process, by `lab shadow
-start|stop` and by `lab status`.
+Pure and light (no pandas, no MLflow): read by the shadow service, by serving, by
+`lab shadow start|stop` and by `lab status`.
 
-Every mirrored request ends in one shadow status, counted in one of three groups:
+Every mirrored request (marked ``shadow_version`` in the request log) ends in one shadow
+status, written by the shadow service (lab.serving.shadow_service), counted in one of
+three groups:
 
 * **answered**: ``ok``, ``late`` (after the time box; the client never waited for it);
 * **failed**: ``error`` (the shadow raised), ``crashed`` (its worker died or was killed
   as hung while it held the request);
-* **dropped**: ``dropped`` (queue full), ``unavailable`` (the shadow was restarting or
-  had stopped restarting after a crash loop), ``cancelled`` (the shadow was stopped
-  while the request waited).
+* **dropped**: ``dropped`` (the shadow fell too far behind the request log and skipped
+  it), ``unavailable`` (the shadow had stopped restarting after a crash loop),
+  ``cancelled`` (the shadow was stopped or changed before it read the request).
 
-A mirrored request without a shadow line yet is **pending**.
+A mirrored request without a shadow line yet is **pending** (the shadow has not read it:
+it is behind, warming up, or restarting; it resumes where it stopped).
 
 >>> shadow_counts([{"shadow_version": 2, "shadow_status": "ok"},
 ...                {"shadow_version": 2, "shadow_status": "unavailable"},
@@ -30,7 +33,7 @@ FAILED = frozenset({"error", "crashed"})
 DROPPED = frozenset({"dropped", "unavailable", "cancelled"})
 STATUSES = ANSWERED | FAILED | DROPPED
 
-#: States of a shadow in serving: its worker is starting and loading the model, answers,
+#: States of the shadow service: its worker is starting and loading the model, answers,
 #: waits to be restarted after a crash, or has crashed too often and is left stopped.
 STATES = ("warming", "ready", "restarting", "crash_loop")
 
