@@ -183,7 +183,9 @@ class Datasheet:
         real = [s for s in snippets if substantive(s)]
         heading = self.doc.sections[found[0]].heading
         if not real:
-            what = "is still template text" if not snippets else "lists keywords instead of statements"
+            keep = {k for i in found for k in self.doc.subtree(i)}
+            written = [s for s in self.doc.non_template if s.section in keep]
+            what = "is still template text" if not written else "lists keywords instead of statements"
             return Verdict(0.0, f'"{heading}" {what}. Write sentences about this data ({spec.title.lower()}).',
                            evidence=f"line {self.doc.sections[found[0]].line}")
         bad = [s for s in snippets if id(s) in self.wrong_snippets]

@@ -30,7 +30,7 @@ Kind = Literal["rows", "window_length", "window_range", "delay", "rate"]
 _PER_DAY = re.compile(r"(?:per|a|each|every) day|daily|/\s*day", re.I)
 _TIME_AFTER = re.compile(r"\s*(?:-\s*)?(?:days?|weeks?|months?|years?|hours?)\b", re.I)
 _RANGE = re.compile(r"(?<![\w.])days?\s*(?P<a>[-\u2212\u2013]?\d+)\s*(?:to|through|until|till|and|\.\.|-|\u2013|\u2014)\s*"
-                    r"(?:day\s*)?(?P<b>[-\u2212\u2013]?\d+)(?![\w.])|\[\s*(?P<c>-?\d+)\s*,\s*(?P<d>-?\d+)\s*[)\]]", re.I)
+                    r"(?:day\s*)?(?P<b>[-\u2212\u2013]?\d+)(?!\w|\.\d)|\[\s*(?P<c>-?\d+)\s*,\s*(?P<d>-?\d+)\s*[)\]]", re.I)
 
 
 @dataclass(frozen=True)
