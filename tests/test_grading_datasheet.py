@@ -1,6 +1,9 @@
 """The datasheet grader on planted datasheets, its rubric, and the training data facts it reads.
 
-``tests/fixtures/submissions/datasheet_*/datasheet.md`` are graded against
+The planted submissions' ``datasheet.md`` (``expert``: strong and correct; ``incomplete``: correct
+but half written; ``confidently_wrong``: the expert's text with wrong numbers;
+``keyword_stuffed``: keyword lists; ``datasheet_generic``: text that fits any dataset;
+``datasheet_empty``; and the template itself) are graded against
 ``datasheet_facts.json``: the facts of hiring-data-drift's training data at seed 7 (the seed
 of the planted drill in tests/grading_evidence.py), frozen; a test holds them to the seeded
 rows. ``pytest -s`` prints the score table.
@@ -25,8 +28,8 @@ from lab.scenario.schema import load_scenario, resolve
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "fixtures" / "submissions"
 FACTS = TrainingData.model_validate_json((SUBMISSIONS / "datasheet_facts.json").read_text())
-SHEETS = ("datasheet_expert", "datasheet_incomplete", "datasheet_generic", "datasheet_wrong_numbers",
-          "datasheet_template", "datasheet_keywords", "datasheet_empty")
+SHEETS = ("expert", "incomplete", "datasheet_generic", "confidently_wrong", "templates", "keyword_stuffed",
+          "datasheet_empty")
 
 
 def ctx(champion: int = 1):
@@ -34,7 +37,7 @@ def ctx(champion: int = 1):
 
 
 def read(name: str) -> str:
-    if name == "datasheet_template":
+    if name == "templates":
         return (ROOT / "runbooks" / "datasheet.md").read_text()
     return (SUBMISSIONS / name / "datasheet.md").read_text()
 
@@ -61,20 +64,20 @@ def test_planted_datasheets_rank_as_an_expert_would(sheets) -> None:
     score = {n: pct(i) for n, i in sheets.items()}
     for name, s in score.items():
         print(f"{name:<26}{s:>6.1f}%")
-    assert score["datasheet_expert"] >= 85
-    assert score["datasheet_expert"] > score["datasheet_incomplete"] > score["datasheet_wrong_numbers"], score
-    assert score["datasheet_incomplete"] > score["datasheet_generic"], score
-    for low in ("datasheet_template", "datasheet_keywords", "datasheet_empty"):
+    assert score["expert"] >= 85
+    assert score["expert"] > score["incomplete"] > score["confidently_wrong"], score
+    assert score["incomplete"] > score["datasheet_generic"], score
+    for low in ("templates", "keyword_stuffed", "datasheet_empty"):
         assert score[low] <= 10, (low, [(i.id, i.points) for i in sheets[low] if i.points])
-    assert score["datasheet_wrong_numbers"] <= 50
+    assert score["confidently_wrong"] <= 50
 
 
 def test_every_expert_item_passes(sheets) -> None:
-    assert [(i.id, i.feedback) for i in sheets["datasheet_expert"] if not i.passed] == []
+    assert [(i.id, i.feedback) for i in sheets["expert"] if not i.passed] == []
 
 
 def test_wrong_numbers_cost_more_than_missing_ones(sheets) -> None:
-    wrong, missing = sheets["datasheet_wrong_numbers"], sheets["datasheet_generic"]
+    wrong, missing = sheets["confidently_wrong"], sheets["datasheet_generic"]
     for item_id, said in (("ds.rows", "45,000"), ("ds.period", "days -90 to -10"), ("ds.label-delay", "7 days"),
                           ("ds.base-rate", "0.31")):
         got = item(wrong, item_id)
@@ -147,7 +150,7 @@ def test_a_label_delay_is_never_read_as_a_window() -> None:
 
 
 def test_saying_a_sensitive_attribute_is_a_model_input_is_wrong() -> None:
-    base = read("datasheet_expert")
+    base = read("expert")
     wrong = base.replace("they are kept for fairness slices and are not\nmodel inputs",
                          "they are kept for fairness slices.\nGender is used as a model input")
     assert wrong != base
@@ -166,7 +169,7 @@ def test_credit_age_is_an_input_but_age_band_is_sensitive() -> None:
 
 def test_facts_are_those_of_the_champion() -> None:
     """Promoting v2 (trained on days -90 to -10) changes which training set the datasheet describes."""
-    expert = read("datasheet_expert")
+    expert = read("expert")
     assert item(graded(expert, champion=1), "ds.rows").passed
     v2 = item(graded(expert, champion=2), "ds.rows")
     assert v2.details["wrong"] and "48,000" in v2.feedback
@@ -197,7 +200,7 @@ def test_a_broken_rubric_is_refused_with_its_field() -> None:
 
 def test_every_template_heading_is_a_rubric_section() -> None:
     rubric = load_datasheet_rubric()
-    doc = parse_markdown(read("datasheet_template"))
+    doc = parse_markdown(read("templates"))
     headings = [s.heading for s in doc.sections if s.level == 2]
     assert [next(sec.id for sec in rubric.sections if sec.accepts(h)) for h in headings] == [
         s.id for s in rubric.sections]
