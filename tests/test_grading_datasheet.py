@@ -78,7 +78,7 @@ def test_every_expert_item_passes(sheets) -> None:
 
 def test_wrong_numbers_cost_more_than_missing_ones(sheets) -> None:
     wrong, missing = sheets["confidently_wrong"], sheets["datasheet_generic"]
-    for item_id, said in (("ds.rows", "45,000"), ("ds.period", "days -90 to -10"), ("ds.label-delay", "7 days"),
+    for item_id, said in (("ds.rows", "45,000"), ("ds.period", "days -75 to -10"), ("ds.label-delay", "7 days"),
                           ("ds.base-rate", "0.31")):
         got = item(wrong, item_id)
         assert got.points < 0 and got.details["wrong"] and said in got.feedback, (item_id, got.feedback)
@@ -129,10 +129,14 @@ def test_the_skill_never_goes_below_zero() -> None:
         ("For women the base rate is 0.371.", [("rate", "gender\0female", 0.371, True)]),
         ("Applicants aged 50+ have a base rate of 0.45.", [("rate", "age_band\x0050plus", 0.45, False)]),
         ("The evaluation window's base rate is 0.31.", []),
+        ("After the drift the live base rate rose to 0.45.", []),
+        ("Version 2 was trained on 48,000 rows.", [("rows", "train", 48000.0, None)]),
+        ("The false positive rate is 0.12.", []),
     ],
     ids=["rows", "rows-within-tolerance", "eval-rows", "per-day", "age-not-rows", "range", "inclusive-end",
          "length", "wrong-length", "window-ends-not-length", "delay", "delay-hours", "wrong-delay", "percent-rate",
-         "group-opens-clause", "wrong-group-rate", "eval-rate-not-checked"],
+         "group-opens-clause", "wrong-group-rate", "eval-rate-not-checked", "live-rate-not-checked",
+         "another-versions-rows", "false-positive-rate"],
 )
 def test_each_fact_is_bound_to_its_own_subject(text, expected) -> None:
     sheet_ctx = ctx()
@@ -172,7 +176,9 @@ def test_facts_are_those_of_the_champion() -> None:
     expert = read("expert")
     assert item(graded(expert, champion=1), "ds.rows").passed
     v2 = item(graded(expert, champion=2), "ds.rows")
-    assert v2.details["wrong"] and "48,000" in v2.feedback
+    assert not v2.passed and not v2.details["wrong"]  # v1's 30,000 rows are right for v1, not v2's data
+    wrong = item(graded(expert.replace("holds 30,000", "holds 35,000"), champion=2), "ds.rows")
+    assert wrong.details["wrong"] and "48,000" in wrong.feedback
 
 
 # --------------------------------------------------------------------------- the facts and the rubric

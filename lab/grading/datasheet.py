@@ -96,8 +96,16 @@ class Datasheet:
     # ------------------------------------------------------------- claims against the facts
 
     def _judge(self, c: DataClaim) -> bool | None:
-        """True right, False wrong, None not checkable."""
-        f, v, r = self.facts, self.champ, self.rubric
+        """True right, False wrong, None not checkable. A training set's size or window that is another
+        registered version's ("v2 was trained on 48,000 rows") is not the champion's, but not wrong."""
+        ok = self._judge_for(c, self.champ)
+        if ok is False and c.subject == "train" and c.kind in ("rows", "window_range", "window_length") and any(
+                self._judge_for(c, v) for v in self.facts.versions if v.version != self.champ.version):
+            return None
+        return ok
+
+    def _judge_for(self, c: DataClaim, v: VersionData) -> bool | None:
+        f, r = self.facts, self.rubric
         if c.kind == "rows":
             truth = {"train": v.rows, "eval": f.eval_rows,
                      "reference": (f.reference_days[1] - f.reference_days[0]) * f.rows_per_day}[c.subject]

@@ -52,7 +52,7 @@ def _int(s: str) -> int:
 
 def _sets(text: str, rubric: DatasheetRubric) -> set[str]:
     named = {"eval": any_of(rubric.evaluation_cues), "reference": any_of(rubric.reference_cues),
-             "train": any_of(rubric.training_cues)}
+             "train": any_of(rubric.training_cues), "other": any_of(rubric.other_population_cues)}
     return {k for k, rx in named.items() if rx.search(text)}
 
 
@@ -61,6 +61,8 @@ def _which_set(clause: str, rubric: DatasheetRubric, sentence: str = "") -> str 
     else the one its sentence names, else the training data (the datasheet's subject); None when
     the sentence names several and the clause none ("training 30,000 and evaluation (6,000)")."""
     found = _sets(clause, rubric)
+    if "other" in found or "other" in _sets(sentence, rubric):
+        return None  # live or post-drift figures: another population
     others = found - {"train"}
     if others:
         return next(iter(others)) if len(others) == 1 else None

@@ -55,6 +55,7 @@ class DatasheetRubric(Frozen):
     training_cues: tuple[str, ...] = Field(min_length=1)
     evaluation_cues: tuple[str, ...] = Field(min_length=1)
     reference_cues: tuple[str, ...] = Field(min_length=1)
+    other_population_cues: tuple[str, ...] = ()
     window_cues: tuple[str, ...] = Field(min_length=1)
     sensitive_cues: tuple[str, ...] = Field(min_length=1)
     not_input_cues: tuple[str, ...] = Field(min_length=1)
@@ -65,7 +66,7 @@ class DatasheetRubric(Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> "DatasheetRubric":
         _compiles((*self.label_cues, *self.delay_cues, *self.row_cues, *self.training_cues, *self.evaluation_cues,
-                   *self.reference_cues, *self.window_cues, *self.sensitive_cues, *self.not_input_cues,
+                   *self.reference_cues, *self.other_population_cues, *self.window_cues, *self.sensitive_cues, *self.not_input_cues,
                    *self.base_rate_cues, *(p for ps in self.label_terms.values() for p in ps),
                    *(p for ps in self.domains.values() for p in ps)))
         ids = [i.id for i in self.items]
