@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from lab.evidence.collect import collect_evidence
-from lab.evidence.schema import FALLBACK_COMMANDS, MANIFEST, MONITORING, bundle_archive, load_evidence, sha256_of
+from lab.evidence.schema import (FALLBACK_COMMANDS, MANIFEST, MONITORING, TRAINING_DATA, bundle_archive, load_evidence,
+                                 sha256_of)
 from tests.grading_evidence import Drill, build_home
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,8 +64,10 @@ def test_the_same_home_collected_twice_gives_the_same_monitoring_json(tmp_path):
 
 
 def _todays_format(new: Path, old: Path, home: Path, *, lab_commands: list[str] | None) -> Path:
-    """Rewrite a new bundle as today's main writes it: schema 1, the home's absolute paths in monitoring.json."""
+    """Rewrite a new bundle as an old lab wrote it: schema 1, the home's absolute paths in monitoring.json, no
+    training_data.json (schema 3 added it: the datasheet grader recomputes the facts from the scenario and seed)."""
     shutil.copytree(new, old)
+    (old / TRAINING_DATA).unlink()
     mon = json.loads((old / MONITORING).read_text())
     mon["source"] = str(home / "monitoring")
     for w in mon["files"]["windows.jsonl"]:
@@ -87,7 +90,9 @@ def test_a_bundle_in_todays_format_is_still_graded_by_lab_grade(tmp_path, comman
     new = collect_evidence(home, tmp_path / "new", FALLBACK_COMMANDS)
     old = _todays_format(new, tmp_path / "old", home.root, lab_commands=commands)
     archive = bundle_archive(old)
-    assert load_evidence(archive).manifest.schema_version == 1
+    loaded = load_evidence(archive)
+    assert loaded.manifest.schema_version == 1 and loaded.training_data is None
+    assert load_evidence(new).training_data is not None
     totals = {}
     for name, bundle in (("new", new), ("old", archive)):
         out = tmp_path / f"{name}.json"
@@ -97,6 +102,7 @@ def test_a_bundle_in_todays_format_is_still_graded_by_lab_grade(tmp_path, comman
         assert exc.value.code == 0
         report = json.loads(out.read_text())
         totals[name] = (report["total"], [(i["id"], i["points"]) for i in report["items"]])
+        assert report["skills"]["datasheet"]["points"] > 0  # graded from the frozen or the recomputed facts
     assert totals["old"] == totals["new"]
 
 

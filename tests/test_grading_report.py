@@ -76,7 +76,7 @@ def planted(tmp: Path, name: str) -> Path:
     d = tmp / name
     d.mkdir()
     if name == "templates":
-        for f in ("monitoring.yaml", "model_card.md", "post_market_monitoring.md", "decisions.yaml"):
+        for f in ("monitoring.yaml", "model_card.md", "post_market_monitoring.md", "datasheet.md", "decisions.yaml"):
             shutil.copy(ROOT / "runbooks" / f, d / f)
         return d
     for f in (PLANTED_DIR / name).iterdir():
@@ -119,7 +119,8 @@ def test_planted_submissions_rank_and_the_table_prints(reports):
     bottom = sorted(total.values())[:2]
     assert {total["templates"], total["keyword_stuffed"]} == set(bottom), total
     assert total["confidently_wrong"] <= total["expert"] - 30
-    docs = {n: r.skills["model_card"].score + r.skills["pmm_runbook"].score for n, r in reports.items()}
+    docs = {n: r.skills["model_card"].score + r.skills["pmm_runbook"].score + r.skills["datasheet"].score
+            for n, r in reports.items()}
     assert docs["templates"] <= 6 and docs["keyword_stuffed"] <= 6, docs  # near zero on what the submission owns
 
 
@@ -146,8 +147,8 @@ def test_no_labels_means_no_concept_drift_feedback(drill_evidence, tmp_path):
 def test_report_carries_the_rubric_and_only_the_scenarios_tasks(reports, tmp_path):
     r = reports["expert"]
     assert r.law_as_at == "2026-11-30" and r.rubric_version == 2  # the rubric in force, whatever wrote the bundle
-    assert list(r.skills) == ["shadow", "rollback", "drift_thresholds", "model_card", "pmm_runbook"]
-    assert sum(s.max for s in r.skills.values()) == pytest.approx(100)
+    assert list(r.skills) == ["shadow", "rollback", "drift_thresholds", "model_card", "pmm_runbook", "datasheet"]
+    assert sum(s.max for s in r.skills.values()) == pytest.approx(100, abs=0.05)  # six shares of 16.67
     ev = build_evidence(tmp_path, Drill(scenario="bad-release-rollback", shadow_version=None, promote_version=None))
     sub = read_submission(planted(tmp_path, "incomplete"), work_dir=tmp_path / "w")
     other = grade(ev, sub)

@@ -37,7 +37,7 @@ BAD = {
     "empty_train_days": (lambda d: d["model"]["versions"][0].update(train_days=[5, 5]), "model.versions.0", "is empty"),
     "unknown_field": (lambda d: d.update(colour="blue"), "colour", "Extra inputs are not permitted"),
     "missing_title": (lambda d: d.pop("title"), "title", "Field required"),
-    "unknown_task": (lambda d: d["graded_tasks"].append("vibes"), "graded_tasks.5", "Input should be"),
+    "unknown_task": (lambda d: d["graded_tasks"].append("vibes"), "graded_tasks.6", "Input should be"),
     "bad_randomised_path": (lambda d: d["randomised"].append({"path": "timeline.events.nope.day", "range": [1, 2]}), "randomised: path", "no event named 'nope'"),
     "randomised_both_kinds": (lambda d: d["randomised"].append({"path": "timeline.days", "range": [1, 2], "choices": [1]}), "randomised.4", "exactly one of"),
     "zero_traffic": (lambda d: d["traffic"].update(rows_per_day=0), "traffic.rows_per_day", "greater than 0"),

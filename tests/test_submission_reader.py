@@ -24,6 +24,7 @@ GOOD = {
     "monitoring.yaml": "window: {size: 500}\nperformance: {metric: roc_auc, min: 0.7}\n",
     "model_card.md": "# Card\n\nThe model ranks applications for a recruiter to review.\n",
     "post_market_monitoring.md": "# Plan\n\nSerious incidents are reported within 15 days.\n",
+    "datasheet.md": "# Datasheet\n\nThe training set holds 30,000 applications.\n",
     "decisions.yaml": "shadow: {version: 2, decision: keep, rationale: the shadow lost on labelled requests}\n",
 }
 
@@ -82,7 +83,8 @@ def test_a_complete_folder_reads_cleanly(tmp_path):
 
 def test_missing_files_cost_their_points_without_crashing(tmp_path):
     sub = read(folder(tmp_path, {"model_card.md": GOOD["model_card.md"]}), tmp_path)
-    assert codes(sub) == {"monitoring.yaml": "missing", "post_market_monitoring.md": "missing"}
+    assert codes(sub) == {"monitoring.yaml": "missing", "post_market_monitoring.md": "missing",
+                          "datasheet.md": "missing"}
     assert "decisions.yaml" not in codes(sub)  # optional
     assert all("missing" in p.message and "score 0" in p.message for p in sub.problems)
 

@@ -114,7 +114,7 @@ def test_every_command_accepts_home():
 def test_commands_that_need_no_home_still_take_it(tmp_path):
     run_lab("scenarios", "--json", home=tmp_path / "h", check=True)
     run_lab("init-submission", str(tmp_path / "answer"), home=tmp_path / "h", check=True)
-    assert (tmp_path / "answer" / "monitoring.yaml").is_file()
+    assert (tmp_path / "answer" / "monitoring.yaml").is_file() and (tmp_path / "answer" / "datasheet.md").is_file()
 
 
 def _fields_tree(model) -> dict:

@@ -14,7 +14,7 @@ from lab.errors import StateError, UsageError
 from lab.core.paths import TEMPLATE_DIR
 
 TEMPLATES = TEMPLATE_DIR
-TEMPLATE_FILES = ("monitoring.yaml", "model_card.md", "post_market_monitoring.md", "decisions.yaml")
+TEMPLATE_FILES = ("monitoring.yaml", "model_card.md", "post_market_monitoring.md", "datasheet.md", "decisions.yaml")
 
 JsonOut = Annotated[Optional[Path], typer.Option("--json", help="Write the JSON report to F ('-': stdout).",
                                                   show_default=False)]
@@ -50,7 +50,7 @@ def init_submission(
     directory: Annotated[Path, typer.Argument(help="Folder for your answer (created if needed).")],
     home: HomeOpt = None,  # noqa: ARG001 (accepted like every command's; the folder needs no lab home)
 ) -> None:
-    """Copy the submission templates (monitoring.yaml, model card, runbook, decisions.yaml) into DIRECTORY."""
+    """Copy the submission templates (monitoring.yaml, model card, runbook, datasheet, decisions.yaml) into DIRECTORY."""
     missing = [n for n in TEMPLATE_FILES if not (TEMPLATES / n).is_file()]
     if missing:
         raise StateError(f"templates missing from {TEMPLATES}: {', '.join(missing)}",

@@ -24,12 +24,14 @@ from lab.scenario import answer_key
 from lab.errors import ServiceError, StateError, UsageError
 from lab.world.feedback import labels_path
 from lab.evidence.schema import (ALIAS_HISTORY, ANSWER_KEY, JOURNAL, LABELS, MANIFEST, MAX_MONITORING_BYTES,
-                                  MONITORING, REGISTRY, SCENARIO, SCHEMA_VERSION, SERVING, TRAFFIC, JournalEntry,
+                                  MONITORING, REGISTRY, SCENARIO, SCHEMA_VERSION, SERVING, TRAFFIC, TRAINING_DATA,
+                                  JournalEntry,
                                   Manifest, RegistrySnapshot, read_jsonl, sha256_of)
 from lab.core.aliases import alias_state
 from lab.core.home import Home, write_json_atomic
 from lab.core.journal import JournalError, verify
 from lab.release.registry import model_versions
+from lab.scenario.datafacts import training_data_facts
 from lab.scenario.run import effective_scenario
 from lab.serving.requestlog import merged, read_requests
 from lab.stack.control import lab_running
@@ -208,6 +210,7 @@ def collect_evidence(home: Home, out_dir: Path, lab_commands: Sequence[str],
     monitoring = _monitoring(home)
     if monitoring is not None:
         _write_json(out / MONITORING, monitoring)
+    _write_json(out / TRAINING_DATA, training_data_facts(scenario, int(seed)).model_dump(mode="json"))
 
     rubric_version, law_as_at = rubric if rubric is not None else (None, None)
     files = {p.name: sha256_of(p) for p in sorted(out.iterdir()) if p.is_file() and p.name != MANIFEST}

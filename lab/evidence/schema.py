@@ -20,6 +20,9 @@ A bundle holds::
     labels.jsonl             labelled feedback (lab.world.feedback), possibly empty
     monitoring.json          live monitoring results, when the home has any: {source: "monitoring",
                              files: {name: content}}, every path in them relative to the lab home
+    training_data.json       the facts of every version's training set (rows, collection window, base
+                             rates overall and per sensitive group, features, label delay), recomputed
+                             from the seeded scenario (lab.scenario.datafacts); schema 3 on
 
 This module is the bundle's schema and its reader, and all graders import of it: it
 calls no service. :func:`load_evidence` reads a folder or a .tar.gz (unpacked safely by
@@ -46,12 +49,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from lab.errors import BundleError  # re-exported: where callers have always imported it
 from lab.evidence.archive import ArchiveLimitExceeded, ArchiveUnreadable, Limits, open_archive
 from lab.scenario.answer_key import AnswerKey, BadRelease, DriftTruth, Injection  # re-exported: the bundle's key
+from lab.scenario.datafacts import TrainingData
 from lab.scenario.schema import Scenario, scenario_from_json
 
 #: 2: ``monitoring.json`` holds no absolute path of the lab home (``source`` is
 #: ``monitoring``, report paths are relative to the home). Bundles of schema 1 load the same.
-SCHEMA_VERSION = 2
-READABLE_SCHEMAS = (1, 2)
+#: 3: ``training_data.json`` (the training sets' facts, for the datasheet); bundles of schema 1
+#: and 2 load without it (``Evidence.training_data`` is None: the grader recomputes the facts).
+SCHEMA_VERSION = 3
+READABLE_SCHEMAS = (1, 2, 3)
 MANIFEST = "manifest.json"
 SCENARIO = "scenario.json"
 ANSWER_KEY = "answer_key.json"
@@ -62,6 +68,7 @@ SERVING = "serving_requests.jsonl"
 TRAFFIC = "traffic_requests.jsonl"
 LABELS = "labels.jsonl"
 MONITORING = "monitoring.json"
+TRAINING_DATA = "training_data.json"
 REQUIRED = (SCENARIO, ANSWER_KEY, JOURNAL, REGISTRY, ALIAS_HISTORY, SERVING, TRAFFIC, LABELS)
 MAX_BUNDLE_BYTES = 2 * 1024 * 1024 * 1024  # a month of traffic logs is well under this
 MAX_MONITORING_BYTES = 64 * 1024 * 1024
@@ -148,6 +155,7 @@ class Evidence:
     traffic_requests: list[dict[str, Any]]
     labels: list[dict[str, Any]]
     monitoring: dict[str, Any] | None
+    training_data: TrainingData | None = None  # bundles of schema 3 on
 
     @property
     def seed(self) -> int:
@@ -252,7 +260,7 @@ def _extract_bundle(archive: Path, dest: Path) -> None:
                 if m.kind not in ("file", "dir"):
                     raise BundleError(f"{archive.name}: entry {m.name!r} is a link or a device; bundles hold files")
                 name = Path(m.name).name
-                if m.kind == "dir" or name not in (MANIFEST, MONITORING, *REQUIRED):
+                if m.kind == "dir" or name not in (MANIFEST, MONITORING, TRAINING_DATA, *REQUIRED):
                     continue
                 target = dest / name
                 if target.exists():
@@ -296,6 +304,7 @@ def _load_folder(folder: Path, shown: Path) -> Evidence:
         answer_key = AnswerKey.model_validate(read_json(ANSWER_KEY))
         registry = RegistrySnapshot.model_validate(read_json(REGISTRY))
         aliases = [AliasMove.model_validate(a) for a in read_json(ALIAS_HISTORY)]
+        training = TrainingData.model_validate(read_json(TRAINING_DATA)) if (folder / TRAINING_DATA).is_file() else None
     except ValidationError as exc:
         raise BundleError(f"{shown}: invalid content ({str(exc).splitlines()[0]}; {exc.errors()[0]['loc']})") from None
     monitoring = read_json(MONITORING) if (folder / MONITORING).is_file() else None
@@ -304,4 +313,5 @@ def _load_folder(folder: Path, shown: Path) -> Evidence:
         journal=read_jsonl(folder / JOURNAL),  # type: ignore[arg-type]
         registry=registry, alias_history=aliases, serving_requests=read_jsonl(folder / SERVING),
         traffic_requests=read_jsonl(folder / TRAFFIC), labels=read_jsonl(folder / LABELS), monitoring=monitoring,
+        training_data=training,
     )

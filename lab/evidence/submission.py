@@ -1,11 +1,12 @@
 """Reading a submission safely: a folder, or a .tar.gz / .tgz / .tar / .zip of one.
 
-A submission holds up to four files, at its top level or in one folder inside the
+A submission holds up to five files, at its top level or in one folder inside the
 archive::
 
     monitoring.yaml             the drift-monitoring config        (graded: drift_thresholds)
     model_card.md               the model card                     (graded: model_card)
     post_market_monitoring.md   the post-market monitoring runbook (graded: pmm_runbook)
+    datasheet.md                the datasheet of the training data (graded: datasheet)
     decisions.yaml              optional: the shadow decision and rollback rationale
 
 Every problem becomes one :class:`Problem` with a clear message, and the file it
@@ -19,12 +20,12 @@ HTML in the Markdown is never rendered or executed: ``<script>``, ``<style>``,
 from the text the graders read, and a note says so.
 
 Archives are unpacked into a temporary folder inside the lab home (``work_dir``), only
-the four names above are extracted, and the folder is removed once they are read. The
+the five names above are extracted, and the folder is removed once they are read. The
 archive itself is read by :mod:`lab.evidence.archive` (shared with the evidence bundle's
 reader); this module decides what each entry means for a submission.
 :class:`lab.errors.SubmissionError` (exit 2) is raised only when nothing at all can be
 graded: the path is missing, not a folder or a supported archive, the archive is
-corrupt, or none of the four files could be read.
+corrupt, or none of the five files could be read.
 
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -33,7 +34,7 @@ corrupt, or none of the four files could be read.
 >>> sub.files["model_card.md"].text
 '# Card\\n\\nFine.\\n'
 >>> [(p.code, p.file) for p in sub.problems]
-[('missing', 'monitoring.yaml'), ('html', 'model_card.md'), ('missing', 'post_market_monitoring.md')]
+[('missing', 'monitoring.yaml'), ('html', 'model_card.md'), ('missing', 'post_market_monitoring.md'), ('missing', 'datasheet.md')]
 """
 
 from __future__ import annotations
@@ -66,12 +67,13 @@ from lab.evidence.archive import (
 MONITORING = "monitoring.yaml"
 MODEL_CARD = "model_card.md"
 RUNBOOK = "post_market_monitoring.md"
+DATASHEET = "datasheet.md"
 DECISIONS = "decisions.yaml"
-FILES: tuple[str, ...] = (MONITORING, MODEL_CARD, RUNBOOK, DECISIONS)
+FILES: tuple[str, ...] = (MONITORING, MODEL_CARD, RUNBOOK, DATASHEET, DECISIONS)
 OPTIONAL = frozenset({DECISIONS})
 #: Which skill each file is graded under (decisions.yaml informs shadow and rollback).
 SKILL_OF = {MONITORING: "drift_thresholds", MODEL_CARD: "model_card", RUNBOOK: "pmm_runbook",
-            DECISIONS: "shadow, rollback"}
+            DATASHEET: "datasheet", DECISIONS: "shadow, rollback"}
 
 MAX_FILE_BYTES = 1024 * 1024  # each submitted file
 MAX_ENTRIES = 1_000  # archive members, of any kind
@@ -194,7 +196,7 @@ def _scratch(work_dir: Path) -> Iterator[Path]:
 
 
 def _read_folder(folder: Path, problems: list[Problem], archive: bool = False) -> dict[str, bytes]:
-    """The four files' bytes; a folder with none of them at its top but one subfolder is looked into."""
+    """The five files' bytes; a folder with none of them at its top but one subfolder is looked into."""
     base = folder
     if not any((folder / n).exists() or (folder / n).is_symlink() for n in FILES):
         subs = [c for c in folder.iterdir() if c.is_dir() and not c.is_symlink() and not c.name.startswith(".")]
@@ -263,7 +265,7 @@ _REPACK_HINT = {"tar": "pack it with `tar czf answer.tar.gz answer/`, or submit 
 
 
 def _extract(path: Path, dest: Path, problems: list[Problem]) -> None:
-    """Write the four files of the archive at ``path`` into ``dest``; every other entry is only counted."""
+    """Write the five files of the archive at ``path`` into ``dest``; every other entry is only counted."""
     limits = Limits(max_total_bytes=MAX_TOTAL_BYTES, max_entries=MAX_ENTRIES, max_entry_bytes=MAX_ENTRY_BYTES,
                     max_ratio=MAX_RATIO)  # read at call time: tests lower them
     fmt = archive_format(path)
@@ -274,13 +276,13 @@ def _extract(path: Path, dest: Path, problems: list[Problem]) -> None:
                 _extract_member(member, dest, picked, problems)
     except ArchiveLimitExceeded as exc:
         raise SubmissionError(f"{path.name}: refused: the archive {exc} (an archive bomb?)",
-                              hint="submit only the four files, unpacked size under 1 MiB each") from None
+                              hint="submit only the five files, unpacked size under 1 MiB each") from None
     except ArchiveUnreadable as exc:
         raise SubmissionError(f"{path.name}: not a readable {fmt} archive ({exc})", hint=_REPACK_HINT[fmt]) from None
 
 
 def _extract_member(member: Member, dest: Path, picked: set[str], problems: list[Problem]) -> None:
-    """Extract one entry if it is one of the four files, or say why not; ``picked``: the files seen so far."""
+    """Extract one entry if it is one of the five files, or say why not; ``picked``: the files seen so far."""
     want = _wanted(member.name)
     why = member.unsafe
     if why:

@@ -1,4 +1,4 @@
-"""``grade(evidence, submission) -> Report``: the five graders, over the scenario's graded tasks.
+"""``grade(evidence, submission) -> Report``: the six graders, over the scenario's graded tasks.
 
 Each grader is a pure function of the evidence bundle and the submission; this module
 only builds their contexts from the evidence (registry snapshot, answer key, the
@@ -16,12 +16,14 @@ from typing import Any
 
 from lab import __version__
 from lab.evidence.schema import FALLBACK_COMMANDS, Evidence
+from lab.grading.datasheet import datasheet_context, grade_datasheet
 from lab.grading.items import SKILLS, Item
 from lab.grading.model_card import card_context_from_registry, grade_model_card
 from lab.grading.release_graders import grade_rollback, grade_shadow
 from lab.grading.report import Report, build_report
 from lab.grading.runbook import RunbookContext, grade_runbook, load_rubric
-from lab.evidence.submission import MODEL_CARD, MONITORING, RUNBOOK, Submission
+from lab.evidence.submission import DATASHEET, MODEL_CARD, MONITORING, RUNBOOK, Submission
+from lab.scenario.datafacts import TrainingData
 from lab.scenario.generators import generator_class
 
 
@@ -80,6 +82,23 @@ def _card_items(ev: Evidence, sub: Submission | None) -> list[Item]:
         items = [i if i.passed or not i.id.startswith(("card.metrics", "card.groups")) else
                  replace(i, feedback=i.feedback + note) for i in items]
     return items
+
+
+def training_data(ev: Evidence) -> TrainingData:
+    """The run's training data facts: frozen in the bundle (schema 3 on), else recomputed from its
+    scenario and seed (the same seeded rows training read)."""
+    if ev.training_data is not None:
+        return ev.training_data
+    # heavy: keep off the start-up path (pandas, scikit-learn)
+    from lab.scenario.datafacts import training_data_facts
+
+    return training_data_facts(ev.scenario, ev.seed)
+
+
+def _datasheet_items(ev: Evidence, sub: Submission | None) -> list[Item]:
+    ctx = datasheet_context(training_data(ev), ev.champion() or ev.answer_key.last_known_good_version,
+                            ev.scenario.model.name)
+    return grade_datasheet(sub.text(DATASHEET) if sub else None, ctx)
 
 
 def drift_config_useful(drift_items: list[Item]) -> bool | None:
@@ -157,6 +176,8 @@ def grade(evidence: Evidence, submission: Submission | None, *, drift_suite: Any
         elif task == "pmm_runbook":
             useful = drift_config_useful(items) if "drift_thresholds" in tasks else None
             items += _runbook_items(ev, submission, thresholds, useful)
+        elif task == "datasheet":
+            items += _datasheet_items(ev, submission)
     rubric = load_rubric()
     sub_info: dict[str, Any] = {}
     if submission is not None:
