@@ -48,6 +48,7 @@ from lab.cli import evaluate as _evaluate  # noqa: E402
 from lab.cli import monitor as _monitor  # noqa: E402
 from lab.cli import release as _release  # noqa: E402
 from lab.cli import stack as _stack  # noqa: E402
+from lab.cli import team as _team  # noqa: E402
 from lab.cli import timeline as _timeline  # noqa: E402
 
 _stack.register(app)
@@ -58,6 +59,7 @@ _monitor.register(app)
 _data.register(app)
 _evaluate.register(app)
 _grade.register(app)
+_team.register(app)
 
 
 # typer >= 0.29 raises its own exception classes (typer.exceptions, typer._click); older

@@ -14,7 +14,9 @@ Read by everything that starts or watches services, so a fact lives in one place
 Standard library only: the table is data, cheap to import from any stage.
 
 >>> [s.name for s in TABLE if s.kind == "heartbeat"], DEFAULT_PORTS["serving"]
-(['timeline', 'monitor'], 3000)
+(['timeline', 'monitor', 'drill-agent'], 3000)
+>>> OPTIONAL
+{'drill-agent': 'drill'}
 >>> command_head(service("traffic"), python="py")
 ['py', '-m', 'lab.world.traffic']
 """
@@ -33,6 +35,8 @@ Kind = Literal["http", "heartbeat", "job"]
 HEARTBEAT_SECONDS = 10.0
 #: The compose/k8s agent's own heartbeat (its container's healthcheck), under the lab home.
 AGENT_HEARTBEAT = "compose/heartbeat"
+#: A home that joined a drill holds this file (lab.core.drill_client); its drill agent runs then.
+DRILL_CREDENTIALS = "drill/credentials.json"
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class Service:
     port: int | None = None  # its default port (a service with a URL)
     takes_home: bool = False  # the command takes ``--home HOME``
     startup_timeout: float = 240.0  # seconds `lab up` gives it to become healthy (a job: to finish)
+    #: Runs only when the lab home has this (``drill``: it joined a drill, lab.core.drill_client);
+    #: otherwise the supervisor, `lab status` and the compose agent leave it out.
+    only_if: str | None = None
 
     @property
     def module(self) -> str:
@@ -85,6 +92,8 @@ TABLE: tuple[Service, ...] = (
             needs=("prefect",), after=("train",), takes_home=True, startup_timeout=180.0),
     Service("monitor", "python", ("-m", "lab.monitoring.runner"), "heartbeat", "monitoring/heartbeat",
             needs=("prefect",), after=("train",), takes_home=True, startup_timeout=240.0),
+    Service("drill-agent", "python", ("-m", "lab.stack.drill_agent"), "heartbeat", "drill/heartbeat",
+            takes_home=True, startup_timeout=60.0, only_if="drill"),
 )
 NAMES: tuple[str, ...] = tuple(s.name for s in TABLE)
 #: The services with a URL (and a port), in port order: ``--port-base N`` gives them N, N+1, ...
@@ -94,6 +103,8 @@ DEFAULT_PORTS: dict[str, int] = {s.name: s.port for s in TABLE if s.port is not 
 HEALTH_PATHS: dict[str, str] = {s.name: s.health for s in TABLE if s.kind == "http" and s.health}
 #: Each heartbeat worker's file, relative to the lab home.
 HEARTBEATS: dict[str, str] = {s.name: s.health for s in TABLE if s.kind == "heartbeat" and s.health}
+#: The services that run only when the home has something (``only_if``), and what.
+OPTIONAL: dict[str, str] = {s.name: s.only_if for s in TABLE if s.only_if}
 
 
 def service(name: str) -> Service:
@@ -129,6 +140,15 @@ def heartbeat_fresh(path: Path, now: float | None = None) -> bool:
     except FileNotFoundError:
         return False
     return (time.time() if now is None else now) - mtime < HEARTBEAT_SECONDS
+
+
+def enabled(s: Service, home_root: Path) -> bool:
+    """Whether ``s`` runs for the lab home ``home_root``: always, or (``only_if="drill"``) once it joined a drill."""
+    if s.only_if is None:
+        return True
+    if s.only_if == "drill":
+        return (home_root / DRILL_CREDENTIALS).is_file()
+    raise ValueError(f"service {s.name}: unknown only_if {s.only_if!r}")
 
 
 def start_order(skipped: frozenset[str] = frozenset()) -> dict[str, tuple[str, ...]]:

@@ -85,6 +85,8 @@ def service_plan(home: Home) -> list[Service]:
     bindir = Path(sys.executable).parent
     plan = []
     for spec in services.TABLE:
+        if not services.enabled(spec, home.root):  # e.g. the drill agent of a lab that joined no drill
+            continue
         cmd = services.command_head(spec, python=sys.executable, bindir=bindir)
         if spec.takes_home:
             cmd += ["--home", str(home.root)]
