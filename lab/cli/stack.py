@@ -103,6 +103,12 @@ def up(
         f"  traffic       http://127.0.0.1:{ports['traffic']}/health",
         highlight=False,
     )
+    if joining is not None:
+        from lab.core import access
+
+        err_console.print(f"joined drill {joining.creds.drill} as team {joining.creds.team}; MLflow asks for user "
+                          f"{access.mlflow_env(h)[access.USER_ENV]}, password in {access.access_path(h)} "
+                          f"(the lab's own commands use it)", highlight=False)
     if detach:
         err_console.print("`lab status` to look around, `lab down` to stop.")
         return

@@ -20,13 +20,13 @@ Where the credentials live::
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from lab.core import access
+from lab.core.access import write_private
 from lab.core.home import Clock, Home, read_json, write_json_atomic
 from lab.core.journal import Journal
 from lab.core.services import DRILL_CREDENTIALS
@@ -70,19 +70,6 @@ def credentials_path(home: Home) -> Path:
 
 def state_path(home: Home) -> Path:
     return drill_dir(home) / "state.json"
-
-
-def write_private(path: Path, data: Any) -> None:
-    """Write JSON readable by its owner only (0600, from the first byte: no window where it is wider)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def save_credentials(home: Home, creds: Credentials) -> None:
@@ -212,6 +199,7 @@ class Joining:
     def save(self, home: Home) -> None:
         """Keep the URL and token in the home (0600; never in the journal) and journal ``drill.joined``."""
         save_credentials(home, self.creds)
+        access.ensure(home, self.creds.team)  # this lab's own credentials: other teams cannot change it
         Journal(home.journal).append("drill.joined", {"drill": self.creds.drill, "team": self.creds.team},
                                      day=Clock(home.clock_json).day(), actor="user")
 

@@ -31,6 +31,7 @@ from lab.core.labconfig import DEFAULT_SPEED, STACKS, LabConfig
 from lab.core.liveness import is_compose, lab_running, probe, require_config, supervisor_alive  # noqa: F401
 from lab.core.services import DEFAULT_PORTS, HEALTH_PATHS, SERVED, TABLE, heartbeat_fresh
 from lab.core.services import enabled as services_enabled
+from lab.core.access import admin_headers
 from lab.scenario.schema import Scenario, load_scenario, resolve
 
 UP_TIMEOUT_SECONDS = 900.0
@@ -49,7 +50,7 @@ def shadow_status(home: Home, timeout: float = 3.0) -> dict[str, Any] | None:
     import httpx
 
     try:
-        r = httpx.post(home.url("serving") + "/admin/state", json={}, timeout=timeout)
+        r = httpx.post(home.url("serving") + "/admin/state", json={}, timeout=timeout, headers=admin_headers(home))
         r.raise_for_status()
         return r.json().get("shadow")
     except (httpx.HTTPError, ValueError) as exc:

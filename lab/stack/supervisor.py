@@ -29,7 +29,7 @@ import httpx
 import psutil
 
 from lab import __version__
-from lab.core import services
+from lab.core import access, services
 from lab.core.home import MARKER_ENV, Clock, Home, resolve_home, write_json_atomic
 from lab.core.journal import Journal
 from lab.scenario.run import effective_scenario
@@ -113,6 +113,7 @@ def _arguments(name: str, home: Home, ports: dict[str, int]) -> list[str]:
             "--artifacts-destination", str(home.mlflow / "artifacts"),
             "--serve-artifacts",
             "--host", "127.0.0.1", "--port", str(ports["mlflow"]),
+            *(["--auth-file", str(access.access_path(home))] if access.load(home) else []),
         ]
     if name == "prefect":
         return ["--host", "127.0.0.1", "--port", str(ports["prefect"]), "--analytics-off", "--no-late-runs"]
@@ -143,6 +144,7 @@ def service_env(home: Home) -> dict[str, str]:
             "BENTOML_DO_NOT_TRACK": "True",
         }
     )
+    env.update(access.mlflow_env(home))  # a lab that joined a drill: MLflow wants its credentials
     return env
 
 
