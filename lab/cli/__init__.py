@@ -43,6 +43,7 @@ def _root(
 
 from lab.cli import compose as _compose  # noqa: E402
 from lab.cli import data as _data  # noqa: E402
+from lab.cli import drill as _drill  # noqa: E402
 from lab.cli import grade as _grade  # noqa: E402
 from lab.cli import evaluate as _evaluate  # noqa: E402
 from lab.cli import monitor as _monitor  # noqa: E402
@@ -60,6 +61,7 @@ _data.register(app)
 _evaluate.register(app)
 _grade.register(app)
 _team.register(app)
+_drill.register(app)
 
 
 # typer >= 0.29 raises its own exception classes (typer.exceptions, typer._click); older
