@@ -206,10 +206,19 @@ class Agent:
 
     def run(self) -> None:
         self._log(f"drill agent for team {self.creds.team} of drill {self.creds.drill} at {self.creds.url}")
+        # what applying a command imports (the scenario schema pulls in pandas), loaded now, beside
+        # the first uploads, so a command is applied within seconds of its poll
+        threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
         while not self.stop.is_set():
             self.step()
             self.stop.wait(JOURNAL_POLL_SECONDS)
         self.client.close()
+
+
+def _warm_up() -> None:
+    import lab.scenario.answer_key  # noqa: F401
+    import lab.scenario.run  # noqa: F401
+    import lab.world.events  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:
