@@ -14,14 +14,7 @@ import typer
 from lab.cli._common import HomeOpt, JsonOpt, err_console, get_home, out_console, print_json
 from lab.core import drill_client as dc
 from lab.core.home import Home
-from lab.errors import LabError
-
-
-class UploadError(LabError):
-    """`lab submit` graded and wrote the report, but the drill console did not take it (exit 6)."""
-
-    exit_code = 6
-    label = "warning"
+from lab.errors import LabError, UploadError
 
 
 def register(app: typer.Typer) -> None:
