@@ -98,6 +98,14 @@ def test_joining_takes_the_drills_incident_and_refuses_what_disagrees(console, t
     joining.save(home)
     assert (home.root / "drill" / "credentials.json").stat().st_mode & 0o777 == 0o600
     assert (home.root / "drill" / "access.json").stat().st_mode & 0o777 == 0o600
+    from lab.core import access
+
+    creds = access.load(home)
+    assert access.service_env(home) == {
+        "MLFLOW_TRACKING_USERNAME": "lab-red", "MLFLOW_TRACKING_PASSWORD": creds["mlflow_password"],
+        "PREFECT_API_AUTH_STRING": f"lab-red:{creds['mlflow_password']}",
+        "PREFECT_SERVER_API_AUTH_STRING": f"lab-red:{creds['mlflow_password']}"}
+    assert access.admin_headers(home) == {"X-Lab-Admin-Token": creds["admin_token"]}
     text = home.journal.read_text()
     assert red not in text and json.loads(text.splitlines()[-1])["data"] == {"drill": "spring", "team": "red"}
 

@@ -106,7 +106,7 @@ def up(
     if joining is not None:
         from lab.core import access
 
-        err_console.print(f"joined drill {joining.creds.drill} as team {joining.creds.team}; MLflow asks for user "
+        err_console.print(f"joined drill {joining.creds.drill} as team {joining.creds.team}; MLflow and Prefect ask for user "
                           f"{access.mlflow_env(h)[access.USER_ENV]}, password in {access.access_path(h)} "
                           f"(the lab's own commands use it)", highlight=False)
     if detach:

@@ -7,12 +7,16 @@ team red's champion:
 * serving's ``/admin/*`` routes want the header ``X-Lab-Admin-Token`` (lab.serving.service);
 * MLflow wants HTTP basic auth on everything but ``/health`` (lab.stack.mlflow_server).
   MLflow's own ``--app-name basic-auth`` needs flask-wtf, which requirements.lock does
-  not pin, so the lab's server checks the credentials itself.
+  not pin, so the lab's server checks the credentials itself;
+* Prefect's API wants the same user and password (Prefect 3's own check,
+  ``PREFECT_SERVER_API_AUTH_STRING``; its clients send ``PREFECT_API_AUTH_STRING``),
+  all but ``GET /api/health``.
 
 The credentials are made once per lab home, at ``lab up --drill``, and kept in
-``<home>/drill/access.json`` (mode 0600). The lab's own processes get MLflow's as
-``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD`` (MLflow's client reads them;
-the lab's REST clients ask :func:`mlflow_auth`); its commands load them from the home
+``<home>/drill/access.json`` (mode 0600). The lab's own processes get them in the
+environment (:func:`service_env`: MLflow's client reads ``MLFLOW_TRACKING_USERNAME`` /
+``MLFLOW_TRACKING_PASSWORD``, the lab's REST clients ask :func:`mlflow_auth`, Prefect's
+client reads ``PREFECT_API_AUTH_STRING``); its commands load them from the home
 (:func:`export_env`). A lab that joined no drill has no such file: nothing is checked.
 
 >>> import tempfile, pathlib, os
@@ -83,9 +87,21 @@ def mlflow_env(home: Home) -> dict[str, str]:
     return {USER_ENV: found["mlflow_username"], PASSWORD_ENV: found["mlflow_password"]} if found else {}
 
 
+def service_env(home: Home) -> dict[str, str]:
+    """What the lab's processes need in their environment: MLflow's credentials, and Prefect's
+    (the server's check and its clients' header) as ``user:password``."""
+    found = load(home)
+    if not found:
+        return {}
+    prefect = f"{found['mlflow_username']}:{found['mlflow_password']}"
+    return {**mlflow_env(home), "PREFECT_API_AUTH_STRING": prefect, "PREFECT_SERVER_API_AUTH_STRING": prefect}
+
+
 def export_env(home: Home) -> None:
-    """Give this process the home's MLflow credentials (a lab command talking to its own MLflow)."""
-    os.environ.update(mlflow_env(home))
+    """Give this process the home's credentials (a lab command talking to its own MLflow or Prefect)."""
+    env = service_env(home)
+    env.pop("PREFECT_SERVER_API_AUTH_STRING", None)
+    os.environ.update(env)
 
 
 def mlflow_auth() -> tuple[str, str] | None:

@@ -144,7 +144,7 @@ def service_env(home: Home) -> dict[str, str]:
             "BENTOML_DO_NOT_TRACK": "True",
         }
     )
-    env.update(access.mlflow_env(home))  # a lab that joined a drill: MLflow wants its credentials
+    env.update(access.service_env(home))  # a lab that joined a drill: MLflow and Prefect want its credentials
     return env
 
 

@@ -5,7 +5,7 @@ Both labs join; a facilitator's inject reaches both journals; a team's `lab hint
 `lab submit` reach the console (the score on the leaderboard); the console keeps teams
 apart (its own report 200, another team's 403, no token 401, the facilitator 200), and so
 does each lab (another lab's client cannot move this lab's champion alias, nor read its
-serving's admin state); the console is stopped mid-run and restarted, and no journal entry
+serving's admin state or its Prefect API); the console is stopped mid-run and restarted, and no journal entry
 is lost (next_seq reaches the team's journal length); after `lab drill end` the debrief
 lists both teams. One module-scoped drill: two labs on two cores are costly.
 """
@@ -189,6 +189,9 @@ def test_another_lab_cannot_move_this_labs_champion(drill):
     assert httpx.post(serving + "/admin/state", json={}, timeout=10).status_code == 401
     assert httpx.post(serving + "/admin/state", json={}, timeout=10,
                       headers={"X-Lab-Admin-Token": theirs["admin_token"]}).status_code == 403
+    prefect = f"http://127.0.0.1:{ports['prefect']}/api"
+    assert httpx.post(prefect + "/flow_runs/filter", json={}, timeout=10).status_code == 401
+    assert httpx.get(prefect + "/health", timeout=10).status_code == 200  # the supervisor's probe needs no credentials
     # the lab's own commands still work: status reads the registry, the champion is where it was
     versions = json.loads(run_lab("status", "--json", home=red, check=True).stdout)["model_versions"]
     assert versions and "champion" not in next(v["aliases"] for v in versions if v["version"] == 3)
