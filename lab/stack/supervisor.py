@@ -323,7 +323,9 @@ class Supervisor:
             self.status = "running"
             # scenario time runs only while the lab is up, and stops at the scenario's last day
             scenario, _ = effective_scenario(self.home)
-            self.clock.start(self.home.config().speed, end=scenario.timeline.days)
+            ended_early = self.clock.end  # a drill's facilitator may have ended it before its last day
+            end = scenario.timeline.days if ended_early is None else min(scenario.timeline.days, ended_early)
+            self.clock.start(self.home.config().speed, end=end)
             self.journal.append(
                 "lab.up",
                 {name: round(s.healthy_at - s.started_at, 2) for name, s in ((s.name, s) for s in self.services)},
