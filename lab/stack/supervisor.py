@@ -386,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", required=True)
     args = parser.parse_args(argv)
     home = Home(resolve_home(args.home))
+    access.export_env(home)  # its alias watcher reads this lab's MLflow (credentials in a lab that joined a drill)
     print(f"prodml-lab {__version__} supervisor pid {os.getpid()} for {home.root}", flush=True)
     return Supervisor(home).run()
 
