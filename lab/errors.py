@@ -13,6 +13,8 @@
     ├── ServiceError         exit 4  a service failed to start, died, or answered badly
     ├── InProgressError      exit 5  the work goes on in the background (e.g. a shadow still
     │                                warming up): nothing failed; run the command again to wait
+    ├── UploadError          exit 6  done here (e.g. graded, report written), but the drill
+    │                                console did not take it
     └── RubricError          exit 1  a rubric shipped with the lab is invalid: a lab bug
         └── CardRubricError  exit 1  the model card's rubric is invalid
 
@@ -96,6 +98,13 @@ class ServiceError(LabError):
 class InProgressError(LabError):
     exit_code = 5
     label = "still in progress"
+
+
+class UploadError(LabError):
+    """The work was done and kept locally, but the drill console did not take it (exit 6)."""
+
+    exit_code = 6
+    label = "warning"
 
 
 class RubricError(LabError):

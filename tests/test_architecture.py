@@ -32,7 +32,7 @@ ALLOWED_IN_FORBIDDEN = {"lab.serving", "lab.serving.shadow_state", "lab.release"
 # never one above: the flow runs one way (scenario, world, release, stack, evidence,
 # grading, report). ``lab`` is the package root, errors and helpers every stage uses.
 LAYERS = ("lab", "core", "scenario", "serving", "release", "world", "monitoring", "stack", "evidence", "grading",
-          "workers", "cli")
+          "drill", "workers", "cli")
 # Edges that still go upwards, each with why; the test fails when one disappears too, so
 # the list only shrinks.
 KNOWN_UPWARD: dict[tuple[str, str], str] = {}

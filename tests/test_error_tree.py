@@ -23,6 +23,7 @@ TREE = {
     "JournalError": ("StateError", 3),
     "ServiceError": ("LabError", 4),
     "InProgressError": ("LabError", 5),
+    "UploadError": ("LabError", 6),
     "RubricError": ("LabError", 1),
     "CardRubricError": ("RubricError", 1),
 }

@@ -49,6 +49,9 @@ BAD = {
     "no_positive_decision": (lambda d: d["model"]["decision_threshold"].pop("positive_decision"), "model.decision_threshold.positive_decision", "Field required"),
     "positive_decision_without_direction": (lambda d: d["model"]["decision_threshold"]["positive_decision"].pop("for_person"), "model.decision_threshold.positive_decision.for_person", "Field required"),
     "positive_decision_unknown_direction": (lambda d: d["model"]["decision_threshold"]["positive_decision"].update(for_person="neutral"), "model.decision_threshold.positive_decision.for_person", "'favourable' or 'adverse'"),
+    "hint_negative_cost": (lambda d: d["hints"][0].update(cost=-1), "hints.0.cost", "greater than or equal to 0"),
+    "hint_blank_text": (lambda d: d["hints"][0].update(text="   "), "hints.0.text", "at least 10 characters"),
+    "hint_without_cost": (lambda d: d["hints"][0].pop("cost"), "hints.0.cost", "Field required"),
     "positive_decision_blank_meaning": (lambda d: d["model"]["decision_threshold"]["positive_decision"].update(meaning="  "), "model.decision_threshold.positive_decision.meaning", "at least 3 characters"),
 }
 
@@ -146,3 +149,12 @@ def test_bundle_scenario_without_positive_decision_reads_back_with_the_shipped_m
     legacy = scenario_from_json(data).model.decision_threshold
     assert (legacy.value, legacy.positive_decision.for_person) == (0.5, "favourable")
     assert "not stated" in legacy.positive_decision.meaning
+
+
+def test_every_shipped_scenario_has_drill_hints_with_costs():
+    from lab.scenario.schema import scenario_ids
+
+    for sid in scenario_ids():
+        hints = load_scenario(sid).hints
+        assert 2 <= len(hints) <= 5, sid
+        assert all(h.cost >= 0 and len(h.text) >= 10 for h in hints), sid

@@ -24,6 +24,8 @@ COMPOSE_ONLY = {"postgres", "init", "lab"}
 #: The lab home's mount in the containers.
 CONTAINER_HOME = "/lab/home"
 LONG_RUNNING = [s.name for s in TABLE if s.kind != "job"]
+#: What runs in a home that joined no drill (the drill agent does not).
+ALWAYS = [s.name for s in TABLE if s.only_if is None]
 
 
 def _k8s() -> dict[str, dict]:
@@ -97,6 +99,16 @@ def test_services_sharing_a_process_start_together():
 
 def test_compose_runs_the_services_of_the_table():
     assert set(COMPOSE) - COMPOSE_ONLY == set(services.NAMES)
+
+
+def test_an_optional_service_runs_only_when_asked():
+    """Compose starts it under a profile named for what it needs; k8s keeps it at zero replicas."""
+    assert services.OPTIONAL == {"drill-agent": "drill"}
+    for name, needs in services.OPTIONAL.items():
+        assert COMPOSE[name]["profiles"] == [needs]
+        assert K8S[name]["spec"]["replicas"] == 0
+    for name in ALWAYS:
+        assert "profiles" not in COMPOSE[name] and K8S[name]["spec"].get("replicas", 1) >= 1
 
 
 @pytest.mark.parametrize("spec", TABLE, ids=lambda s: s.name)
@@ -183,10 +195,10 @@ def test_the_supervisor_starts_the_table(home: Home, warm: bool):
     if warm:
         home.write_config(home.config().model_copy(update={"registered_versions": True}))
     plan = service_plan(home)
-    assert [s.name for s in plan] == list(services.NAMES)
+    assert [s.name for s in plan] == ALWAYS
     bindir = Path(sys.executable).parent
     order = services.start_order(frozenset({"train"}) if warm else frozenset())
-    for s, spec in zip(plan, TABLE):
+    for s, spec in zip(plan, [t for t in TABLE if t.name in ALWAYS]):
         if spec.process is None:
             assert s.cmd[: len(spec.entry) + 1] == command_head(spec, python=sys.executable, bindir=bindir)
         else:  # one process for its services: the same command line, the traffic port among its arguments
@@ -206,18 +218,33 @@ def test_the_supervisor_starts_the_table(home: Home, warm: bool):
         assert s.heartbeat == (home.root / spec.health if spec.kind == "heartbeat" else None)
 
 
+def test_the_drill_agent_runs_once_the_home_joined_a_drill(home: Home):
+    from lab.core.drill_client import Credentials, save_credentials
+    from lab.stack.control import services_status
+    from lab.stack.supervisor import service_plan
+
+    assert "drill-agent" not in [s.name for s in service_plan(home)] and "drill-agent" not in services_status(home)
+    save_credentials(home, Credentials("http://127.0.0.1:8700", "token", "spring", "red"))
+    plan = {s.name: s for s in service_plan(home)}
+    assert list(plan) == list(services.NAMES)
+    assert plan["drill-agent"].heartbeat == home.root / "drill" / "heartbeat"
+    assert plan["drill-agent"].cmd[-2:] == ["--home", str(home.root)]
+    assert services_status(home)["drill-agent"] == {"url": "http://127.0.0.1:8700", "healthy": False,
+                                                    "status": "stopped", "pid": None, "restarts": 0}
+
+
 def test_the_compose_agent_and_lab_status_watch_the_table(home: Home):
     from lab.stack.compose_agent import ComposeAgent
     from lab.stack.control import services_status
 
     agent = ComposeAgent(home)
-    assert [s.name for s in agent.services] == LONG_RUNNING
+    assert [s.name for s in agent.services] == [n for n in LONG_RUNNING if n in ALWAYS]
     for s in agent.services:
         spec = services.service(s.name)
         target = agent.health_target(s)
         assert target == (home.url(s.name) + spec.health if spec.kind == "http" else spec.health)
     status = services_status(home)  # nothing runs: no probe is sent
-    assert list(status) == LONG_RUNNING and not any(s["healthy"] for s in status.values())
+    assert list(status) == [n for n in LONG_RUNNING if n in ALWAYS] and not any(s["healthy"] for s in status.values())
 
 
 def test_a_fresh_heartbeat_counts_and_a_stale_one_does_not(tmp_path):

@@ -68,6 +68,8 @@ def mistakes(tmp_path):
         (("up", "no-such-scenario", "--home", home), "unknown scenario 'no-such-scenario'"),
         (("up", "hiring-data-drift", "--speed", "0", "--home", home), "--speed 0"),
         (("up", "hiring-data-drift", "--alert-webhook", "not a url", "--home", home), "--alert-webhook"),
+        (("up", "--drill", "ftp://console", "--team-token", "t", "--home", home), "--drill 'ftp://console'"),
+        (("up", "--team-token", "t", "--home", home), "--drill and --team-token go together"),
         (("monitor", "--config", str(typo), "--home", home), "bad.yaml:3: data_drift.defualt: unknown key 'defualt'"),
         (("monitor", "--home", home), "nothing to apply"),
         (("submit", "not-a-folder", "--home", home), "submission not-a-folder: no such folder"),

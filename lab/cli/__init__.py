@@ -43,11 +43,13 @@ def _root(
 
 from lab.cli import compose as _compose  # noqa: E402
 from lab.cli import data as _data  # noqa: E402
+from lab.cli import drill as _drill  # noqa: E402
 from lab.cli import grade as _grade  # noqa: E402
 from lab.cli import evaluate as _evaluate  # noqa: E402
 from lab.cli import monitor as _monitor  # noqa: E402
 from lab.cli import release as _release  # noqa: E402
 from lab.cli import stack as _stack  # noqa: E402
+from lab.cli import team as _team  # noqa: E402
 from lab.cli import timeline as _timeline  # noqa: E402
 
 _stack.register(app)
@@ -58,6 +60,8 @@ _monitor.register(app)
 _data.register(app)
 _evaluate.register(app)
 _grade.register(app)
+_team.register(app)
+_drill.register(app)
 
 
 # typer >= 0.29 raises its own exception classes (typer.exceptions, typer._click); older

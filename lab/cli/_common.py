@@ -27,7 +27,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (with schema_v
 
 
 def get_home(home: str | None) -> Home:
-    return Home(resolve_home(home))
+    from lab.core.access import export_env
+
+    h = Home(resolve_home(home))
+    export_env(h)  # a lab that joined a drill: its MLflow wants its credentials, from any command
+    return h
 
 
 def print_json(obj: dict[str, Any]) -> None:

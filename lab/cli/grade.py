@@ -107,9 +107,12 @@ def submit(
     html_out: HtmlOut = None,
     gradescope_out: GradescopeOut = None,
     junit_out: JunitOut = None,
+    no_upload: Annotated[bool, typer.Option("--no-upload", help="In a lab that joined a drill: grade here only, "
+                                                                "send nothing to the drill console.")] = False,
     home: HomeOpt = None,
 ) -> None:
-    """Collect the evidence from the lab home, grade SUBMISSION against it, and print the report."""
+    """Collect the evidence from the lab home, grade SUBMISSION against it, and print the report
+    (in a lab that joined a drill, also send it to the drill console)."""
     import time
 
     started = time.perf_counter()
@@ -140,6 +143,14 @@ def submit(
     err_console.print(f"graded {where} in {time.perf_counter() - started:.1f} s; reports: "
                       f"{', '.join(str(p) for p in written)}", highlight=False)
     err_console.print(f"re-grade offline: lab grade --evidence {answer['archive']} {submission}", highlight=False)
+    from lab.core.drill_client import load_credentials
+
+    if not no_upload and load_credentials(h) is not None:
+        from lab.cli.team import upload_submission
+
+        stored = upload_submission(h, Path(answer["folder"]) / "report.json", Path(answer["archive"]))  # UploadError (exit 6): the report stays
+        err_console.print(f"sent to the drill console: {stored.get('score')} of {stored.get('max_score')}",
+                          highlight=False)
 
 
 def grade(

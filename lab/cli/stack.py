@@ -42,15 +42,24 @@ def _progress_table(state: dict) -> Table:
 
 
 def up(
-    scenario: Annotated[str, typer.Argument(help="Scenario id (see `lab scenarios`) or a YAML path.")] = DEFAULT_SCENARIO,
+    scenario: Annotated[Optional[str], typer.Argument(help="Scenario id (see `lab scenarios`) or a YAML path (default hiring-data-drift; with --drill, the drill's).", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for the hidden parameters (default: random, kept in the home).")] = None,
     speed: Annotated[Optional[float], typer.Option("--speed", help="Wall-clock seconds per scenario day (default 60).")] = None,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Return once every service is healthy.")] = False,
     port_base: Annotated[Optional[int], typer.Option("--port-base", help="Ports N..N+3 for mlflow, prefect, serving, traffic; 0 = any free ports. Default: 5000, 4200, 3000, 3100, or what this home used before.")] = None,
     alert_webhook: AlertWebhookOpt = None,
+    drill: Annotated[Optional[str], typer.Option("--drill", help="Join the drill run by the console at this URL: scenario, seed and speed come from it.", show_default=False)] = None,
+    team_token: Annotated[Optional[str], typer.Option("--team-token", help="Your team's token for --drill (from the facilitator).", show_default=False)] = None,
     home: HomeOpt = None,
 ) -> None:
     """Bring up a scenario: MLflow, Prefect, the BentoML service and traffic."""
+    joining = None
+    if drill is not None or team_token is not None:  # options first, then the drill says scenario, seed and speed
+        from lab.core.drill_client import join_drill
+
+        joining = join_drill(drill, team_token, scenario, seed, speed)
+        scenario, seed, speed = joining.scenario, joining.seed, joining.speed
+    scenario = scenario or DEFAULT_SCENARIO
     checks.check_scenario_ref(scenario)  # options first: a mistake is answered before any heavy import
     checks.check_seed(seed)
     checks.check_speed(speed)
@@ -67,6 +76,8 @@ def up(
     _, cfg = stack.prepare(h, scenario, seed, speed, port_base)
     if alert_webhook is not None:
         alerts.set_webhook(h, alert_webhook)
+    if joining is not None:
+        joining.save(h)
     pid = stack.spawn_supervisor(h)
     err_console.print(f"bringing up [bold]{cfg.scenario}[/] (seed {cfg.seed}, {cfg.speed:g} s per day) in {h.root}")
     if err_console.is_terminal:
@@ -92,6 +103,12 @@ def up(
         f"  traffic       http://127.0.0.1:{ports['traffic']}/health",
         highlight=False,
     )
+    if joining is not None:
+        from lab.core import access
+
+        err_console.print(f"joined drill {joining.creds.drill} as team {joining.creds.team}; MLflow and Prefect ask for user "
+                          f"{access.mlflow_env(h)[access.USER_ENV]}, password in {access.access_path(h)} "
+                          f"(the lab's own commands use it)", highlight=False)
     if detach:
         err_console.print("`lab status` to look around, `lab down` to stop.")
         return
@@ -255,7 +272,7 @@ def logs(
 ) -> None:
     """Print the last lines of a service's log."""
     h = get_home(home)
-    known = ("mlflow", "prefect", "serving", "traffic", "train", "timeline", "monitor", "supervisor")
+    known = ("mlflow", "prefect", "serving", "traffic", "train", "timeline", "monitor", "drill-agent", "supervisor")
     if service not in known:
         raise UsageError(f"unknown service {service!r}", hint=f"one of: {', '.join(known)}")
     path = h.logs / f"{service}.log"

@@ -11,6 +11,8 @@
       registry_snapshot.json  the registry as last seen by `lab submit` (grading a stopped lab)
       timeline_overrides.json event days moved by `lab inject`
       alert_webhook.json  where the monitor POSTs alerts (lab.monitoring.alerts; kept out of evidence bundles)
+      drill/              a lab that joined a drill: the console's URL and token, this lab's own
+                          credentials (0600; lab.core.drill_client, lab.core.access), the agent's state
       data/               reference data the models were trained and evaluated on
       mlflow/             MLflow's sqlite store and proxied artifacts
       prefect/            PREFECT_HOME and Prefect's sqlite database

@@ -56,6 +56,8 @@ KINDS = frozenset(
         "alert.undelivered",
         "traffic.summary",
         "submit",
+        "drill.joined",
+        "drill.command",
     }
 )
 

@@ -14,7 +14,9 @@ Read by everything that starts or watches services, so a fact lives in one place
 Standard library only: the table is data, cheap to import from any stage.
 
 >>> [s.name for s in TABLE if s.kind == "heartbeat"], DEFAULT_PORTS["serving"]
-(['timeline', 'monitor', 'shadow'], 3000)
+(['timeline', 'monitor', 'shadow', 'drill-agent'], 3000)
+>>> OPTIONAL
+{'drill-agent': 'drill'}
 >>> command_head(service("traffic"), python="py")
 ['py', '-m', 'lab.world.traffic']
 """
@@ -33,6 +35,8 @@ Kind = Literal["http", "heartbeat", "job"]
 HEARTBEAT_SECONDS = 10.0
 #: The compose/k8s agent's own heartbeat (its container's healthcheck), under the lab home.
 AGENT_HEARTBEAT = "compose/heartbeat"
+#: A home that joined a drill holds this file (lab.core.drill_client); its drill agent runs then.
+DRILL_CREDENTIALS = "drill/credentials.json"
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class Service:
     takes_home: bool = False  # the command takes ``--home HOME``
     process: str | None = None  # under `lab up`, runs in this shared process of PROCESSES, beside its other services
     startup_timeout: float = 240.0  # seconds `lab up` gives it to become healthy (a job: to finish)
+    #: Runs only when the lab home has this (``drill``: it joined a drill, lab.core.drill_client);
+    #: otherwise the supervisor, `lab status` and the compose agent leave it out.
+    only_if: str | None = None
 
     @property
     def module(self) -> str:
@@ -88,6 +95,8 @@ TABLE: tuple[Service, ...] = (
             after=("prefect", "train"), takes_home=True, startup_timeout=240.0, process="workers"),
     Service("shadow", "python", ("-m", "lab.serving.shadow_service"), "heartbeat", "shadow/heartbeat",
             after=("train",), takes_home=True, startup_timeout=120.0),
+    Service("drill-agent", "python", ("-m", "lab.stack.drill_agent"), "heartbeat", "drill/heartbeat",
+            takes_home=True, startup_timeout=60.0, only_if="drill"),
 )
 #: Processes that run several services under `lab up` (lab.workers): name -> what follows
 #: ``python``. Each service keeps its name, health and log; they share a pid, start together
@@ -102,6 +111,8 @@ DEFAULT_PORTS: dict[str, int] = {s.name: s.port for s in TABLE if s.port is not 
 HEALTH_PATHS: dict[str, str] = {s.name: s.health for s in TABLE if s.kind == "http" and s.health}
 #: Each heartbeat worker's file, relative to the lab home.
 HEARTBEATS: dict[str, str] = {s.name: s.health for s in TABLE if s.kind == "heartbeat" and s.health}
+#: The services that run only when the home has something (``only_if``), and what.
+OPTIONAL: dict[str, str] = {s.name: s.only_if for s in TABLE if s.only_if}
 
 
 def service(name: str) -> Service:
@@ -142,6 +153,15 @@ def heartbeat_fresh(path: Path, now: float | None = None) -> bool:
 def members(process: str) -> tuple[str, ...]:
     """The services that run in the shared ``process`` under `lab up`, in table order."""
     return tuple(s.name for s in TABLE if s.process == process)
+
+
+def enabled(s: Service, home_root: Path) -> bool:
+    """Whether ``s`` runs for the lab home ``home_root``: always, or (``only_if="drill"``) once it joined a drill."""
+    if s.only_if is None:
+        return True
+    if s.only_if == "drill":
+        return (home_root / DRILL_CREDENTIALS).is_file()
+    raise ValueError(f"service {s.name}: unknown only_if {s.only_if!r}")
 
 
 def start_order(skipped: frozenset[str] = frozenset()) -> dict[str, tuple[str, ...]]:

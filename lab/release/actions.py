@@ -17,6 +17,7 @@ import httpx
 from lab.release.audit import request_alias_move
 from lab.release.options import check_shadow_options
 from lab.errors import InProgressError, ServiceError, StateError, UsageError
+from lab.core.access import admin_headers
 from lab.core.aliases import alias_versions
 from lab.core.home import Clock, Home
 from lab.core.journal import Journal
@@ -50,7 +51,7 @@ def context(home: Home) -> Ctx:
 
 def serving_state(ctx: Ctx) -> dict[str, Any]:
     try:
-        r = httpx.post(f"{ctx.serving}/admin/state", json={}, timeout=5)
+        r = httpx.post(f"{ctx.serving}/admin/state", json={}, timeout=5, headers=admin_headers(ctx.home))
         r.raise_for_status()
     except httpx.HTTPError as exc:
         raise ServiceError(f"the serving API at {ctx.serving} did not answer: {exc}") from None
@@ -62,7 +63,8 @@ def _require_version(ctx: Ctx, version: int) -> None:
     if version not in known:
         raise UsageError(f"{ctx.model} has no version {version}", hint=f"versions: {', '.join(map(str, known))}")
     try:
-        r = httpx.post(f"{ctx.serving}/admin/check", json={"version": version}, timeout=120)
+        r = httpx.post(f"{ctx.serving}/admin/check", json={"version": version}, timeout=120,
+                       headers=admin_headers(ctx.home))
     except httpx.HTTPError as exc:
         raise ServiceError(f"the serving API at {ctx.serving} did not answer: {exc}") from None
     if r.status_code != 200:

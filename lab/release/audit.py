@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from lab.core.access import mlflow_auth
 from lab.core.aliases import alias_state
 from lab.core.home import Clock, Home
 from lab.core.journal import Journal
@@ -48,7 +49,7 @@ class AliasWatcher:
         self.model = model
         self.journal = Journal(home.journal)
         self.clock = Clock(home.clock_json)
-        self.client = httpx.Client(timeout=2.0)
+        self.client = httpx.Client(timeout=2.0, auth=mlflow_auth())
         self.known = alias_state(self.journal.entries("alias.moved"), model)
 
     def _attribution(self, alias: str, version: int | None) -> tuple[str, str | None, str | None]:

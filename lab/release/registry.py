@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from lab.core.access import mlflow_auth
 from lab.errors import ServiceError
 
 
@@ -27,7 +28,7 @@ def _get(client: httpx.Client, base: str, path: str, **params: Any) -> dict[str,
 
 def model_versions(base: str, model: str) -> list[dict[str, Any]]:
     """Every version of ``model``: name, version, aliases, run_id, status, metrics, tags."""
-    with httpx.Client(timeout=5.0) as client:
+    with httpx.Client(timeout=5.0, auth=mlflow_auth()) as client:
         found = _get(client, base, "model-versions/search", filter=f"name='{model}'", max_results=1000)
         registered = _get(client, base, "registered-models/get", name=model).get("registered_model", {})
         aliases: dict[str, list[str]] = {}
@@ -68,7 +69,7 @@ def _post(client: httpx.Client, base: str, path: str, body: dict[str, Any]) -> d
 def aliases(base: str, model: str, client: httpx.Client | None = None) -> dict[str, int]:
     """The model's aliases: ``{"champion": 1, "challenger": 2}``."""
     own = client is None
-    client = client or httpx.Client(timeout=5.0)
+    client = client or httpx.Client(timeout=5.0, auth=mlflow_auth())
     try:
         registered = _get(client, base, "registered-models/get", name=model).get("registered_model", {})
     finally:
@@ -79,18 +80,18 @@ def aliases(base: str, model: str, client: httpx.Client | None = None) -> dict[s
 
 def model_tags(base: str, model: str) -> dict[str, str]:
     """The registered model's tags: ``{"lab.shadow.percent": "100", ...}``."""
-    with httpx.Client(timeout=5.0) as client:
+    with httpx.Client(timeout=5.0, auth=mlflow_auth()) as client:
         registered = _get(client, base, "registered-models/get", name=model).get("registered_model", {})
     return {t["key"]: t["value"] for t in registered.get("tags", [])}
 
 
 def set_alias(base: str, model: str, alias: str, version: int) -> None:
-    with httpx.Client(timeout=10.0) as client:
+    with httpx.Client(timeout=10.0, auth=mlflow_auth()) as client:
         _post(client, base, "registered-models/alias", {"name": model, "alias": alias, "version": str(version)})
 
 
 def delete_alias(base: str, model: str, alias: str) -> None:
-    with httpx.Client(timeout=10.0) as client:
+    with httpx.Client(timeout=10.0, auth=mlflow_auth()) as client:
         try:
             r = client.request("DELETE", f"{base}/api/2.0/mlflow/registered-models/alias",
                                json={"name": model, "alias": alias})
@@ -102,7 +103,7 @@ def delete_alias(base: str, model: str, alias: str) -> None:
 
 def set_version_tag(base: str, model: str, version: int, key: str, value: str, client: httpx.Client | None = None) -> None:
     own = client is None
-    client = client or httpx.Client(timeout=5.0)
+    client = client or httpx.Client(timeout=5.0, auth=mlflow_auth())
     try:
         _post(client, base, "model-versions/set-tag", {"name": model, "version": str(version), "key": key, "value": value})
     finally:
@@ -111,12 +112,12 @@ def set_version_tag(base: str, model: str, version: int, key: str, value: str, c
 
 
 def set_model_tag(base: str, model: str, key: str, value: str) -> None:
-    with httpx.Client(timeout=5.0) as client:
+    with httpx.Client(timeout=5.0, auth=mlflow_auth()) as client:
         _post(client, base, "registered-models/set-tag", {"name": model, "key": key, "value": value})
 
 
 def delete_model_tag(base: str, model: str, key: str) -> None:
-    with httpx.Client(timeout=5.0) as client:
+    with httpx.Client(timeout=5.0, auth=mlflow_auth()) as client:
         try:
             client.request("DELETE", f"{base}/api/2.0/mlflow/registered-models/delete-tag",
                            json={"name": model, "key": key})

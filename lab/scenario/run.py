@@ -5,7 +5,7 @@
 and the answer key all agree on when it really began.
 
 ``lab pause`` / ``lab resume`` freeze and restart the run's scenario clock
-(:func:`pause`, :func:`resume`).
+(:func:`pause`, :func:`resume`); a drill's facilitator can also end it early (:func:`end`).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def set_override(home: Home, event: str, day: float) -> None:
     write_json_atomic(overrides_path(home), overrides)
 
 
-def pause(home: Home) -> dict[str, Any] | None:
+def pause(home: Home, actor: str = "user") -> dict[str, Any] | None:
     """Freeze the scenario clock (traffic and timeline follow it); journal ``lab.paused``.
 
     Returns the journal entry, or None when the lab was already paused. Scenario days do
@@ -68,10 +68,10 @@ def pause(home: Home) -> dict[str, Any] | None:
     if clock.paused:
         return None
     clock.pause()
-    return Journal(home.journal).append("lab.paused", {"day": clock.day()}, day=clock.day(), actor="user")
+    return Journal(home.journal).append("lab.paused", {"day": clock.day()}, day=clock.day(), actor=actor)
 
 
-def resume(home: Home) -> dict[str, Any] | None:
+def resume(home: Home, actor: str = "user") -> dict[str, Any] | None:
     """Run the clock again from the day it was paused on; journal ``lab.resumed``.
 
     Returns the journal entry, or None when the lab was not paused.
@@ -85,7 +85,22 @@ def resume(home: Home) -> dict[str, Any] | None:
     data: dict[str, Any] = {"day": day}
     if paused:
         data["paused_seconds"] = round(time.time() - _unix(paused[-1]["time"]), 1)
-    return Journal(home.journal).append("lab.resumed", data, day=day, actor="user")
+    return Journal(home.journal).append("lab.resumed", data, day=day, actor=actor)
+
+
+def end(home: Home) -> float | None:
+    """End the scenario now (a drill's facilitator): its clock's last day becomes today.
+
+    The timeline sees the clock ended and journals ``scenario.ended`` as at the scenario's
+    own last day; traffic holds the final state. Returns the day it ended on, or None when
+    it had ended already.
+    """
+    clock = Clock(home.clock_json)
+    if clock.ended():
+        return None
+    day = clock.day()
+    clock.set_end(day)
+    return day
 
 
 def _unix(iso: str) -> float:

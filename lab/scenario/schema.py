@@ -214,6 +214,13 @@ class Randomised(Frozen):
         return self
 
 
+class Hint(Frozen):
+    """A hint a team can take during a drill (`lab hint`); its ``cost`` comes off the team's score."""
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10)]
+    cost: float = Field(ge=0, le=100, description="points taken off the team's total")
+
+
 class Scenario(Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9-]+$")
     title: str = Field(min_length=3)
@@ -227,6 +234,7 @@ class Scenario(Frozen):
     traffic: Traffic
     graded_tasks: list[Literal[TASKS]] = Field(min_length=1)  # type: ignore[valid-type]
     randomised: list[Randomised] = []
+    hints: list[Hint] = Field([], max_length=10, description="drill hints, taken in order")
 
     @model_validator(mode="after")
     def _cross(self) -> "Scenario":

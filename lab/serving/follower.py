@@ -19,6 +19,8 @@ from typing import Any, Callable
 
 import httpx
 
+from lab.core.access import mlflow_auth
+
 log = logging.getLogger("lab.serving")
 
 POLL_SECONDS = 0.5
@@ -53,7 +55,7 @@ class RegistryFollower:
         self._cache: dict[int, Any] = {}
         self._load_lock = threading.Lock()
         self._stop = threading.Event()
-        self._http = httpx.Client(timeout=5.0)
+        self._http = httpx.Client(timeout=5.0, auth=mlflow_auth())
 
     def load(self, version: int) -> Any:
         """Load (once) and cache a version; raises when it does not exist or cannot load."""

@@ -10,21 +10,26 @@ only marked ``shadow_version`` in that line (lab.serving.shadow): the shadow ser
 so nothing of the shadow runs on the request path.
 
 Also: ``GET /metrics`` (Prometheus, with the model version as a label) and
-``POST /admin/state`` / ``POST /admin/check`` for the lab's commands.
+``POST /admin/state`` / ``POST /admin/check`` for the lab's commands (with the header
+``X-Lab-Admin-Token`` in a lab that joined a drill: lab.core.access).
 
 Started by the supervisor with ``LAB_HOME`` and ``MLFLOW_TRACKING_URI`` set.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 import bentoml
-from bentoml.exceptions import InvalidArgument, NotFound
+from bentoml.exceptions import BentoMLException, InvalidArgument, NotFound
 
+from lab.core import access
+from lab.core.access import ADMIN_HEADER
 from lab.core.home import Clock, Home, resolve_home
 from lab.serving.follower import RegistryFollower
 from lab.serving.requestlog import RequestLog
@@ -53,6 +58,7 @@ class Screening:
         from lab.scenario.schema import load_scenario
 
         self.home = Home(resolve_home(os.environ["LAB_HOME"]))
+        self.admin_token = (access.load(self.home) or {}).get("admin_token")
         cfg = self.home.config()
         scenario = load_scenario(cfg.scenario_file)
         self.model_name = scenario.model.name
@@ -118,8 +124,20 @@ class Screening:
         self.log.write(record)
         PREDICTIONS.labels(self.model_name, str(record["champion_version"]), "champion", str(status)).inc()
 
+    def _require_admin(self, ctx: bentoml.Context) -> None:
+        """A lab that joined a drill (lab.core.access) wants its admin token: other teams' labs
+        on the same host cannot read or steer this one's serving."""
+        if self.admin_token is None:
+            return
+        given = ctx.request.headers.get(ADMIN_HEADER)
+        if given is None:
+            raise BentoMLException(f"{ADMIN_HEADER} missing: this lab's admin routes want its token",
+                                   error_code=HTTPStatus.UNAUTHORIZED)
+        if not hmac.compare_digest(given.encode(), self.admin_token.encode()):
+            raise BentoMLException(f"{ADMIN_HEADER} is not this lab's", error_code=HTTPStatus.FORBIDDEN)
+
     @bentoml.api(route="/admin/state")
-    def state(self) -> dict[str, Any]:
+    def state(self, ctx: bentoml.Context) -> dict[str, Any]:
         """What serving is doing now: the champion it serves and the shadow it mirrors to.
 
         ``shadow`` is None, or its version, ``state`` (warming, ready, restarting,
@@ -127,6 +145,7 @@ class Screening:
         service began on that version (mirrored, answered, dropped, failed, pending), as
         the shadow service's state file says.
         """
+        self._require_admin(ctx)
         current = self.follower.current
         sh = self.shadow.config
         return {
@@ -141,8 +160,9 @@ class Screening:
         }
 
     @bentoml.api(route="/admin/check")
-    def check(self, version: int) -> dict[str, Any]:
+    def check(self, version: int, ctx: bentoml.Context) -> dict[str, Any]:
         """Load a version (and keep it cached, so a promotion swaps at once); 404 if it cannot load."""
+        self._require_admin(ctx)
         try:
             self.follower.load(int(version))
         except Exception as exc:

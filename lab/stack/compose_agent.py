@@ -35,7 +35,7 @@ import httpx
 from lab import __version__
 from lab.core.home import Clock, Home, resolve_home, write_json_atomic
 from lab.core.journal import Journal
-from lab.core.services import AGENT_HEARTBEAT, HEALTH_PATHS, HEARTBEATS, SERVED, heartbeat_fresh
+from lab.core.services import AGENT_HEARTBEAT, HEALTH_PATHS, HEARTBEATS, OPTIONAL, SERVED, heartbeat_fresh
 
 POLL_SECONDS = 0.5
 #: Consecutive failed probes before a healthy service counts as gone (one slow answer is not a crash).
@@ -68,7 +68,7 @@ class ComposeAgent:
         self.health_urls = {s: home.url(s) + HEALTH_PATHS[s] for s in SERVED}
         previous = (home.run_state() or {}).get("services") or {}
         self.services = [Observed(s, home.url(s)) for s in SERVED]
-        self.services += [Observed(s, home.url("prefect") + "/runs") for s in HEARTBEATS]
+        self.services += [Observed(s, home.url("prefect") + "/runs") for s in HEARTBEATS if s not in OPTIONAL]
         for s in self.services:  # restarts seen by an earlier agent of this stack
             s.restarts = int((previous.get(s.name) or {}).get("restarts", 0))
         self.status = "starting"

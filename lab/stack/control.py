@@ -30,6 +30,8 @@ from lab.core.labconfig import DEFAULT_SPEED, STACKS, LabConfig
 # its names stay importable from here for the CLI
 from lab.core.liveness import is_compose, lab_running, probe, require_config, supervisor_alive  # noqa: F401
 from lab.core.services import DEFAULT_PORTS, HEALTH_PATHS, SERVED, TABLE, heartbeat_fresh
+from lab.core.services import enabled as services_enabled
+from lab.core.access import admin_headers
 from lab.scenario.schema import Scenario, load_scenario, resolve
 
 UP_TIMEOUT_SECONDS = 900.0
@@ -48,7 +50,7 @@ def shadow_status(home: Home, timeout: float = 3.0) -> dict[str, Any] | None:
     import httpx
 
     try:
-        r = httpx.post(home.url("serving") + "/admin/state", json={}, timeout=timeout)
+        r = httpx.post(home.url("serving") + "/admin/state", json={}, timeout=timeout, headers=admin_headers(home))
         r.raise_for_status()
         return r.json().get("shadow")
     except (httpx.HTTPError, ValueError) as exc:
@@ -309,7 +311,7 @@ def services_status(home: Home, probe: bool = True) -> dict[str, dict[str, Any]]
     out = {}
     with httpx.Client(timeout=1.5) as client:
         for spec in TABLE:
-            if spec.kind == "job":
+            if spec.kind == "job" or not services_enabled(spec, home.root):
                 continue
             entry = (state.get("services") or {}).get(spec.name, {})
             healthy = False
@@ -322,6 +324,10 @@ def services_status(home: Home, probe: bool = True) -> dict[str, dict[str, Any]]
                         healthy = False
             else:
                 url = home.url("prefect") + "/runs"
+                if spec.only_if == "drill":  # the agent's work shows on the drill console
+                    from lab.core.drill_client import load_credentials
+
+                    url = load_credentials(home).url
                 healthy = running and heartbeat_fresh(home.root / spec.health)
             out[spec.name] = {
                 "url": url,

@@ -11,6 +11,11 @@ process, so the lab pays for MLflow's imports once.
     python -m lab.stack.mlflow_server --backend-store-uri sqlite:///H/mlflow.db \
         --artifacts-destination H/artifacts --serve-artifacts --host 127.0.0.1 --port 5000
 
+``--auth-file F`` (a lab that joined a drill, lab.core.access) asks every request but
+``GET /health`` for HTTP basic auth with F's ``mlflow_username`` / ``mlflow_password``:
+401 without credentials, 403 with others. MLflow's own ``--app-name basic-auth`` needs
+flask-wtf, which the lab does not pin; this check is a small ASGI wrapper instead.
+
 Not supported (the lab does not use them): several workers, gunicorn or waitress,
 ``--app-name`` (basic auth), Prometheus, workspaces, MLflow's job runner (the lab sets
 ``MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false``; this module never starts it).
@@ -51,12 +56,51 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--allowed-hosts", default=None, help="Host headers accepted (MLflow's --allowed-hosts)")
     parser.add_argument("--cors-allowed-origins", default=None, help="MLflow's --cors-allowed-origins")
+    parser.add_argument("--auth-file", default=None,
+                        help="JSON with mlflow_username and mlflow_password: basic auth on all but /health")
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"--port {args.port}: not a TCP port (1-65535)")
     if args.artifacts_destination and not args.serve_artifacts:
         parser.error("--artifacts-destination needs --serve-artifacts (the destination is used by the artifact proxy)")
     return args
+
+
+class BasicAuth:
+    """An ASGI wrapper: HTTP basic auth with one user on every path but ``open_paths``.
+
+    >>> import asyncio
+    >>> sent = []
+    >>> async def app(scope, receive, send): sent.append("app")
+    >>> async def send(message): sent.append(message.get("status"))
+    >>> guard = BasicAuth(app, "u", "p")
+    >>> for headers in ([], [(b"authorization", b"Basic dTp4")], [(b"authorization", b"Basic dTpw")]):
+    ...     asyncio.run(guard({"type": "http", "path": "/api/2.0/mlflow/x", "headers": headers}, None, send))
+    >>> asyncio.run(guard({"type": "http", "path": "/health", "headers": []}, None, send)); sent
+    [401, None, 403, None, 'app', 'app']
+    """
+
+    def __init__(self, app, username: str, password: str, open_paths: tuple[str, ...] = ("/health",)) -> None:
+        import base64
+
+        self.app = app
+        self.expected = b"Basic " + base64.b64encode(f"{username}:{password}".encode())
+        self.open_paths = open_paths
+
+    async def __call__(self, scope, receive, send) -> None:
+        import hmac
+
+        if scope["type"] != "http" or scope.get("path") in self.open_paths:
+            return await self.app(scope, receive, send)
+        given = dict(scope.get("headers") or []).get(b"authorization")
+        if given is not None and hmac.compare_digest(given, self.expected):
+            return await self.app(scope, receive, send)
+        status = 401 if given is None else 403
+        body = b'{"error_code": "UNAUTHENTICATED", "message": "this lab\'s MLflow wants its credentials"}'
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"www-authenticate", b'Basic realm="prodml-lab"')]})
+        await send({"type": "http.response.body", "body": body})
 
 
 def server_env(args: argparse.Namespace) -> dict[str, str]:
@@ -122,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     from mlflow.server.fastapi_app import app
 
     log_config = Path(mlflow.server.__file__).with_name("uvicorn_log_config.yaml")
+    if args.auth_file:
+        import json
+
+        creds = json.loads(Path(args.auth_file).read_text(encoding="utf-8"))
+        app = BasicAuth(app, creds["mlflow_username"], creds["mlflow_password"])
     uvicorn.run(app, host=args.host, port=args.port, log_config=str(log_config) if log_config.exists() else None)
     return 0
 

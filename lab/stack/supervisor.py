@@ -31,7 +31,7 @@ import httpx
 import psutil
 
 from lab import __version__
-from lab.core import services
+from lab.core import access, services
 from lab.core.home import MARKER_ENV, Clock, Home, resolve_home, write_json_atomic
 from lab.core import safe_yaml
 from lab.core.journal import Journal
@@ -88,6 +88,8 @@ def service_plan(home: Home) -> list[Service]:
     bindir = Path(sys.executable).parent
     plan = []
     for spec in services.TABLE:
+        if not services.enabled(spec, home.root):  # e.g. the drill agent of a lab that joined no drill
+            continue
         if spec.process is not None:
             cmd = [sys.executable, *services.PROCESSES[spec.process], "--home", str(home.root)]
             cmd += _arguments(spec.process, home, ports)
@@ -119,6 +121,7 @@ def _arguments(name: str, home: Home, ports: dict[str, int]) -> list[str]:
             "--artifacts-destination", str(home.mlflow / "artifacts"),
             "--serve-artifacts",
             "--host", "127.0.0.1", "--port", str(ports["mlflow"]),
+            *(["--auth-file", str(access.access_path(home))] if access.load(home) else []),
         ]
     if name == "prefect":
         return ["--host", "127.0.0.1", "--port", str(ports["prefect"]), "--analytics-off", "--no-late-runs"]
@@ -151,6 +154,7 @@ def service_env(home: Home) -> dict[str, str]:
             "BENTOML_DO_NOT_TRACK": "True",
         }
     )
+    env.update(access.service_env(home))  # a lab that joined a drill: MLflow and Prefect want its credentials
     return env
 
 
@@ -372,7 +376,8 @@ class Supervisor:
             self.status = "running"
             # scenario time runs only while the lab is up, and stops at the scenario's last day
             days, _ = scenario_facts(self.home)
-            self.clock.start(self.home.config().speed, end=days)
+            ended_early = self.clock.end  # a drill's facilitator may have ended it before its last day
+            self.clock.start(self.home.config().speed, end=days if ended_early is None else min(days, ended_early))
             self.journal.append(
                 "lab.up",
                 {name: round(s.healthy_at - s.started_at, 2) for name, s in ((s.name, s) for s in self.services)},
@@ -433,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", required=True)
     args = parser.parse_args(argv)
     home = Home(resolve_home(args.home))
+    access.export_env(home)  # its alias watcher reads this lab's MLflow (credentials in a lab that joined a drill)
     print(f"prodml-lab {__version__} supervisor pid {os.getpid()} for {home.root}", flush=True)
     return Supervisor(home).run()
 
