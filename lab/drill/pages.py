@@ -36,8 +36,8 @@ def _env():
                               autoescape=True, undefined=jinja2.StrictUndefined)
 
 
-def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(_env().get_template(name).render(**context), status_code=status)
+def render(name: str, code: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(_env().get_template(name).render(**context), status_code=code)
 
 
 def error_page(status: int, message: str) -> HTMLResponse:
