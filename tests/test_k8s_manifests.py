@@ -22,7 +22,15 @@ KINDS = {"Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", "Deploymen
 
 
 def _compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    """The default stack of docker-compose.yml: services behind a profile (the drill console,
+    profile `drill`, one per drill rather than per lab) and volumes only they mount are left out."""
+    data = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    optional = {n: s for n, s in data["services"].items() if s.get("profiles")}
+    data["services"] = {n: s for n, s in data["services"].items() if n not in optional}
+    used = {v.split(":")[0] for s in data["services"].values() for v in s.get("volumes", [])}
+    data["volumes"] = {n: v for n, v in data["volumes"].items()
+                       if n in used or not any(m.split(":")[0] == n for s in optional.values() for m in s.get("volumes", []))}
+    return data
 
 
 def _default(value: str) -> str:

@@ -5,6 +5,7 @@ cookie set by ``/login?token=...``) from one SQLite database in the drill home:
 
 - :mod:`lab.drill.tokens`: random tokens, their hashes, and the bad-token rate limiter;
 - :mod:`lab.drill.store`: the database (drill, teams, journals, commands, hints, reports);
+- :mod:`lab.drill.console`: the store and scenario behind every route, and who a request is;
 - :mod:`lab.drill.progress`: what a team's journal says (day, alerts, actions, times to detect and act);
 - :mod:`lab.drill.debrief`: the answer key revealed after the drill ends, per team;
 - :mod:`lab.drill.svg`: timelines and the score chart as SVG text;

@@ -20,9 +20,14 @@ def hint_points(store: Store, team: str) -> float:
     return float(sum(h["cost"] for h in store.hints_taken(team)))
 
 
+def relevant(store: Store, team: str) -> list[dict[str, Any]]:
+    """The team's entries that progress and the debrief read (not every traffic and window entry)."""
+    return store.journal(team, progress.READ_KINDS)
+
+
 def team_view(store: Store, team: str) -> dict[str, Any]:
     """What ``GET /api/teams`` says of one team."""
-    p = progress.progress(store.journal(team))
+    p = progress.progress(relevant(store, team), store.last_day(team))
     rep = store.report(team)
     return {"name": team, **p.as_json(), "lab_state": p.state, "hints_used": len(store.hints_taken(team)),
             "hint_points": hint_points(store, team), "score": rep["score"] if rep else None,
@@ -41,9 +46,9 @@ def leaderboard(store: Store) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (-r["total"], r["name"]))
 
 
-def timeline_row(team: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+def timeline_row(team: str, entries: list[dict[str, Any]], day: float | None = None) -> dict[str, Any]:
     """A team's row of the SVG timeline."""
-    p = progress.progress(entries)
+    p = progress.progress(entries, day)
     alerts = [float(e["day"]) for e in entries if e.get("kind") == "monitor.alert" and isinstance(e.get("day"), (int, float))]
     return {"name": team, "alerts": alerts, "actions": p.actions, "fired": p.fired, "day": p.day}
 
@@ -69,8 +74,8 @@ def debrief(store: Store, scenario: Scenario) -> dict[str, Any]:
     base = key_for(scenario, drill.seed, {})
     teams = []
     for team in store.teams():
-        entries = store.journal(team)
-        row = timeline_row(team, entries)
+        entries = relevant(store, team)
+        row = timeline_row(team, entries, store.last_day(team))
         key = key_for(scenario, drill.seed, row["fired"])
         onsets = [d.onset_day for d in key.drifts]
         if key.bad_release is not None:

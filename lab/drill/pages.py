@@ -36,8 +36,8 @@ def _env():
                               autoescape=True, undefined=jinja2.StrictUndefined)
 
 
-def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(_env().get_template(name).render(**context), status_code=status)
+def render(name: str, code: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(_env().get_template(name).render(**context), status_code=code)
 
 
 def error_page(status: int, message: str) -> HTMLResponse:
@@ -67,7 +67,7 @@ def routes(con: Console) -> list[Route]:
     def board_context(request: Request) -> dict[str, Any]:
         drill = store.drill()
         teams = [views.team_view(store, n) for n in store.teams()]
-        rows = [views.timeline_row(n, store.journal(n)) for n in store.teams()]
+        rows = [views.timeline_row(n, views.relevant(store, n), store.last_day(n)) for n in store.teams()]
         board = views.leaderboard(store)
         acks = store.acks()
         cmds = [{**c, "acks": acks.get(c["id"], {})} for c in store.commands()]
@@ -93,7 +93,7 @@ def routes(con: Console) -> list[Route]:
     async def team(request: Request) -> Response:
         who, name = con.team(request, own=False, cookie=True)
         view = views.team_view(store, name)
-        row = views.timeline_row(name, store.journal(name))
+        row = views.timeline_row(name, views.relevant(store, name), store.last_day(name))
         hints = con.hints
         taken = [{**h, "text": hints[h["idx"]][0] if h["idx"] < len(hints) else ""} for h in store.hints_taken(name)]
         return render("team.html", drill=store.drill(), team=view, hints=taken, hints_left=len(hints) - len(taken),

@@ -20,6 +20,8 @@ ACTION_KINDS = ("shadow.started", "shadow.stopped", "promote", "rollback", "moni
 RESPONSES = ("shadow.started", "promote", "rollback", "monitor.config")
 #: Responses to a bad release: a rollback or a promotion away from it.
 RELEASE_RESPONSES = ("rollback", "promote")
+#: Every kind :func:`progress` and :func:`times` look at (the store reads only these).
+READ_KINDS = (*ACTION_KINDS, "monitor.alert", "event.fired", "lab.paused", "lab.resumed", "scenario.ended")
 
 
 def is_action(entry: dict[str, Any]) -> bool:
@@ -58,7 +60,9 @@ class Progress:
         return {"day": self.day, "alerts": self.alerts, "last_actions": self.actions[-last:]}
 
 
-def progress(entries: Sequence[dict[str, Any]]) -> Progress:
+def progress(entries: Sequence[dict[str, Any]], day: float | None = None) -> Progress:
+    """The team's progress from its entries (those of :data:`READ_KINDS` suffice); ``day``: its
+    latest scenario day when known (else the latest of ``entries``)."""
     state = "running"
     fired: dict[str, float] = {}
     alerts = 0
@@ -77,7 +81,7 @@ def progress(entries: Sequence[dict[str, Any]]) -> Progress:
             state = "ended"
         if kind in ACTION_KINDS:
             actions.append(action_row(e))
-    return Progress(day_of(entries), alerts, actions, fired, state)
+    return Progress(day_of(entries) if day is None else day, alerts, actions, fired, state)
 
 
 def first_day(entries: Sequence[dict[str, Any]], kinds: Sequence[str], since: float) -> float | None:

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS drill (id INTEGER PRIMARY KEY CHECK (id = 1), name TE
 CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, role TEXT NOT NULL, team TEXT);
 CREATE TABLE IF NOT EXISTS teams (name TEXT PRIMARY KEY, position INTEGER NOT NULL, last_seen TEXT);
 CREATE TABLE IF NOT EXISTS journal (team TEXT NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL,
-  received_at TEXT NOT NULL, PRIMARY KEY (team, seq));
+  received_at TEXT NOT NULL, kind TEXT NOT NULL, day REAL, PRIMARY KEY (team, seq));
+CREATE INDEX IF NOT EXISTS journal_kind ON journal (team, kind, seq);
 CREATE TABLE IF NOT EXISTS commands (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, event TEXT,
   issued_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS acks (team TEXT NOT NULL, command_id INTEGER NOT NULL, ok INTEGER NOT NULL,
@@ -89,12 +90,14 @@ class Store:
         self.path = self.home / DB_NAME
 
     @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
+    def _db(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction; ``write``: take the write lock at once (read-then-write steps), so
+        two writers never deadlock upgrading; readers run beside a writer (WAL)."""
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             con.row_factory = sqlite3.Row
             con.execute("PRAGMA busy_timeout = 30000")
-            con.execute("BEGIN IMMEDIATE")
+            con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield con
             except BaseException:
@@ -122,7 +125,7 @@ class Store:
             con.close()
         facilitator = new_token()
         team_tokens = [(t, new_token()) for t in teams]
-        with self._db() as db:
+        with self._db(write=True) as db:
             db.execute("INSERT INTO drill VALUES (1, ?, ?, ?, ?, 'created', ?, NULL)",
                        (name, scenario, seed, speed, now_iso()))
             db.execute("INSERT INTO tokens VALUES (?, 'facilitator', NULL)", (hash_token(facilitator),))
@@ -151,7 +154,7 @@ class Store:
 
     def new_session(self, who: Principal) -> str:
         session = new_token()
-        with self._db() as db:
+        with self._db(write=True) as db:
             db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (hash_token(session), who.role, who.team, now_iso()))
         return session
 
@@ -172,7 +175,7 @@ class Store:
         Each entry's ``seq`` must be its position and its hash must chain to the one before
         (which the store holds); a gap or a broken chain is refused, naming the entry.
         """
-        with self._db() as db:
+        with self._db(write=True) as db:
             held = db.execute("SELECT COUNT(*) FROM journal WHERE team = ?", (team,)).fetchone()[0]
             if from_seq > held:
                 raise Conflict(f"journal of team {team}: entries from seq {from_seq} leave a gap (held: {held})",
@@ -189,16 +192,32 @@ class Store:
                     raise UsageError(f"{where}: hash chain broken (entry edited, missing or reordered)")
                 prev = entry["hash"]
                 if seq >= held:
-                    db.execute("INSERT INTO journal VALUES (?, ?, ?, ?)",
-                               (team, seq, json.dumps(entry, separators=(",", ":")), stamp))
+                    day = entry.get("day") if isinstance(entry.get("day"), (int, float)) else None
+                    db.execute("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?)",
+                               (team, seq, json.dumps(entry, separators=(",", ":")), stamp, str(entry.get("kind")), day))
             held = max(held, from_seq + len(entries))
             db.execute("UPDATE teams SET last_seen = ? WHERE name = ?", (stamp, team))
             db.execute("UPDATE drill SET state = 'running' WHERE state = 'created'")
         return held
 
-    def journal(self, team: str) -> list[dict[str, Any]]:
+    def journal(self, team: str, kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """The team's entries in order; only those of ``kinds`` when given (an index serves it, so the
+        board need not parse every traffic and window entry of every team on each refresh)."""
         with self._db() as db:
-            return [json.loads(r[0]) for r in db.execute("SELECT entry FROM journal WHERE team = ? ORDER BY seq", (team,))]
+            if kinds is None:
+                rows = db.execute("SELECT entry FROM journal WHERE team = ? ORDER BY seq", (team,))
+            else:
+                marks = ", ".join("?" * len(kinds))
+                rows = db.execute(f"SELECT entry FROM journal WHERE team = ? AND kind IN ({marks}) ORDER BY seq",
+                                  (team, *kinds))
+            return [json.loads(r[0]) for r in rows]
+
+    def last_day(self, team: str) -> float | None:
+        """The scenario day of the team's latest entry that carries one."""
+        with self._db() as db:
+            row = db.execute("SELECT day FROM journal WHERE team = ? AND day IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                             (team,)).fetchone()
+        return None if row is None else float(row[0])
 
     def last_seen(self, team: str) -> str | None:
         with self._db() as db:
@@ -210,7 +229,7 @@ class Store:
     def add_command(self, kind: str, event: str | None) -> int:
         if kind not in COMMAND_KINDS:
             raise UsageError(f"command kind {kind!r} is not one of {', '.join(COMMAND_KINDS)}")
-        with self._db() as db:
+        with self._db(write=True) as db:
             state = db.execute("SELECT state FROM drill").fetchone()[0]
             if state == "ended":
                 raise Conflict("the drill has ended: no more commands")
@@ -227,7 +246,7 @@ class Store:
             return [dict(r) for r in rows]
 
     def ack(self, team: str, command_id: int, ok: bool, message: str) -> None:
-        with self._db() as db:
+        with self._db(write=True) as db:
             if not db.execute("SELECT 1 FROM commands WHERE id = ?", (command_id,)).fetchone():
                 raise LookupError(f"no command {command_id}")
             db.execute("INSERT OR REPLACE INTO acks VALUES (?, ?, ?, ?, ?)", (team, command_id, int(ok), message, now_iso()))
@@ -244,7 +263,7 @@ class Store:
 
     def take_hint(self, team: str, hints: Sequence[tuple[str, float]]) -> tuple[int, int, float]:
         """Give ``team`` its next hint: (index, hints used, total cost). 409 when none is left."""
-        with self._db() as db:
+        with self._db(write=True) as db:
             used = db.execute("SELECT COUNT(*) FROM hints WHERE team = ?", (team,)).fetchone()[0]
             if used >= len(hints):
                 raise Conflict(f"team {team} has taken every hint of this scenario ({len(hints)})")
@@ -259,7 +278,7 @@ class Store:
     # ------------------------------------------------------------------ reports
 
     def put_report(self, team: str, report: dict[str, Any], digest: str, score: float, max_score: float) -> None:
-        with self._db() as db:
+        with self._db(write=True) as db:
             db.execute("INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?, ?, ?)",
                        (team, json.dumps(report), digest, score, max_score, now_iso()))
 

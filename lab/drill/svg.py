@@ -18,7 +18,7 @@ from typing import Any
 COLOURS = {"monitor.alert": "#d97706", "shadow.started": "#2563eb", "shadow.stopped": "#93c5fd",
            "promote": "#16a34a", "rollback": "#dc2626", "monitor.config": "#7c3aed", "alias.requested": "#6b7280",
            "alias.moved": "#374151", "event.fired": "#111827"}
-LEFT, RIGHT, ROW, TOP = 110, 20, 34, 28
+LEFT, RIGHT, ROW, TOP = 110, 20, 34, 46
 
 
 def _num(x: float) -> str:
@@ -89,13 +89,13 @@ def _legend(width: int, height: int) -> str:
 
 def score_chart(teams: Sequence[Mapping[str, Any]], width: int = 560) -> str:
     """Horizontal bars: each team's total (score minus hint points) out of its maximum."""
-    height = TOP + 28 * max(len(teams), 1) + 10
+    height = 10 + 28 * max(len(teams), 1) + 10
     top = max([float(t.get("max_score") or 0) for t in teams] + [1.0])
     span = width - LEFT - 90
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="scores" role="img" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}"><title>Score of each team (minus hint points)</title>']
     for i, t in enumerate(teams):
-        y = TOP + 28 * i
+        y = 10 + 28 * i
         total = max(float(t.get("total") or 0), 0.0)
         bar = span * total / top
         out.append(f'<g class="score-bar" data-team="{escape(str(t["name"]))}">'
