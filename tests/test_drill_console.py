@@ -76,7 +76,7 @@ def test_hints_cost_points_and_run_out(drill):
                 headers=bearer(tokens["red"]))
     board = client.get("/api/leaderboard", headers=bearer(tokens["blue"])).json()["teams"]
     assert board[0] == {"name": "red", "score": 70, "max_score": 100, "hint_points": 12.0, "total": 58.0,
-                        "submitted_at": board[0]["submitted_at"]}
+                        "check": "unverified", "submitted_at": board[0]["submitted_at"]}
     assert board[1]["name"] == "blue" and board[1]["total"] == 0
 
 
@@ -87,7 +87,8 @@ def test_report_access_own_other_none_facilitator(drill):
     _, tokens, client, _, _ = drill
     body = {"report": report(64.5), "evidence_digest": "sha256:" + "b" * 64}
     r = client.post("/api/teams/red/report", json=body, headers=bearer(tokens["red"]))
-    assert r.status_code == 200 and r.json() == {"schema_version": 1, "stored": True, "score": 64.5, "max_score": 100}
+    assert r.status_code == 200 and r.json() == {"schema_version": 1, "stored": True, "score": 64.5, "max_score": 100,
+                                              "check": "unverified"}  # no evidence sent: the console cannot check it
     assert client.get("/api/teams/red/report", headers=bearer(tokens["red"])).status_code == 200
     other = client.get("/api/teams/red/report", headers=bearer(tokens["blue"]))
     assert other.status_code == 403 and "team blue may not read team 'red'" in other.json()["error"]

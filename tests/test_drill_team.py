@@ -194,12 +194,22 @@ def test_hint_and_a_failed_upload(console, tmp_path):
 
     report, archive = tmp_path / "report.json", tmp_path / "evidence.tar.gz"
     report.write_text(json.dumps({"total": 50.0, "max_total": 100.0}))
-    archive.write_bytes(b"bundle")
-    stored = upload_submission(home, report, archive)
-    assert stored["stored"] is True
+    archive.write_bytes(b"bundle")  # not a bundle: the console's own check rejects it
+    answer = tmp_path / "answer"
+    answer.mkdir()
+    (answer / "model_card.md").write_text("# Model card\n")
+    stored = upload_submission(home, report, archive, answer)
+    assert stored["stored"] is True and stored["check"] == "pending"
+    client = dc.DrillClient(con.url, _token(tokens, "red"))
+    deadline = time.monotonic() + 300
+    while (rep := client._request("GET", "/api/teams/red/report"))["check"] == "pending":
+        assert time.monotonic() < deadline, rep
+        time.sleep(0.5)
+    client.close()
+    assert rep["check"] == "rejected" and rep["score"] == 0.0 and "cannot be read" in rep["check_reason"]
     con.stop()
     with pytest.raises(UploadError) as failed:
-        upload_submission(home, report, archive)
+        upload_submission(home, report, archive, answer)
     assert failed.value.exit_code == 6 and str(report) in failed.value.message
     con.start()
 

@@ -148,8 +148,10 @@ def submit(
     if not no_upload and load_credentials(h) is not None:
         from lab.cli.team import upload_submission
 
-        stored = upload_submission(h, Path(answer["folder"]) / "report.json", Path(answer["archive"]))  # UploadError (exit 6): the report stays
-        err_console.print(f"sent to the drill console: {stored.get('score')} of {stored.get('max_score')}",
+        stored = upload_submission(h, Path(answer["folder"]) / "report.json", Path(answer["archive"]),
+                                   Path(submission))  # UploadError (exit 6): the report stays
+        err_console.print(f"sent to the drill console: {stored.get('score')} of {stored.get('max_score')}; "
+                          f"the console grades it again itself ({stored.get('check', 'unverified')})",
                           highlight=False)
 
 

@@ -21,14 +21,37 @@ def register(app: typer.Typer) -> None:
     app.command("hint")(hint)
 
 
-def upload_submission(home: Home, report_json: Path, archive: Path) -> dict[str, Any]:
-    """Send `lab submit`'s report and its evidence digest to the drill this home joined."""
+def _packed(submission: Path) -> tuple[str, bytes]:
+    """The submission as the console receives it: an archive as given, a folder as a .tar.gz
+    of its regular files (no links), reproducibly."""
+    if submission.is_file():
+        return submission.name, submission.read_bytes()
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for p in sorted(submission.rglob("*")):
+            if p.is_file() and not p.is_symlink():
+                info = tar.gettarinfo(str(p), arcname=str(p.relative_to(submission)))
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                info.mtime = 0
+                with p.open("rb") as f:
+                    tar.addfile(info, f)
+    return "submission.tar.gz", buf.getvalue()
+
+
+def upload_submission(home: Home, report_json: Path, archive: Path, submission: Path) -> dict[str, Any]:
+    """Send `lab submit`'s report to the drill this home joined, with the evidence bundle it was
+    graded on and the submission: the console grades them again and the board counts its grade."""
     creds = dc.require_credentials(home)
     report = json.loads(report_json.read_text(encoding="utf-8"))
-    digest = "sha256:" + hashlib.sha256(archive.read_bytes()).hexdigest()
+    bundle = archive.read_bytes()
+    digest = "sha256:" + hashlib.sha256(bundle).hexdigest()
     client = dc.DrillClient(creds.url, creds.token)
     try:
-        return client.upload_report(creds.team, report, digest)
+        return client.upload_report(creds.team, report, digest, bundle, _packed(submission))
     except LabError as exc:
         raise UploadError(f"the report was graded and written to {report_json}, but the drill console did not "
                           f"take it: {exc.message}",

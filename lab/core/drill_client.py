@@ -179,9 +179,17 @@ class DrillClient:
     def ack(self, team: str, command_id: int, ok: bool, message: str) -> None:
         self._request("POST", f"{self._team(team)}/commands/{int(command_id)}/ack", {"ok": ok, "message": message})
 
-    def upload_report(self, team: str, report: dict[str, Any], evidence_digest: str) -> dict[str, Any]:
-        return self._request("POST", self._team(team) + "/report",
-                             {"report": report, "evidence_digest": evidence_digest})
+    def upload_report(self, team: str, report: dict[str, Any], evidence_digest: str,
+                      evidence: bytes | None = None, submission: tuple[str, bytes] | None = None) -> dict[str, Any]:
+        """The report, and (both or neither) the evidence bundle it was graded on and the
+        submission (file name, bytes), which the console grades again itself."""
+        import base64
+
+        body: dict[str, Any] = {"report": report, "evidence_digest": evidence_digest}
+        if evidence is not None and submission is not None:
+            body["evidence"] = base64.b64encode(evidence).decode("ascii")
+            body["submission"] = {"name": submission[0], "data": base64.b64encode(submission[1]).decode("ascii")}
+        return self._request("POST", self._team(team) + "/report", body)
 
     def hint(self, team: str) -> dict[str, Any]:
         return self._request("POST", self._team(team) + "/hints", {})

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lab.drill import debrief as views
-from lab.drill import pages
+from lab.drill import pages, uploads, verify
 from lab.drill.console import SESSION_COOKIE, ApiError, Console
 from lab.drill.store import Conflict
 from lab.drill.tokens import RateLimiter
@@ -31,7 +31,8 @@ SCHEMA_VERSION = 1
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 JOURNAL_BODY_LIMIT = 16 * 1024 * 1024
-REPORT_BODY_LIMIT = 2 * 1024 * 1024
+REPORT_LIMIT = 2 * 1024 * 1024  # the report JSON itself
+REPORT_BODY_LIMIT = 64 * 1024 * 1024  # with the evidence bundle and the submission (base64)
 SMALL_BODY_LIMIT = 64 * 1024
 BATCH_LIMIT = 500
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -123,10 +124,21 @@ def routes(con: Console) -> list[Route]:
             raise ApiError(400, "report.total and report.max_total must be numbers (lab submit's report JSON)")
         if not isinstance(digest, str) or not DIGEST.match(digest):
             raise ApiError(400, "evidence_digest must be 'sha256:' and 64 hex digits")
-        if store.drill().state == "ended" and store.report(name) is not None:
+        if len(json.dumps(report)) > REPORT_LIMIT:
+            raise ApiError(413, f"{request.url.path}: report over {REPORT_LIMIT} bytes")
+        drill = store.drill()
+        if drill.state == "ended" and store.report(name) is not None:
             raise ApiError(409, "the drill has ended: the report already stored stands")
+        upload = uploads.receive(store.home, name, data, digest)  # ApiError 400 on a bad attachment
         store.put_report(name, report, digest, float(score), float(top))
-        return reply({"stored": True, "score": score, "max_score": top})
+        if upload is not None:  # the console grades it again itself (lab.drill.verify)
+            store.put_check(name, digest, "pending")
+            uploads.write_streamed(upload, store.journal(name))
+            verify.start(upload.folder, upload.submission, float(score), drill.scenario, drill.seed,
+                         lambda result: store.put_check(name, digest, str(result.get("status")), result.get("score"),
+                                                        result.get("max_score"), result.get("reason")))
+        return reply({"stored": True, "score": score, "max_score": top,
+                      "check": "pending" if upload is not None else "unverified"})
 
     async def get_report(request: Request) -> Response:
         _, name = con.team(request, own=False)

@@ -31,7 +31,8 @@ def team_view(store: Store, team: str) -> dict[str, Any]:
     rep = store.report(team)
     return {"name": team, **p.as_json(), "lab_state": p.state, "hints_used": len(store.hints_taken(team)),
             "hint_points": hint_points(store, team), "score": rep["score"] if rep else None,
-            "max_score": rep["max_score"] if rep else None, "last_seen": store.last_seen(team)}
+            "max_score": rep["max_score"] if rep else None, "check": rep["check"] if rep else None,
+            "last_seen": store.last_seen(team)}
 
 
 def leaderboard(store: Store) -> list[dict[str, Any]]:
@@ -41,7 +42,7 @@ def leaderboard(store: Store) -> list[dict[str, Any]]:
         hp = hint_points(store, team)
         score = float(rep["score"]) if rep else 0.0
         rows.append({"name": team, "score": rep["score"] if rep else None, "max_score": rep["max_score"] if rep else None,
-                     "hint_points": hp, "total": round(score - hp, 2),
+                     "hint_points": hp, "total": round(score - hp, 2), "check": rep["check"] if rep else None,
                      "submitted_at": rep["submitted_at"] if rep else None})
     return sorted(rows, key=lambda r: (-r["total"], r["name"]))
 

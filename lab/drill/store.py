@@ -26,6 +26,8 @@ STATES = ("created", "running", "paused", "ended")
 COMMAND_KINDS = ("inject", "pause", "resume", "end")
 TEAM_NAME = r"^[a-z][a-z0-9-]{0,31}$"
 
+_CHECKS = """CREATE TABLE IF NOT EXISTS checks (team TEXT PRIMARY KEY, digest TEXT NOT NULL, status TEXT NOT NULL,
+  score REAL, max_score REAL, reason TEXT, at TEXT NOT NULL)"""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS drill (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, scenario TEXT NOT NULL,
   seed INTEGER NOT NULL, speed REAL NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL, ended_at TEXT);
@@ -44,6 +46,7 @@ CREATE TABLE IF NOT EXISTS reports (team TEXT PRIMARY KEY, report TEXT NOT NULL,
   score REAL NOT NULL, max_score REAL NOT NULL, submitted_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (hash TEXT PRIMARY KEY, role TEXT NOT NULL, team TEXT, created_at TEXT NOT NULL);
 """
+_SCHEMA += _CHECKS + ";\n"
 
 
 def now_iso() -> str:
@@ -282,11 +285,38 @@ class Store:
             db.execute("INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?, ?, ?)",
                        (team, json.dumps(report), digest, score, max_score, now_iso()))
 
+    def put_check(self, team: str, digest: str, status: str, score: float | None = None,
+                  max_score: float | None = None, reason: str | None = None) -> None:
+        """The console's own grade of the team's upload (lab.drill.verify); ignored when a newer
+        report (another digest) has replaced the one it checked."""
+        with self._db(write=True) as db:
+            db.execute(_CHECKS)  # a drill created before checks existed
+            if status != "pending":
+                row = db.execute("SELECT digest FROM reports WHERE team = ?", (team,)).fetchone()
+                if row is None or row["digest"] != digest:
+                    return
+            db.execute("INSERT OR REPLACE INTO checks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (team, digest, status, score, max_score, reason, now_iso()))
+
     def report(self, team: str) -> dict[str, Any] | None:
+        """The team's latest report. ``score`` is what the board counts: the console's own grade
+        when it checked the upload (``check``: verified, mismatch), nothing when it rejected it,
+        else the team's reported score (``check``: pending, or unverified: no evidence sent);
+        ``reported_score`` is always the team's."""
         with self._db() as db:
             row = db.execute("SELECT report, digest, score, max_score, submitted_at FROM reports WHERE team = ?",
                              (team,)).fetchone()
+            has_checks = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'checks'").fetchone() is not None
+            check = db.execute("SELECT * FROM checks WHERE team = ?", (team,)).fetchone() if has_checks else None
         if row is None:
             return None
-        return {"report": json.loads(row["report"]), "evidence_digest": row["digest"], "score": row["score"],
-                "max_score": row["max_score"], "submitted_at": row["submitted_at"]}
+        out = {"report": json.loads(row["report"]), "evidence_digest": row["digest"], "score": row["score"],
+               "max_score": row["max_score"], "reported_score": row["score"], "submitted_at": row["submitted_at"],
+               "check": "unverified", "check_reason": None}
+        if check is not None and check["digest"] == row["digest"]:
+            out["check"], out["check_reason"] = check["status"], check["reason"]
+            if check["status"] in ("verified", "mismatch"):
+                out["score"], out["max_score"] = check["score"], check["max_score"]
+            elif check["status"] == "rejected":
+                out["score"] = 0.0
+        return out
