@@ -11,7 +11,9 @@ from rich.console import Console
 
 from lab.core.home import Home, resolve_home
 
-err_console = Console(stderr=True)
+# messages on stderr are not wrapped at the terminal's width (80 columns in a pipe): a line a
+# script or a log reader greps for stays one line
+err_console = Console(stderr=True, soft_wrap=True)
 out_console = Console()
 
 SCHEMA_VERSION = 1
