@@ -24,7 +24,7 @@ from pydantic import Field, field_validator, model_validator
 
 from lab.core.frozen import Frozen
 from lab.errors import CardRubricError  # re-exported: where callers have always imported it
-from lab.grading.rubric_yaml import parse_rubric_yaml
+from lab.grading.rubric_yaml import parse_rubric_yaml, read_rubric_file
 from lab.grading.markdown import normalise_heading
 
 CARD_RUBRIC_PATH = Path(__file__).resolve().parent / "rubrics" / "model_card.yaml"
@@ -200,16 +200,6 @@ def parse_card_rubric(text: str, source: str = "model_card.yaml") -> CardRubric:
     return parse_rubric_yaml(text, CardRubric, source, CardRubricError)
 
 
-_CACHE: dict[Path, CardRubric] = {}
-
-
 def load_card_rubric(path: str | Path = CARD_RUBRIC_PATH) -> CardRubric:
     """The rubric at ``path`` (validated once per process)."""
-    p = Path(path)
-    if p not in _CACHE:
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CardRubricError(f"cannot read rubric {p}: {exc.strerror}") from None
-        _CACHE[p] = parse_card_rubric(text, p.name)
-    return _CACHE[p]
+    return read_rubric_file(path, parse_card_rubric, CardRubricError)

@@ -22,7 +22,7 @@ from pydantic import Field, model_validator
 from lab.core.frozen import Frozen
 from lab.errors import RubricError
 from lab.grading.card_rubric import SectionSpec, SubstanceGate, _compiles
-from lab.grading.rubric_yaml import parse_rubric_yaml
+from lab.grading.rubric_yaml import parse_rubric_yaml, read_rubric_file
 
 DATASHEET_RUBRIC_PATH = Path(__file__).resolve().parent / "rubrics" / "datasheet.yaml"
 CheckName = Literal["section", "rows", "period", "features", "sensitive", "label", "label_delay", "base_rate",
@@ -98,16 +98,6 @@ def parse_datasheet_rubric(text: str, source: str = "datasheet.yaml") -> Datashe
     return parse_rubric_yaml(text, DatasheetRubric, source, RubricError)
 
 
-_CACHE: dict[Path, DatasheetRubric] = {}
-
-
 def load_datasheet_rubric(path: str | Path = DATASHEET_RUBRIC_PATH) -> DatasheetRubric:
     """The rubric at ``path`` (validated once per process)."""
-    p = Path(path)
-    if p not in _CACHE:
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise RubricError(f"cannot read rubric {p}: {exc.strerror}") from None
-        _CACHE[p] = parse_datasheet_rubric(text, p.name)
-    return _CACHE[p]
+    return read_rubric_file(path, parse_datasheet_rubric, RubricError)

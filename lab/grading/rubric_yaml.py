@@ -22,6 +22,8 @@ lab.errors.RubricError: r.yaml: line 2: rubric_version is written twice
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -51,3 +53,20 @@ def parse_rubric_yaml(text: str, model: type[M], source: str, error: type[Rubric
         loc = ".".join(str(p) for p in err["loc"])
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise error(f"{source}: {loc}: {err['msg']}{more}", hint=hint) from None
+
+
+_LOADED: dict[tuple[Path, Callable[..., object]], object] = {}
+
+
+def read_rubric_file(path: str | Path, parse: Callable[[str, str], M], error: type[RubricError] = RubricError) -> M:
+    """The rubric at ``path`` parsed by ``parse(text, file name)``, validated once per process;
+    an unreadable file raises ``error`` naming it."""
+    p = Path(path)
+    key = (p, parse)
+    if key not in _LOADED:
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise error(f"cannot read rubric {p}: {exc.strerror}") from None
+        _LOADED[key] = parse(text, p.name)
+    return _LOADED[key]  # type: ignore[return-value]
