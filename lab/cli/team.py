@@ -29,16 +29,13 @@ def _packed(submission: Path) -> tuple[str, bytes]:
     import io
     import tarfile
 
+    from lab.evidence.schema import reproducible
+
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         for p in sorted(submission.rglob("*")):
             if p.is_file() and not p.is_symlink():
-                info = tar.gettarinfo(str(p), arcname=str(p.relative_to(submission)))
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                info.mtime = 0
-                with p.open("rb") as f:
-                    tar.addfile(info, f)
+                tar.add(p, arcname=str(p.relative_to(submission)), filter=reproducible)
     return "submission.tar.gz", buf.getvalue()
 
 

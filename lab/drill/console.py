@@ -33,6 +33,7 @@ class Console:
     def __init__(self, home: Path, limiter: RateLimiter | None = None) -> None:
         self.store = Store(home)
         self.drill = self.store.drill()  # fails now, before serving, if the home holds no drill
+        self.store.upgrade()
         self.limiter = limiter or RateLimiter()
 
     @cached_property

@@ -290,7 +290,6 @@ class Store:
         """The console's own grade of the team's upload (lab.drill.verify); ignored when a newer
         report (another digest) has replaced the one it checked."""
         with self._db(write=True) as db:
-            db.execute(_CHECKS)  # a drill created before checks existed
             if status != "pending":
                 row = db.execute("SELECT digest FROM reports WHERE team = ?", (team,)).fetchone()
                 if row is None or row["digest"] != digest:
@@ -304,19 +303,21 @@ class Store:
         else the team's reported score (``check``: pending, or unverified: no evidence sent);
         ``reported_score`` is always the team's."""
         with self._db() as db:
-            row = db.execute("SELECT report, digest, score, max_score, submitted_at FROM reports WHERE team = ?",
-                             (team,)).fetchone()
-            has_checks = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'checks'").fetchone() is not None
-            check = db.execute("SELECT * FROM checks WHERE team = ?", (team,)).fetchone() if has_checks else None
+            row = db.execute("SELECT r.report, r.digest, r.score, r.max_score, r.submitted_at, c.status, c.reason, "
+                             "c.score AS checked, c.max_score AS checked_max FROM reports r LEFT JOIN checks c "
+                             "ON c.team = r.team AND c.digest = r.digest WHERE r.team = ?", (team,)).fetchone()
         if row is None:
             return None
         out = {"report": json.loads(row["report"]), "evidence_digest": row["digest"], "score": row["score"],
                "max_score": row["max_score"], "reported_score": row["score"], "submitted_at": row["submitted_at"],
-               "check": "unverified", "check_reason": None}
-        if check is not None and check["digest"] == row["digest"]:
-            out["check"], out["check_reason"] = check["status"], check["reason"]
-            if check["status"] in ("verified", "mismatch"):
-                out["score"], out["max_score"] = check["score"], check["max_score"]
-            elif check["status"] == "rejected":
-                out["score"] = 0.0
+               "check": row["status"] or "unverified", "check_reason": row["reason"]}
+        if row["status"] in ("verified", "mismatch"):
+            out["score"], out["max_score"] = row["checked"], row["checked_max"]
+        elif row["status"] == "rejected":
+            out["score"] = 0.0
         return out
+
+    def upgrade(self) -> None:
+        """Add what a drill created by an older console lacks (the checks table)."""
+        with self._db(write=True) as db:
+            db.execute(_CHECKS)

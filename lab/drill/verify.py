@@ -32,6 +32,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from lab.core.home import write_json_atomic
+
 RESULT = "result.json"
 EVIDENCE = "evidence.tar.gz"
 STREAMED = "streamed.jsonl"
@@ -57,7 +59,7 @@ def start(upload: Path, submission_name: str, claimed: float, scenario: str, see
         if result is None:
             tail = (upload / "verify.log").read_text(encoding="utf-8", errors="replace")[-400:]
             result = {"status": "rejected", "reason": f"the console's grading stopped ({code}): {tail.strip()}"}
-            _write(upload / RESULT, result)
+            write_json_atomic(upload / RESULT, result)
         on_done(result)
 
     thread = threading.Thread(target=run, name=f"verify-{upload.name}", daemon=True)
@@ -75,12 +77,6 @@ def read_result(upload: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    tmp.replace(path)
 
 
 LATE_SECONDS = 60.0  # entries written this close before the bundle was made may be missing from it
@@ -163,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, required=True)
     args = parser.parse_args(argv)
     result = verify(args.upload, args.submission, args.claimed, args.scenario, args.seed)
-    _write(args.upload / RESULT, result)
+    write_json_atomic(args.upload / RESULT, result)
     print(json.dumps({k: v for k, v in result.items() if k != "report"}), flush=True)
     return 0
 

@@ -214,18 +214,19 @@ def bundle_archive(folder: Path, archive: Path | None = None) -> Path:
     """Pack a bundle folder as ``<folder>.tar.gz`` (members under ``evidence/``), reproducibly."""
     folder = Path(folder)
     archive = Path(archive) if archive else folder.with_name(folder.name + ".tar.gz")
-
-    def clean(info: tarfile.TarInfo) -> tarfile.TarInfo:
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        info.mtime = 0
-        return info
-
     with tarfile.open(archive, "w:gz") as tar:
         for p in sorted(folder.iterdir()):
             if p.is_file() and not p.is_symlink():
-                tar.add(p, arcname=f"evidence/{p.name}", filter=clean)
+                tar.add(p, arcname=f"evidence/{p.name}", filter=reproducible)
     return archive
+
+
+def reproducible(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """A tar member without owner or time, so the same files always pack to the same bytes."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mtime = 0
+    return info
 
 
 # --------------------------------------------------------------------------- loading

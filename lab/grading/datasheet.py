@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lab.core.frozen import Frozen
-from lab.core.paths import TEMPLATE_DIR
+from lab.core.paths import TEMPLATE_DIR, read_template
 from lab.grading.card_checks import quote, substantive
 from lab.grading.card_facts import any_of, attr_pattern, group_pattern
 from lab.grading.datasheet_facts import DataClaim, extract_claims
@@ -398,10 +398,7 @@ def grade_datasheet(text: str | None, ctx: DatasheetContext, *, template: str | 
         return [Item(id=i, skill=SKILL, title=t, points=0.0, max_points=round(p, 6),
                      feedback="datasheet.md is missing.", details={**base, "wrong": False}) for i, t, p, _, _ in plan]
     if template is None:
-        try:
-            template = TEMPLATE_PATH.read_text(encoding="utf-8")
-        except OSError:
-            template = None
+        template = read_template(TEMPLATE_PATH)
     doc = parse_markdown(text, template=template)
     sheet = Datasheet(doc, ctx, rubric)
     items = []

@@ -33,7 +33,7 @@ from lab.grading.card_groups import GroupClaim, disadvantaged_end
 from lab.grading.card_rubric import CardItem, CardRubric, load_card_rubric
 from lab.grading.items import Item
 from lab.grading.markdown import parse_markdown
-from lab.core.paths import TEMPLATE_DIR
+from lab.core.paths import TEMPLATE_DIR, read_template
 
 __all__ = ["CardContext", "RegisteredVersion", "card_context_from_registry", "grade_model_card", "group_pattern"]
 
@@ -54,10 +54,7 @@ def grade_model_card(text: str | None, ctx: CardContext, *, template: str | None
         return [Item(id=i, skill=SKILL, title=t, points=0.0, max_points=p, feedback="model_card.md is missing.",
                      citation=c, details=_details(rubric, False)) for i, t, p, c, _, _ in plan]
     if template is None:
-        try:
-            template = TEMPLATE_PATH.read_text(encoding="utf-8")
-        except OSError:
-            template = None
+        template = read_template(TEMPLATE_PATH)
     doc = parse_markdown(text, template=template)
     card = CardFacts(CardChecks(doc, ctx, rubric))
     items = []

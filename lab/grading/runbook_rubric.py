@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from lab.core.frozen import Frozen
 from lab.errors import RubricError  # re-exported: where callers have always imported it
 from lab.grading.rubric_yaml import parse_rubric_yaml
-from lab.core.paths import TEMPLATE_DIR
+from lab.core.paths import TEMPLATE_DIR, read_template
 
 RUBRIC_PATH = Path(__file__).resolve().parent / "rubrics" / "pmm_runbook.yaml"
 TEMPLATE_PATH = TEMPLATE_DIR / "post_market_monitoring.md"
@@ -341,7 +341,4 @@ def load_rubric(path: str | Path = RUBRIC_PATH) -> Rubric:
 
 def default_template() -> str | None:
     """The untouched template text, if the repository's runbooks/ folder is present."""
-    try:
-        return TEMPLATE_PATH.read_text(encoding="utf-8")
-    except OSError:
-        return None
+    return read_template(TEMPLATE_PATH)
