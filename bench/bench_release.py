@@ -2,9 +2,9 @@
 
 1. Shadow overhead: champion p99 latency seen by clients with the shadow on, divided
    by the same with it off, same closed-loop load, one run. Shadow variants: a normal
-   one, one slowed by 200 ms, one that fails every request; each in four phases (off,
-   on, off, on; --requests each), so load that drifts over the minutes cancels. Each
-   phase's p50/p99 is printed; the ratio pools the two phases of each side. Target
+   one, one slowed by 200 ms, one that fails every request; each in interleaved phases
+   (off, on, off, on, ...: --pairs pairs, --requests each), so load that drifts over the
+   minutes cancels. Each phase's p50/p99 is printed; the ratio pools the phases of each side. Target
    <= 1.10 (goal 1.05). With the shadow on, serving only marks the requests in its log;
    the shadow service (lab.serving.shadow_service) scores them at idle priority, so the
    ratio measures what that costs the champion. After the ratios, what the shadow made
@@ -13,7 +13,7 @@
    requests (target 0) and the time from each alias move until clients get the new
    version.
 
-    .venv/bin/python bench/bench_release.py [--requests 2000] [--clients 4] [--skip-rollback]
+    .venv/bin/python bench/bench_release.py [--requests 2000] [--clients 4] [--pairs 3] [--skip-rollback]
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import httpx
 from lab.core.stats import p99, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
-#: Shadow variants, each measured in phases off, on, off, on.
+#: Shadow variants, each measured in interleaved phases off, on, off, on, ...
 VARIANTS = [("shadow", None), ("slow shadow (200 ms)", "delay_ms=200"), ("failing shadow", "error")]
 ROW = {"years_experience": 6.5, "education_level": "master", "skills_match": 0.71, "num_prior_jobs": 2,
        "employment_gap_months": 0, "certifications": 1, "referral": 0, "source_channel": "linkedin"}
@@ -76,6 +76,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=2000, help="requests per phase")
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--pairs", type=int, default=3, help="off/on phase pairs per variant (interleaved)")
     ap.add_argument("--skip-rollback", action="store_true", help="measure the shadow overhead only")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-release-") as tmp:
@@ -86,12 +87,13 @@ def main() -> None:
             url = st["services"]["serving"]["url"]
             mlflow_url = st["services"]["mlflow"]["url"]
             closed_loop(url, 200, args.clients)  # warm-up
-            # each variant: off, on, off, on, so load that drifts over the minutes falls on both sides
-            print(f"shadow overhead: {args.requests} requests per phase, {args.clients} clients")
+            # each variant: off, on, off, on, ..., so load that drifts over the minutes falls on both sides
+            print(f"shadow overhead: {args.requests} requests per phase, {args.clients} clients, "
+                  f"{args.pairs} off/on pairs per variant")
             ratios = []
             for name, fault in VARIANTS:
                 lat: dict[str, list[float]] = {"off": [], "on": []}
-                for phase in ("off", "on", "off", "on"):
+                for phase in ("off", "on") * args.pairs:
                     if phase == "off":
                         if httpx.post(f"{url}/admin/state", json={}).json()["shadow_version"] is not None:
                             lab("shadow", "stop", home=home)
@@ -111,7 +113,7 @@ def main() -> None:
 
             outcomes = Counter(r.get("shadow_status") for r in read_requests(Path(home) / "serving" / "shadow.jsonl"))
             print(f"\nshadow outcomes over all variants: {dict(outcomes)}")
-            print("\nshadow overhead (champion p99 with the shadow on / off, both phases of each pooled):")
+            print("\nshadow overhead (champion p99 with the shadow on / off, the phases of each side pooled):")
             for name, ratio, base in ratios:
                 print(f"  {name:22s} {ratio:5.2f}   (off p99 {base:.1f} ms; target <= 1.10, goal 1.05)")
 

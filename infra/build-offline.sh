@@ -12,7 +12,8 @@
 #
 # Everything is cached in $PRODML_LAB_CACHE (default /var/cache/prodml-lab, outside the
 # repository): a step whose inputs did not change is skipped, so a second run takes
-# seconds. Prints the two image names as shell assignments on stdout:
+# seconds. Prints the two image names as shell assignments on stdout, and writes them to the
+# repository's .env (LAB_ENV_FILE: another file, or none), which docker compose reads:
 #   LAB_IMAGE=prodml-lab/lab:offline
 #   LAB_POSTGRES_IMAGE=prodml-lab/postgres:15-offline
 # Needs root (debootstrap, chroot); installs debootstrap with apt-get when missing.
@@ -185,5 +186,16 @@ fi
 # earlier builds of these images, untagged by the new ones: their layers go too
 docker image prune --force --filter "label=prodml-lab.recipe" >/dev/null 2>&1 || true
 log "images ready: $lab_image, $pg_image"
+
+# Compose reads .env beside docker-compose.yml, so a later plain `docker compose up` (to
+# bring a service back, to pick a scenario) runs these images instead of trying a registry.
+# Only the two lines are replaced; anything else in the file stays. LAB_ENV_FILE=none skips it.
+env_file="${LAB_ENV_FILE:-$root/.env}"
+if [ "$env_file" != none ]; then
+  { grep -v -E '^(LAB_IMAGE|LAB_POSTGRES_IMAGE)=' "$env_file" 2>/dev/null || true
+    printf 'LAB_IMAGE=%s\nLAB_POSTGRES_IMAGE=%s\n' "$lab_image" "$pg_image"; } >"$env_file.tmp"
+  mv "$env_file.tmp" "$env_file"
+  log "wrote LAB_IMAGE and LAB_POSTGRES_IMAGE to $env_file (docker compose reads it)"
+fi
 echo "LAB_IMAGE=$lab_image"
 echo "LAB_POSTGRES_IMAGE=$pg_image"

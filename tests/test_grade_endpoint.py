@@ -118,3 +118,43 @@ def test_lab_submit_through_the_endpoint_imports_nothing_heavy(lab_home, endpoin
     assert "by the lab's grading endpoint" in proc.stderr
     assert heavy == []
     assert json.loads(out.read_text())["total"] > 0
+
+
+def test_the_live_config_is_replayed_ahead_so_its_submit_replays_nothing(lab_home, tmp_path, monkeypatch):
+    import hashlib
+    import time
+
+    from lab.grading import drift_grader
+    from lab.monitoring.evaluate import SuiteSpec
+    from lab.monitoring.runner import config_path
+    from lab.workers import grade_endpoint
+    from tests.test_grading_report import CONFIGS
+
+    home, sub = lab_home
+    small = SuiteSpec(data_magnitudes=(1.0,), concept_magnitudes=(1.0,), label_magnitudes=(0.15,), no_drift_streams=1)
+    monkeypatch.setattr(drift_grader, "grading_suite", lambda: small)  # a short hidden suite
+    monkeypatch.setattr(grade_endpoint, "LIVE_CONFIG_POLL", 0.1)
+    text = CONFIGS["expert"]
+    live = config_path(home)
+    live.parent.mkdir(parents=True, exist_ok=True)
+    live.write_text(text)  # what `lab monitor --config` applies
+    ep = start_grade_endpoint(home)
+    try:
+        digest, deadline = hashlib.sha256(text.encode()).hexdigest(), time.monotonic() + 600
+        while request(ep.port, ep.token, "GET", "/health", timeout=30)[1]["live_config"] != digest:
+            assert time.monotonic() < deadline, "the live config was never replayed"
+            time.sleep(0.2)
+
+        replay = drift_grader.evaluate
+
+        def no_replay(config, *args, **kwargs):  # the baselines may be replayed, not the submitted config
+            assert config != text, "the submitted config was replayed again"
+            return replay(config, *args, **kwargs)
+
+        monkeypatch.setattr(drift_grader, "evaluate", no_replay)
+        (sub / "monitoring.yaml").write_text(text)  # the submission holds the config the lab runs
+        served = submit_via_endpoint(home.root, str(sub), COMMANDS)
+        drift = served["report"]["skills"]["drift_thresholds"]
+        assert drift["score"] > 0, drift
+    finally:
+        ep.close()

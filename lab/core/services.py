@@ -85,7 +85,7 @@ TABLE: tuple[Service, ...] = (
     Service("prefect", "prefect", ("server", "start"), "http", "/api/health", port=4200),
     Service("train", "python", ("-m", "lab.release.train"), "job", needs=("mlflow",), takes_home=True,
             startup_timeout=600.0),
-    Service("serving", "bentoml", ("serve", "lab.serving.service:Screening"), "http", "/readyz",
+    Service("serving", "python", ("-m", "lab.serving.serve"), "http", "/readyz",
             needs=("train",), after=("mlflow",), port=3000, startup_timeout=300.0),
     Service("traffic", "python", ("-m", "lab.world.traffic"), "http", "/health", after=("serving",), port=3100,
             takes_home=True, startup_timeout=900.0, process="workers"),

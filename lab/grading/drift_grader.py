@@ -323,12 +323,15 @@ def grade_drift_thresholds(evidence: Evidence, submission: Submission | None, *,
 
 
 def prefill_streams(scenario: Scenario, run_seed: int, cache_dir: Path, window_size: int | None = None,
-                    suite: SuiteSpec | None = None) -> Path | None:
+                    suite: SuiteSpec | None = None, config: str | None = None) -> Path | None:
     """Draw (or load) the hidden suite's streams for ``scenario`` into ``cache_dir`` and this
     process's memory, as :func:`grade_drift_thresholds` will ask for them for a config with
     windows of ``window_size`` rows (default: the default window) and ``suite`` (default: the
-    hidden one). Returns the cache file.
-    What a warm grading process does ahead of the first `lab submit`."""
+    hidden one); given ``config`` (a monitoring.yaml's text), replay it there too (its window
+    size applies; a config the replay refuses raises ConfigError or ValueError). Returns the
+    streams' cache file. What a warm grading process does ahead of a `lab submit`."""
+    if config is not None:
+        _evaluate(config, scenario, grading_seed(run_seed, scenario.id), suite or grading_suite(), cache_dir)
     from lab.monitoring.evaluate import DEFAULT_WINDOW_SIZE
     from lab.monitoring.stream_cache import stream_key, suite_inputs
     from lab.monitoring.suite import _scenario

@@ -72,6 +72,7 @@ from pathlib import Path
 
 from lab.monitoring.config import MonitoringConfig, resolve
 from lab.monitoring.diagnosis import diagnose
+from lab.monitoring.parallel import fork_map
 from lab.monitoring.performance import metric_value
 from lab.monitoring.plot import plot_evaluation
 from lab.monitoring.replay import _one_blas_thread, _replay_episode, validate_config
@@ -96,6 +97,7 @@ from lab.monitoring.suite import (
     SIGNALS,
     Replay,
     SuiteSpec,
+    _EpisodeData,
     _scenario,
     _suite,
     clear_cache,
@@ -149,11 +151,17 @@ def evaluate(
             resolved.performance.metric, reference[LABEL].to_numpy(), reference[PREDICTION].to_numpy(), threshold,
         )
     counts = {name: 0 for name in resolved.columns} | {f"\0{s}": 0 for s in SIGNALS}
-    with _one_blas_thread():
-        episodes = [
-            _replay_episode(ep, reference, resolved, size, lag, rpd, reference_value, counts, threshold)
-            for ep in suite_episodes
-        ]
+
+    def replay_one(ep: _EpisodeData) -> tuple[Episode, dict[str, int]]:
+        hits = dict.fromkeys(counts, 0)
+        return _replay_episode(ep, reference, resolved, size, lag, rpd, reference_value, hits, threshold), hits
+
+    with _one_blas_thread():  # forked workers inherit the limit
+        replayed = fork_map(replay_one, suite_episodes)
+    episodes = [episode for episode, _ in replayed]
+    for _, hits in replayed:
+        for name, n in hits.items():
+            counts[name] += n
     windows = sum(e.no_drift_windows for e in episodes)
     rates = {name: (counts[name] / windows if windows else 0.0) for name in resolved.columns}
     signal_rates = {s: (counts[f"\0{s}"] / windows if windows else 0.0) for s in SIGNALS}

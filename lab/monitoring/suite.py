@@ -25,6 +25,7 @@ import pandas as pd
 from lab.scenario.drift import Stream
 from lab.scenario.generators import generator_class
 from lab.monitoring.methods import ColumnKind
+from lab.monitoring.parallel import fork_map
 from lab.scenario.schema import ConceptDriftEvent, DataDriftEvent, LabelDriftEvent, Scenario, load_scenario
 from lab.scenario.schema import resolve as resolve_scenario
 from lab.scenario.data import days_frame
@@ -227,8 +228,9 @@ def _suite(replay: Replay, size: int, spec: SuiteSpec, rpd: int) -> list[_Episod
     max_delay = max_delay_windows(sc.timeline.label_delay_days, rpd, size, spec.grace_days)
     generator = generator_class(sc.generator.name)(**sc.generator.params)
     prior = Stream(generator).reference.prior
-    episodes = []
-    for index, plan in enumerate(_plan(sc, replay.seed, spec)):
+
+    def draw(item: tuple[int, dict[str, Any]]) -> _EpisodeData:
+        index, plan = item
         onset = plan["onset"]
         if onset is None:  # as long as the longest drift episode
             n_windows, offset, onset_day, events = spec.onset_windows[1] + max_delay + 1, 0, None, []
@@ -244,20 +246,20 @@ def _suite(replay: Replay, size: int, spec: SuiteSpec, rpd: int) -> list[_Episod
         frame = pd.concat([stream.day(d, rpd) for d in range(days)], ignore_index=True).iloc[offset:rows]
         frame = frame[[*replay.features, LABEL]].reset_index(drop=True)
         frame[PREDICTION] = replay.model.predict_proba(frame[replay.features])[:, 1]
-        episodes.append(
-            _EpisodeData(
-                id=plan["id"],
-                kind=plan["kind"],
-                magnitude=plan["magnitude"],
-                features=plan["features"],
-                stream_id=EVAL_STREAM_BASE + index,
-                onset_window=onset,
-                onset_day=None if onset_day is None else float(onset_day),
-                n_windows=n_windows,
-                offset=offset,
-                frame=frame,
-            )
+        return _EpisodeData(
+            id=plan["id"],
+            kind=plan["kind"],
+            magnitude=plan["magnitude"],
+            features=plan["features"],
+            stream_id=EVAL_STREAM_BASE + index,
+            onset_window=onset,
+            onset_day=None if onset_day is None else float(onset_day),
+            n_windows=n_windows,
+            offset=offset,
+            frame=frame,
         )
+
+    episodes = fork_map(draw, list(enumerate(_plan(sc, replay.seed, spec))))  # each from its own seeded stream
     while len(_SUITES) >= _MAX_SUITES:
         _SUITES.pop(next(iter(_SUITES)))
     _SUITES[key] = episodes

@@ -3,7 +3,7 @@
 :func:`start_grade_endpoint` serves, on 127.0.0.1 and a free port, from a daemon thread
 (standard library ``http.server``):
 
-* ``GET /health``: ``{"ok": true, "warm": bool}``;
+* ``GET /health``: ``{"ok": true, "warm": bool, "warm_error", "live_config"}``;
 * ``POST /submit`` ``{"submission": PATH, "commands": [...]}``: runs
   :func:`lab.workers.submit_job.run_submission` (collect the evidence, grade, file the
   reports, journal) and answers its JSON; a lab error (bad submission, no lab) answers
@@ -17,11 +17,14 @@ at a time.
 After the start, a background thread at low priority (``os.nice``, which on Linux
 lowers that thread only) imports the grading modules and draws the scenario's hidden
 replay streams into the home's cache (``<home>/cache/drift``) and this process's memory,
-so the first `lab submit` neither imports nor trains.
+so the first `lab submit` neither imports nor trains. It then follows the live monitor's
+config and replays each new one there (:func:`follow_live_config`), so submitting the
+monitoring.yaml the lab runs finds its replay done.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import os
@@ -40,6 +43,7 @@ from lab.workers.grade_client import INFO_FILE, TOKEN_FILE, TOKEN_HEADER
 
 MAX_BODY = 1 << 20  # a path and the command list
 WARM_NICE = 10
+LIVE_CONFIG_POLL = 5.0  # seconds between looks at the live monitor's config
 
 
 @dataclass
@@ -53,6 +57,8 @@ class GradeEndpoint:
     warmed: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     warm_error: str | None = None
+    closed: threading.Event = field(default_factory=threading.Event)
+    live_config: str | None = None  # sha256 of the live monitor's config last replayed ahead of a submit
 
     @property
     def port(self) -> int:
@@ -60,6 +66,7 @@ class GradeEndpoint:
 
     def close(self) -> None:
         """Stop serving and remove the files that point at this endpoint (if they still do)."""
+        self.closed.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
@@ -112,7 +119,8 @@ def _handler(endpoint: GradeEndpoint) -> type[BaseHTTPRequestHandler]:
             if self.path != "/health":
                 self._send(404, {"ok": False, "error": {"message": f"no {self.path}"}})
                 return
-            self._send(200, {"ok": True, "warm": endpoint.warmed.is_set(), "warm_error": endpoint.warm_error})
+            self._send(200, {"ok": True, "warm": endpoint.warmed.is_set(), "warm_error": endpoint.warm_error,
+                             "live_config": endpoint.live_config})
 
         def do_POST(self) -> None:  # noqa: N802
             if not self._authorised():
@@ -174,8 +182,38 @@ def warm(endpoint: GradeEndpoint) -> None:
     except Exception as exc:  # noqa: BLE001 (warming is an optimisation: a grade still works cold)
         endpoint.warm_error = repr(exc)
         print(f"grade endpoint: warm-up failed: {exc!r}", flush=True)
+        return
     finally:
         endpoint.warmed.set()
+    if "drift_thresholds" in scenario.graded_tasks:
+        follow_live_config(endpoint, scenario, seed)
+
+
+def follow_live_config(endpoint: GradeEndpoint, scenario: Any, seed: int) -> None:
+    """Replay the live monitor's config (``<home>/monitoring/config.yaml``, what `lab monitor
+    --config` applied) into the grading cache whenever it changes, at this thread's low
+    priority, until the endpoint closes: a `lab submit` of the same monitoring.yaml then finds
+    its replay done. ``endpoint.live_config`` is the digest of the last config replayed."""
+    from lab.grading.drift_grader import prefill_streams
+    from lab.monitoring.runner import config_path
+    from lab.workers.submit_job import drift_cache
+
+    path, seen = config_path(endpoint.home), None
+    while not endpoint.closed.wait(LIVE_CONFIG_POLL):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # none applied yet, or being replaced
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        if digest == seen:
+            continue
+        seen = digest
+        try:
+            with endpoint.lock:
+                prefill_streams(scenario, seed, drift_cache(endpoint.home), config=text)
+            endpoint.live_config = digest
+        except Exception as exc:  # noqa: BLE001 (an optimisation: the submit replays it, and says what is wrong)
+            print(f"grade endpoint: the live config was not replayed ahead: {exc!r}", flush=True)
 
 
 def start_grade_endpoint(home: Home | Path, *, warm_up: bool = True) -> GradeEndpoint:

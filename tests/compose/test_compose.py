@@ -110,7 +110,7 @@ class Stack:
         return [e for e in entries if kind is None or e["kind"] == kind]
 
     def container(self, service: str) -> str:
-        return self.compose("ps", "-q", service).stdout.strip()
+        return self.compose("ps", "-a", "-q", service).stdout.strip()  # -a: v2 hides finished jobs
 
     def state(self, service: str) -> dict:
         cid = self.container(service)

@@ -71,6 +71,10 @@ def test_predict_returns_champion_probabilities(lab_home):
     log = (lab_home / "serving" / "requests.jsonl").read_text().splitlines()
     mine = [json.loads(line) for line in log if '"test-req-1"' in line]
     assert mine and mine[0]["champion_version"] == int(body["model_version"]) and mine[0]["status"] == 200
+    serving = psutil.Process(before["services"]["serving"]["pid"])  # lab.serving.serve: one process, no parent of BentoML's
+    assert serving.children() == [] and "_bentoml_impl.worker.service" in " ".join(serving.cmdline())
+    metrics = httpx.get(f"{url}/metrics", timeout=10)
+    assert metrics.status_code == 200 and "bentoml_service_request_total" in metrics.text
 
 
 def test_predict_rejects_bad_rows_with_a_clear_message(lab_home):
