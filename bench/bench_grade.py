@@ -22,7 +22,10 @@ the drift grader replays it over the full hidden suite). Then, each the median o
     not cached yet; the streams prefilled by the warm-up) and repeats (``--runs``); then
     the same command with no endpoint (grades in its own process, warm cache); and
     whether the endpoint's report equals the in-process one (timestamps and the bundle's
-    creation aside).
+    creation aside);
+(f) the monitoring.yaml the lab runs (written to ``<home>/monitoring/config.yaml`` as
+    `lab monitor --config` does, with a comment so it is not cached yet): how long after
+    the endpoint starts its replay is done, then `lab submit` of that same config.
 
 Figures depend on the machine's load (printed): compare runs made side by side.
 """
@@ -134,7 +137,45 @@ def submit_times(home: Path, sub: Path, tmp: Path, runs: int, env: dict[str, str
         return r | {"evidence": {k: v for k, v in ev.items() if k not in ("created", "files")}}
 
     return {"warm_up": warm_up, "first": times[0], "repeats": times[1:], "here": t_here,
-            "same": comparable(out[0]) == comparable(here_out)}
+            "same": comparable(out[0]) == comparable(here_out)} | live_config_submit(home, sub, tmp, env)
+
+
+def live_config_submit(home: Path, sub: Path, tmp: Path, env: dict[str, str]) -> dict[str, float]:
+    """(f): the monitoring.yaml the lab runs (``<home>/monitoring/config.yaml``), replayed by the
+    endpoint ahead of the submit: how long until it is ready, then `lab submit` of that config."""
+    import hashlib
+    import json
+
+    from lab.workers.grade_client import endpoint_info, request
+
+    live = sub.parent / "live"
+    shutil.copytree(sub, live)
+    text = (sub / "monitoring.yaml").read_text() + "# applied live\n"  # not replayed yet: a new digest
+    (live / "monitoring.yaml").write_text(text)
+    (home / "monitoring").mkdir(exist_ok=True)
+    (home / "monitoring" / "config.yaml").write_text(text)  # what `lab monitor --config` applies
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    host = subprocess.Popen([sys.executable, "-c", HOST, str(home)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, cwd=ROOT, env=env)
+    try:
+        if not host.stdout.readline().startswith("warm"):
+            sys.exit("the endpoint host did not start")
+        port, token = endpoint_info(home)
+        started = time.perf_counter()
+        while request(port, token, "GET", "/health", timeout=30)[1].get("live_config") != digest:
+            if time.perf_counter() - started > 900:
+                sys.exit("the live config was not replayed within 900 s")
+            time.sleep(0.2)
+        ready = time.perf_counter() - started
+        took, proc = run([sys.executable, "-m", "lab.cli", "submit", str(live), "--home", str(home), "--json",
+                          str(tmp / "submit-live.json")], env)
+        if "by the lab's grading endpoint" not in proc.stderr:
+            sys.exit(f"lab submit did not use the endpoint:\n{proc.stderr[-2000:]}")
+        json.loads((tmp / "submit-live.json").read_text())
+    finally:
+        host.stdin.close()
+        host.wait(timeout=60)
+    return {"live_ready": ready, "live_submit": took}
 
 
 def main() -> None:
@@ -183,6 +224,8 @@ def main() -> None:
     print(f"(e) lab submit, endpoint warm (warm-up {e['warm_up']:.1f} s): first {e['first']:.1f} s (replays the config), "
           f"repeats {statistics.median(e['repeats']):.1f} s ({', '.join(f'{x:.1f}' for x in e['repeats'])}); "
           f"no endpoint, warm cache {e['here']:.1f} s; same report both ways: {e['same']}")
+    print(f"(f) lab submit of the live monitoring.yaml (replayed by the endpoint {e['live_ready']:.1f} s after it "
+          f"started, polling every 5 s): {e['live_submit']:.1f} s")
 
 
 if __name__ == "__main__":

@@ -146,7 +146,7 @@ def test_no_labels_means_no_concept_drift_feedback(drill_evidence, tmp_path):
 
 def test_report_carries_the_rubric_and_only_the_scenarios_tasks(reports, tmp_path):
     r = reports["expert"]
-    assert r.law_as_at == "2026-11-30" and r.rubric_version == 2  # the rubric in force, whatever wrote the bundle
+    assert r.law_as_at == "2026-11-30" and r.rubric_version == 3  # the rubric in force, whatever wrote the bundle
     assert list(r.skills) == ["shadow", "rollback", "drift_thresholds", "model_card", "pmm_runbook", "datasheet"]
     assert sum(s.max for s in r.skills.values()) == pytest.approx(100, abs=0.05)  # six shares of 16.67
     ev = build_evidence(tmp_path, Drill(scenario="bad-release-rollback", shadow_version=None, promote_version=None))

@@ -113,7 +113,7 @@ def test_rollback_to_the_defective_version_is_wrong() -> None:
 
 def test_the_rubric_is_the_law_as_at_2026_11_30_with_sources() -> None:
     rubric = load_rubric()
-    assert rubric.rubric_version == 2 and rubric.law_as_at == dt.date(2026, 11, 30)
+    assert rubric.rubric_version == 3 and rubric.law_as_at == dt.date(2026, 11, 30)
     assert "2026/1744" in rubric.source
     assert all(i.sources for i in rubric.items)
     secondary = [s for i in rubric.items for s in i.sources if "secondary" in s or "not re-read" in s]
@@ -182,6 +182,9 @@ def test_outside_high_risk_the_practices_read_as_good_practice_not_law() -> None
     practice = [i for i in items if not i.details["law"]]
     assert {"pmm.art73-6.evidence-freeze", "pmm.art20.rollback", "pmm.art72.data-sources"} <= {i.id for i in practice}
     for i in practice:
+        if i.id.startswith("pmm.incident."):  # the lab's own practice, not the Act applied voluntarily
+            assert "good practice" in i.title and "not a legal duty" in (i.citation or ""), (i.id, i.citation)
+            continue
         assert "good practice" in i.title and "Art. 95" in (i.citation or ""), (i.id, i.title, i.citation)
     for i in items:  # no item cites Art. 73(6), 20(1) or 72(2) as if they bound this system
         assert not (i.citation or "").startswith(("AI Act Art. 73", "AI Act Art. 20", "AI Act Art. 72")), i.citation
@@ -352,9 +355,9 @@ def test_a_bundle_written_under_rubric_v1_is_graded_with_the_rubric_in_force(tmp
     small = SuiteSpec(data_magnitudes=(1.0,), concept_magnitudes=(1.0,), label_magnitudes=(0.15,),
                       episodes_per_magnitude=1, no_drift_streams=1)
     report = grade_all(load_evidence(ev.path), read_submission(sub_dir, work_dir=tmp_path / "w"), drift_suite=small)
-    assert report.rubric_version == 2 and report.law_as_at == "2026-11-30"
+    assert report.rubric_version == 3 and report.law_as_at == "2026-11-30"
     runbook_items = {i.id: i for i in report.items if i.skill == "pmm_runbook"}
-    assert {i.details["rubric_version"] for i in runbook_items.values()} == {2}
+    assert {i.details["rubric_version"] for i in runbook_items.values()} == {3}
     assert drift_config_useful(report.items) is False  # always-alarm: no better than the baselines
     thresholds = runbook_items["pmm.config.thresholds-match"]
     assert thresholds.points == 0 and "baselines" in thresholds.feedback, thresholds.feedback
@@ -386,3 +389,42 @@ def test_a_release_checklist_is_not_an_incident_order() -> None:
 def test_a_later_complete_report_is_not_a_second_deadline() -> None:
     text = "Serious incidents are reported within 15 days; the complete report follows within 30 days."
     assert item(grade_runbook(text, ctx()), "pmm.art73-2.deadline").passed
+
+
+# --------------------------------------------------------------------------- the drift incident plan (practice)
+
+INCIDENT = ("pmm.incident.owner", "pmm.incident.decider", "pmm.incident.communicator", "pmm.incident.escalation",
+            "pmm.incident.affected")
+
+
+def test_the_drift_incident_plan_is_graded_and_reads_as_practice_not_law() -> None:
+    for sid in (HIRING, CHURN):
+        items = {i.id: i for i in grade("expert", sid)}
+        for item_id in INCIDENT:
+            got = items[item_id]
+            assert got.details["law"] is False and "not a legal duty" in got.citation, got
+    expert = {i.id: i for i in grade("expert")}
+    assert all(expert[i].passed for i in INCIDENT), [expert[i].feedback for i in INCIDENT]
+    assert "Head of Talent Operations" in expert["pmm.incident.decider"].evidence
+
+
+def _with_plan(plan: str) -> dict[str, Item]:
+    return {i.id: i for i in grade_runbook("# Plan: resume-screener\n\n## 12. Drift incident plan\n\n" + plan, ctx())}
+
+
+def test_roles_count_only_bound_to_their_duty() -> None:
+    unbound = _with_plan("Roles: owner, decider, communicator.\n\nThe people: Head of Talent Operations, Customer "
+                         "success lead, ML engineer on call.\n\nEscalation is quick.\n")
+    assert [unbound[i].points for i in INCIDENT] == [0.0] * 5
+    bound = _with_plan("The ML engineer on call acknowledges a drift alert within 30 minutes and leads the incident. "
+                       "The Head of Talent Operations decides whether to roll back or keep the model. The customer "
+                       "success lead informs the recruiters and management. When we roll back, the candidates "
+                       "concerned are told and their applications are reviewed by a recruiter.\n")
+    assert all(bound[i].passed for i in INCIDENT), {i: bound[i].feedback for i in INCIDENT}
+
+
+def test_the_template_incident_table_scores_nothing() -> None:
+    template = (Path(RUBRIC_PATH).parents[3] / "runbooks" / "post_market_monitoring.md").read_text()
+    assert "## 12. Drift incident plan" in template
+    items = {i.id: i for i in grade_runbook(template, ctx())}
+    assert [items[i].points for i in INCIDENT] == [0.0] * 5

@@ -12,7 +12,7 @@ JSON (``schema_version`` 1)::
      "skills": {"shadow": {"score": 15.2, "max": 20.0}, ...},
      "items": [{"id", "skill", "title", "points", "max_points", "weighted_points", "weighted_max",
                 "passed", "feedback", "evidence", "citation", "details"}, ...],
-     "law_as_at": "2026-11-30", "rubric_version": 2, "scenario": "hiring-data-drift", "seed": 7,
+     "law_as_at": "2026-11-30", "rubric_version": 3, "scenario": "hiring-data-drift", "seed": 7,
      "graded_at": "...", "lab_version": "0.1.0", "problems": [...], "submission": {...}, "evidence": {...}}
 """
 
