@@ -126,3 +126,47 @@ def test_attachments_are_checked_before_anything_is_kept(lab, tmp_path):
     r = client.post("/api/teams/red/report", json={**base, "evidence": "not base64!"}, headers=h)
     assert r.status_code == 400 and "both" in r.json()["error"]
     assert store.report("red") is None and not (store.home / "uploads").exists()
+
+
+def test_re_grades_wait_for_a_slot_and_replay_serially(tmp_path, monkeypatch):
+    """At most one re-grade runs at once (by default); the others wait, and each child replays serially."""
+    import subprocess
+    import threading
+    import time
+
+    from lab.drill import verify
+
+    running, peak, envs, lock = [0], [0], [], threading.Lock()
+
+    def fake_run(cmd, **kwargs):  # the child process: only its concurrency and environment are observed here
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            envs.append(kwargs["env"].get("LAB_REPLAY_WORKERS"))
+        time.sleep(0.2)
+        upload = Path(cmd[cmd.index("--upload") + 1])
+        (upload / verify.RESULT).write_text('{"status": "verified"}')
+        with lock:
+            running[0] -= 1
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(verify.subprocess, "run", fake_run)
+    monkeypatch.setattr(verify, "_SLOTS", threading.Semaphore(1))
+    done = []
+    threads = []
+    for n in range(3):
+        upload = tmp_path / str(n)
+        upload.mkdir()
+        threads.append(verify.start(upload, "sub.tar.gz", 50.0, "hiring-data-drift", 1, done.append))
+    for t in threads:
+        t.join(timeout=30)
+    assert [r["status"] for r in done] == ["verified"] * 3
+    assert peak[0] == 1 and envs == ["1", "1", "1"]
+
+
+def test_verify_slots_come_from_the_environment(monkeypatch):
+    from lab.drill import verify
+
+    for raw, want in (("3", 3), ("", 1), ("0", 1), ("two", 1)):
+        monkeypatch.setenv(verify.SLOTS_ENV, raw)
+        assert verify._slots()._value == want, raw

@@ -38,6 +38,19 @@ RESULT = "result.json"
 EVIDENCE = "evidence.tar.gz"
 STREAMED = "streamed.jsonl"
 TOLERANCE = 0.01
+#: Re-grades that run at once (``LAB_DRILL_VERIFY_SLOTS``, default 1); others wait, pending,
+#: in arrival order: a console on a host running the teams' labs must not grade eight
+#: uploads at once. Each re-grade replays serially (``LAB_REPLAY_WORKERS=1``) at low priority.
+SLOTS_ENV = "LAB_DRILL_VERIFY_SLOTS"
+
+
+def _slots() -> threading.Semaphore:
+    raw = os.environ.get(SLOTS_ENV, "").strip()
+    n = int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    return threading.Semaphore(n)
+
+
+_SLOTS = _slots()
 
 
 def start(upload: Path, submission_name: str, claimed: float, scenario: str, seed: int,
@@ -47,14 +60,17 @@ def start(upload: Path, submission_name: str, claimed: float, scenario: str, see
     def run() -> None:
         cmd = [sys.executable, "-m", "lab.drill.verify", "--upload", str(upload), "--submission", submission_name,
                "--claimed", repr(claimed), "--scenario", scenario, "--seed", str(seed)]
-        log = (upload / "verify.log").open("w", encoding="utf-8")
-        try:
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_low_priority, timeout=1800)
-            code = proc.returncode
-        except subprocess.TimeoutExpired:
-            code = "timeout"
-        finally:
-            log.close()
+        env = {**os.environ, "LAB_REPLAY_WORKERS": "1"}
+        with _SLOTS:  # one re-grade at a time (SLOTS_ENV): the rest stay pending
+            log = (upload / "verify.log").open("w", encoding="utf-8")
+            try:
+                proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_low_priority,
+                                      timeout=1800, env=env)
+                code = proc.returncode
+            except subprocess.TimeoutExpired:
+                code = "timeout"
+            finally:
+                log.close()
         result = read_result(upload)
         if result is None:
             tail = (upload / "verify.log").read_text(encoding="utf-8", errors="replace")[-400:]
