@@ -1,7 +1,8 @@
-"""`lab shadow start|stop|report`, `lab promote`, `lab rollback`: releasing models safely."""
+"""`lab shadow start|stop|report`, `lab promote`, `lab rollback`, `lab gate run`: releasing models safely."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -17,6 +18,7 @@ shadow_app = typer.Typer(help="Mirror live requests to a candidate version witho
 
 def register(app: typer.Typer) -> None:
     app.add_typer(shadow_app, name="shadow")
+    app.add_typer(gate_app, name="gate")
     app.command("promote")(promote)
     app.command("rollback")(rollback)
 
@@ -146,3 +148,45 @@ def rollback(
     data = release.rollback(ctx, reason, to)
     err_console.print(f"{ctx.model}: rolled back v{data['from']} -> v{data['to']} ({data['chosen_by']}); "
                       f"serving v{data['to']} after {data['seconds_to_serve']:.2f} s")
+
+
+BLOCKED_EXIT = 7  # the gate ran and blocked the version: not an error of the command
+
+gate_app = typer.Typer(help="Hold a model version to release_gate.yaml on the scenario's reference data.",
+                       no_args_is_help=True)
+
+
+@gate_app.command("run")
+def gate_run(
+    version: Annotated[int, typer.Option("--version", help="Model version to check.")],
+    gate: Annotated[Path, typer.Option("--gate", help="The gate file (format: README, Release gate).")] = Path("release_gate.yaml"),
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Run every check of the gate on VERSION; record the verdict on the version (MLflow tags) and in the journal.
+
+    Exit 0 when it passes, 7 when it is blocked (the verdict is recorded either way).
+    """
+    from lab.release.gate_run import read_gate_file
+
+    read_gate_file(gate)  # a missing or bad file is reported before any heavy import or lab lookup
+    # heavy: keep off the start-up path
+    from lab.release.gate_run import run_for_version
+
+    data = run_for_version(get_home(home), version, gate)
+    if json_out:
+        print_json(data)
+    else:
+        t = Table(title=f"{data['model']} v{version} against {gate} (reference: {data['reference_rows']} rows)",
+                  title_justify="left")
+        for c in ("check", "result", "value", "limit", "detail"):
+            t.add_column(c)
+        for c in data["checks"]:
+            t.add_row(c["name"], "pass" if c["passed"] else "FAIL", "" if c["value"] is None else f"{c['value']:g}",
+                      "" if c["limit"] is None else f"{c['limit']:g}", c["detail"])
+        out_console.print(t)
+    err_console.print(f"v{version}: {data['verdict']}"
+                      + (f" ({', '.join(data['failed'])})" if data["failed"] else "")
+                      + "; recorded as MLflow tags lab.gate.* and in the journal (gate.run)")
+    if data["verdict"] != "passed":
+        raise typer.Exit(BLOCKED_EXIT)

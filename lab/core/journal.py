@@ -50,6 +50,7 @@ KINDS = frozenset(
         "shadow.crash_loop",
         "promote",
         "rollback",
+        "gate.run",
         "monitor.config",
         "monitor.window",
         "monitor.alert",

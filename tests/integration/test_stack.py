@@ -185,6 +185,38 @@ def test_alias_moved_directly_with_mlflowclient_is_journaled(lab_home):
         client.set_registered_model_alias("resume-screener", "challenger", "2")
 
 
+def test_release_gate_blocks_the_defective_version_and_records_the_verdict(lab_home, tmp_path):
+    """v3 was trained on skills scaled to percent: on the reference rows its ROC AUC falls
+    below the floor; v2 (the challenger) passes. The verdict lands on the version and in the journal."""
+    import hashlib
+
+    from mlflow import MlflowClient
+
+    gate = tmp_path / "release_gate.yaml"
+    # v3's ROC AUC on the reference rows is 0.69-0.71, v1's and v2's at least 0.775 (seeds 0-3, 11, 12345)
+    gate.write_text("metrics:\n  roc_auc: {min: 0.74}\nschema: true\n"
+                    "directional:\n  - {column: skills_match, direction: increasing, delta: 0.1, max_violation_rate: 0.05}\n")
+    blocked = run_lab("gate", "run", "--version", "3", "--gate", str(gate), "--json", home=lab_home)
+    assert blocked.returncode == 7, blocked.stderr
+    data = json.loads(blocked.stdout)
+    assert data["verdict"] == "blocked" and "metric roc_auc" in data["failed"], data
+    passed = run_lab("gate", "run", "--version", "2", "--gate", str(gate), home=lab_home)
+    assert passed.returncode == 0, passed.stderr + passed.stdout
+    assert "v2: passed" in passed.stderr
+    client = MlflowClient(status_json(lab_home)["services"]["mlflow"]["url"])
+    tags = client.get_model_version("resume-screener", "3").tags
+    assert tags["lab.gate.verdict"] == "blocked" and "metric roc_auc" in tags["lab.gate.failed"]
+    assert tags["lab.gate.file_sha256"] == hashlib.sha256(gate.read_bytes()).hexdigest()
+    assert client.get_model_version("resume-screener", "2").tags["lab.gate.reference_sha256"] == \
+        tags["lab.gate.reference_sha256"]  # the same frozen reference rows for every version
+    runs = [json.loads(x) for x in (lab_home / "journal.jsonl").read_text().splitlines() if '"gate.run"' in x]
+    assert [(e["data"]["version"], e["data"]["verdict"]) for e in runs[-2:]] == [(3, "blocked"), (2, "passed")]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("metrics: {auc: {min: 0.7}}\n")
+    refused = run_lab("gate", "run", "--version", "2", "--gate", str(bad), home=lab_home)
+    assert refused.returncode == 2 and "metrics.auc" in refused.stderr and "Traceback" not in refused.stderr
+
+
 def _survivors(home) -> list:
     found = []
     for p in psutil.process_iter(["pid"]):

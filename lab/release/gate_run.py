@@ -1,0 +1,82 @@
+"""`lab gate run`: hold a registered version to ``release_gate.yaml`` on the scenario's frozen
+reference data, and record the verdict where a release pipeline and an auditor look for it.
+
+The verdict is kept three ways, together (versioned CI/CD: which version, which gate, which
+data): tags on the MLflow model version (``lab.gate.verdict`` ``passed`` or ``blocked``,
+``lab.gate.failed``, ``lab.gate.file_sha256``, ``lab.gate.reference_sha256``,
+``lab.gate.at``), a ``gate.run`` journal entry with every check, and the command's exit
+code (0 passed, 7 blocked). The reference rows are the scenario's reference window, drawn
+from the run's seed: the same rows for every version of the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from lab.core.home import Clock, Home
+from lab.core.journal import Journal
+from lab.errors import UsageError
+from lab.release.actions import context
+from lab.release.gate_config import GateConfig, load_gate
+from lab.release.registry import aliases, model_versions, set_version_tag
+
+
+def read_gate_file(path: Path) -> tuple[GateConfig, str]:
+    """The parsed gate, or a UsageError naming the file (before any heavy import)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"no gate file at {path}", hint="write release_gate.yaml (format: README, Release gate)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    return load_gate(text, str(path)), hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_for_version(home: Home, version: int, gate_path: Path) -> dict[str, Any]:
+    """Run the gate on ``version`` of the running lab's model; returns what was recorded."""
+    cfg, file_digest = read_gate_file(gate_path)
+    ctx = context(home)
+    known = [v["version"] for v in model_versions(ctx.mlflow, ctx.model)]
+    if version not in known:
+        raise UsageError(f"{ctx.model} has no version {version}", hint=f"versions: {', '.join(map(str, known))}")
+    # heavy: MLflow's model loading, pandas and scikit-learn
+    import pandas as pd
+
+    from lab.release.gate import run_gate
+    from lab.scenario.data import days_frame
+    from lab.scenario.generators import generator_class
+    from lab.scenario.run import effective_scenario
+    from lab.serving.follower import load_sklearn
+
+    scenario, seed = effective_scenario(home)
+    reference = days_frame(scenario, seed, scenario.reference_days)
+    features = list(generator_class(scenario.generator.name).feature_names())
+    extra = [c for c in (cfg.invariance.columns if cfg.invariance else []) if c in reference.columns and c not in features]
+    champion_version = aliases(ctx.mlflow, ctx.model).get("champion")
+    candidate = load_sklearn(ctx.model, version)
+    champion = load_sklearn(ctx.model, champion_version) if champion_version else None
+    result = run_gate(cfg, candidate, champion, reference, features + extra, scenario.model.decision_threshold.value)
+    reference_digest = hashlib.sha256(pd.util.hash_pandas_object(reference, index=True).values.tobytes()).hexdigest()
+    return record(home, ctx.mlflow, ctx.model, version, champion_version, result, file_digest, reference_digest,
+                  len(reference), str(gate_path))
+
+
+def record(home: Home, mlflow_url: str, model: str, version: int, champion: int | None, result: Any,
+           file_digest: str, reference_digest: str, rows: int, gate_file: str) -> dict[str, Any]:
+    verdict = "passed" if result.passed else "blocked"
+    at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    tags = {"lab.gate.verdict": verdict, "lab.gate.failed": ",".join(result.failed), "lab.gate.file_sha256": file_digest,
+            "lab.gate.reference_sha256": reference_digest, "lab.gate.at": at}
+    for key, value in tags.items():
+        set_version_tag(mlflow_url, model, version, key, value)
+    data = {"model": model, "version": version, "champion": champion, "verdict": verdict, "failed": result.failed,
+            "gate_file": gate_file, "gate_sha256": file_digest, "reference_sha256": reference_digest,
+            "reference_rows": rows, "checks": [c.model_dump() for c in result.checks]}
+    Journal(home.journal).append("gate.run", data, day=Clock(home.clock_json).day(), actor="user")
+    return data
+
+
+__all__ = ["read_gate_file", "record", "run_for_version"]
