@@ -123,3 +123,11 @@ def test_a_bad_gate_file_is_a_usage_error_naming_the_key_and_line():
         load_gate("metrics: {}\nmetrics: {}\n")
     with pytest.raises(UsageError, match="give min, max or both"):
         load_gate("metrics: {roc_auc: {}}\n")
+
+
+def test_a_column_the_reference_lacks_fails_its_check_instead_of_passing(models):
+    m, reference = models
+    cfg = load_gate("invariance: {columns: [gendr]}\ndirectional: [{column: skils, direction: increasing, delta: 1}]\n")
+    result = run_gate(cfg, m["sound"], m["sound"], reference, FEATURES, THRESHOLD)
+    assert set(result.failed) == {"invariance to gendr", "skils increasing"}
+    assert "no column 'gendr'" in next(c.detail for c in result.checks if c.name == "invariance to gendr")

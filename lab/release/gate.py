@@ -46,6 +46,7 @@ from lab.release.gate_config import (
     load_gate,
 )
 
+
 class CheckResult(Frozen):
     """One check: ``passed``, the measured ``value``, the ``limit`` it was held to and why."""
 
@@ -151,9 +152,10 @@ def _slice_check(spec: SliceSpec, ref: pd.DataFrame, y: np.ndarray, s_new: np.nd
                            detail=f"no group of {spec.column!r} has {spec.min_rows} rows with both outcomes")
     passed = worst <= spec.max_drop
     tail = f"; not judged (fewer than {spec.min_rows} rows): {', '.join(small)}" if small else ""
+    head = (f"worst {spec.metric} change against the champion: {worst_group} loses {worst:.4f}" if worst > 0 else
+            f"no group loses {spec.metric} against the champion")
     return CheckResult(name=f"slices by {spec.column}", passed=passed, value=round(worst, 6), limit=spec.max_drop,
-                       detail=f"worst {spec.metric} change against the champion: {worst_group} loses {worst:.4f} "
-                              f"(max {spec.max_drop:g}); {', '.join(judged)}{tail}")
+                       detail=f"{head} (max {spec.max_drop:g}); {', '.join(judged)}{tail}")
 
 
 def _invariance(spec: InvarianceSpec, model: Any, X: pd.DataFrame, base: np.ndarray, threshold: float) -> CheckResult:
@@ -221,7 +223,12 @@ def run_gate(cfg: GateConfig, candidate: Any, champion: Any | None, reference: p
         else:
             checks.append(_slice_check(cfg.slices, reference, y, s, _scores(champion, X), decision_threshold))
     if cfg.invariance is not None:
-        checks.append(_invariance(cfg.invariance, candidate, X, s, decision_threshold))
+        missing = [c for c in cfg.invariance.columns if c not in reference.columns]
+        if missing:
+            checks.append(CheckResult(name=f"invariance to {', '.join(cfg.invariance.columns)}", passed=False,
+                                      detail=f"the reference data has no column {', '.join(map(repr, missing))}"))
+        else:
+            checks.append(_invariance(cfg.invariance, candidate, X, s, decision_threshold))
     checks += [_directional(d, candidate, X, s) for d in cfg.directional]
     if cfg.latency is not None:
         checks.append(_latency(cfg.latency, candidate, X))
