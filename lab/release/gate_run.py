@@ -43,6 +43,7 @@ def run_for_version(home: Home, version: int, gate_path: Path) -> dict[str, Any]
     if version not in known:
         raise UsageError(f"{ctx.model} has no version {version}", hint=f"versions: {', '.join(map(str, known))}")
     # heavy: MLflow's model loading, pandas and scikit-learn
+    import mlflow
     import pandas as pd
 
     from lab.release.gate import run_gate
@@ -56,6 +57,7 @@ def run_for_version(home: Home, version: int, gate_path: Path) -> dict[str, Any]
     features = list(generator_class(scenario.generator.name).feature_names())
     extra = [c for c in (cfg.invariance.columns if cfg.invariance else []) if c in reference.columns and c not in features]
     champion_version = aliases(ctx.mlflow, ctx.model).get("champion")
+    mlflow.set_tracking_uri(ctx.mlflow)  # the lab's registry, not a local default (credentials: the home's env)
     candidate = load_sklearn(ctx.model, version)
     champion = load_sklearn(ctx.model, champion_version) if champion_version else None
     result = run_gate(cfg, candidate, champion, reference, features + extra, scenario.model.decision_threshold.value)
