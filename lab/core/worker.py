@@ -15,6 +15,12 @@ from pathlib import Path
 
 BEAT_SECONDS = 2.0
 
+#: Numerical libraries on one thread, for a process's environment before they load
+#: (threadpoolctl only reaches libraries already loaded). A lab service scores a few rows
+#: at a time: threads there only cost, and OpenMP's threads spin between calls (half a
+#: core for a shadow of HistGradientBoosting at ~170 req/s, bench/bench_release.py).
+ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 
 def stop_on_signals() -> threading.Event:
     stop = threading.Event()

@@ -13,7 +13,7 @@ written twice is an error, not a rule silently dropped.
 >>> parse_rubric_yaml("rubric_version: two", R, "r.yaml")
 Traceback (most recent call last):
 ...
-lab.errors.RubricError: r.yaml: rubric_version: Input should be a valid integer, unable to parse string as an integer
+lab.errors.RubricError: r.yaml: rubric_version (line 1): Input should be a valid integer, unable to parse string as an integer
 >>> parse_rubric_yaml("rubric_version: 2\\nrubric_version: 3\\n", R, "r.yaml")
 Traceback (most recent call last):
 ...
@@ -26,33 +26,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from lab.core import safe_yaml
+from lab.core.yaml_model import validate_yaml
 from lab.errors import RubricError
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def parse_rubric_yaml(text: str, model: type[M], source: str, error: type[RubricError] = RubricError) -> M:
-    """Validate a rubric document into ``model``; a bad one raises ``error`` naming the field and the reason."""
+    """Validate a rubric document into ``model``; a bad one raises ``error`` naming each field,
+    its line and the reason (lab.core.yaml_model)."""
     hint = "the rubric ships with the lab; restore it from version control"
-    try:
-        doc = safe_yaml.parse(text)
-    except safe_yaml.YamlProblem as exc:
-        where = f" line {exc.line}:" if exc.line else ""
-        raise error(f"{source}:{where} not valid YAML: {exc.message}", hint=hint) from None
-    if doc.duplicates:
-        loc, line = doc.duplicates[0]
-        raise error(f"{source}: line {line}: {'.'.join(str(p) for p in loc)} is written twice", hint=hint)
-    data = doc.data
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise error(f"{source}: {loc}: {err['msg']}{more}", hint=hint) from None
+    return validate_yaml(text, model, source, error, hint=hint)
 
 
 _LOADED: dict[tuple[Path, Callable[..., object]], object] = {}

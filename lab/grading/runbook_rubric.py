@@ -253,7 +253,7 @@ class RubricItem(Frozen):
     title: str = Field(min_length=3)
     citation: str | None
     applies_to: list[RiskClass] = Field(min_length=1)
-    binding: list[RiskClass] | None = None  # where it is law; default: every class it applies to
+    binding: list[RiskClass] | None = None  # where it is law; default: every class it applies to; []: lab practice
     applies_if_basis: list[str] = []
     points: float
     check: Check
@@ -270,7 +270,7 @@ class RubricItem(Frozen):
         if not penalty and self.points <= 0:
             raise ValueError("points must be positive (only overclaim items are penalties)")
         practice = set(self.applies_to) - set(self.binding_classes)
-        if practice and self.voluntary is None:
+        if practice and self.voluntary is None and self.binding != []:  # binding: [] is lab practice, worded so
             raise ValueError(f"applies to {', '.join(sorted(practice))} where it is not law: give its `voluntary` "
                              "wording (title, citation, feedback)")
         return self

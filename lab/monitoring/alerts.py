@@ -33,12 +33,11 @@ import httpx
 from lab.core.checks import check_webhook_url
 from lab.core.home import Home, read_json, write_json_atomic
 from lab.core.journal import Journal
+from lab.core.metrics import LOWER_IS_BETTER  # light: `lab status` imports no pandas
 
 if TYPE_CHECKING:
     from lab.core.labconfig import LabConfig
 
-#: lab.monitoring.config.LOWER_IS_BETTER, kept here so `lab status` need not import pandas (a test keeps them equal)
-LOWER_IS_BETTER = frozenset({"brier_score"})
 
 SIGNALS = ("data", "prediction", "performance")
 WEBHOOK_ATTEMPTS = 3

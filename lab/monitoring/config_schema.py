@@ -38,12 +38,11 @@ from pydantic import Field, PrivateAttr, StrictInt, ValidationInfo
 from pydantic import field_validator, model_validator
 
 from lab.core.frozen import Frozen as _Frozen
+from lab.core.metrics import LOWER_IS_BETTER  # lower is better: max_drop is the largest allowed rise, min does not apply
 from lab.monitoring.methods import KINDS, METHODS, ColumnKind, evidently_type, methods_for
 
 EVIDENTLY_DRIFT_SHARE = 0.5  # Evidently's DataDriftPreset default
 Metric = Literal["roc_auc", "average_precision", "accuracy", "balanced_accuracy", "f1", "precision", "recall", "brier_score"]
-#: Metrics where lower is better: ``max_drop`` is the largest allowed rise above the reference, ``min`` does not apply.
-LOWER_IS_BETTER = frozenset({"brier_score"})
 Number = Annotated[float, Field(strict=True)]
 Loc = tuple[Any, ...]
 

@@ -25,9 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from lab.core.frozen import Frozen
+from lab.core.metrics import metric_value  # one definition; lab.monitoring exports it too
 from lab.monitoring.config_schema import LOWER_IS_BETTER, Metric, PerformanceSpec
-
-_NEEDS_SCORES = frozenset({"roc_auc", "average_precision"})
 
 
 class PerformanceResult(Frozen):
@@ -38,41 +37,6 @@ class PerformanceResult(Frozen):
     below_min: bool
     dropped: bool
     alarm: bool
-
-
-def metric_value(
-    metric: Metric, y_true: Sequence[float] | np.ndarray, y_score: Sequence[float] | np.ndarray, decision_threshold: float = 0.5
-) -> float | None:
-    """The metric on labelled rows, or None when it is undefined there.
-
-    >>> metric_value("roc_auc", [0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9])
-    0.75
-    """
-    from sklearn import metrics as skm  # here, not at the top: a cached replay never calls it
-
-    y = np.asarray(y_true, dtype=float)
-    s = np.asarray(y_score, dtype=float)
-    keep = ~np.isnan(y)
-    y, s = y[keep].astype(int), s[keep]
-    if y.size == 0:
-        return None
-    if metric == "brier_score":  # calibration: mean squared error of the probabilities, defined for one class too
-        return float(skm.brier_score_loss(y, s, pos_label=1)) if np.all((s >= 0) & (s <= 1)) else None
-    if metric in _NEEDS_SCORES:
-        if np.unique(y).size < 2:
-            return None
-        fn = skm.roc_auc_score if metric == "roc_auc" else skm.average_precision_score
-        return float(fn(y, s))
-    pred = (s >= decision_threshold).astype(int)
-    fns = {
-        "accuracy": skm.accuracy_score,
-        "balanced_accuracy": skm.balanced_accuracy_score,
-        "f1": skm.f1_score,
-        "precision": skm.precision_score,
-        "recall": skm.recall_score,
-    }
-    kwargs = {} if metric in ("accuracy", "balanced_accuracy") else {"zero_division": 0}
-    return float(fns[metric](y, pred, **kwargs))
 
 
 def check_performance(

@@ -58,10 +58,16 @@ def serving_state(ctx: Ctx) -> dict[str, Any]:
     return r.json()
 
 
-def _require_version(ctx: Ctx, version: int) -> None:
+def require_registered(ctx: Ctx, version: int) -> None:
+    """``version`` is a registered version of the lab's model; else a UsageError listing them."""
     known = [v["version"] for v in model_versions(ctx.mlflow, ctx.model)]
     if version not in known:
         raise UsageError(f"{ctx.model} has no version {version}", hint=f"versions: {', '.join(map(str, known))}")
+
+
+def _require_version(ctx: Ctx, version: int) -> None:
+    """Registered, and serving can load it (serving is unchanged either way)."""
+    require_registered(ctx, version)
     try:
         r = httpx.post(f"{ctx.serving}/admin/check", json={"version": version}, timeout=120,
                        headers=admin_headers(ctx.home))

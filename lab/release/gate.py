@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from lab.core.frozen import Frozen
+from lab.core.metrics import metric_value
 from lab.release.gate_config import (
     LOWER_IS_BETTER,
     DirectionalSpec,
@@ -66,31 +67,6 @@ class GateResult(Frozen):
         return [c.name for c in self.checks if not c.passed]
 
 
-# --------------------------------------------------------------------------- metrics
-
-
-def metric(name: str, y: np.ndarray, s: np.ndarray, threshold: float) -> float | None:
-    """``name`` on labels ``y`` and scores ``s`` (decisions at ``threshold``); None where undefined."""
-    from sklearn import metrics as skm
-
-    y = np.asarray(y, dtype=int)
-    s = np.asarray(s, dtype=float)
-    if y.size == 0 or not np.all(np.isfinite(s)):
-        return None
-    if name == "selection_rate":
-        return float(np.mean(s >= threshold))
-    if name == "brier_score":
-        return float(skm.brier_score_loss(y, s, pos_label=1))
-    if name in ("roc_auc", "average_precision"):
-        if np.unique(y).size < 2:
-            return None
-        return float((skm.roc_auc_score if name == "roc_auc" else skm.average_precision_score)(y, s))
-    pred = (s >= threshold).astype(int)
-    fns = {"accuracy": skm.accuracy_score, "balanced_accuracy": skm.balanced_accuracy_score, "f1": skm.f1_score,
-           "precision": skm.precision_score, "recall": skm.recall_score}
-    return float(fns[name](y, pred, **({} if name in ("accuracy", "balanced_accuracy") else {"zero_division": 0})))
-
-
 def _scores(model: Any, X: pd.DataFrame) -> np.ndarray:
     return np.asarray(model.predict_proba(X), dtype=float)[:, 1]
 
@@ -115,7 +91,7 @@ def _schema(candidate: Any, X: pd.DataFrame) -> tuple[CheckResult, np.ndarray | 
 def _metric_checks(cfg: GateConfig, y: np.ndarray, s: np.ndarray, threshold: float) -> list[CheckResult]:
     out = []
     for name, bound in cfg.metrics.items():
-        value = metric(name, y, s, threshold)
+        value = metric_value(name, y, s, threshold)
         if value is None:
             out.append(CheckResult(name=f"metric {name}", passed=False, detail=f"{name} is undefined on the reference rows"))
             continue
@@ -139,7 +115,8 @@ def _slice_check(spec: SliceSpec, ref: pd.DataFrame, y: np.ndarray, s_new: np.nd
         if len(idx) < spec.min_rows:
             small.append(str(group))
             continue
-        new, old = metric(spec.metric, y[idx], s_new[idx], threshold), metric(spec.metric, y[idx], s_old[idx], threshold)
+        new = metric_value(spec.metric, y[idx], s_new[idx], threshold)
+        old = metric_value(spec.metric, y[idx], s_old[idx], threshold)
         if new is None or old is None:
             small.append(str(group))
             continue
@@ -235,4 +212,4 @@ def run_gate(cfg: GateConfig, candidate: Any, champion: Any | None, reference: p
     return GateResult(passed=all(c.passed for c in checks), checks=checks)
 
 
-__all__ = ["CheckResult", "GateConfig", "GateResult", "load_gate", "metric", "run_gate"]
+__all__ = ["CheckResult", "GateConfig", "GateResult", "load_gate", "run_gate"]

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from lab.core import safe_yaml
 from lab.core.frozen import Frozen
-from lab.errors import UsageError
+from lab.core.metrics import LOWER_IS_BETTER
+from lab.core.yaml_model import validate_yaml
 
 GateMetric = Literal["roc_auc", "average_precision", "brier_score", "accuracy", "balanced_accuracy", "f1",
                      "precision", "recall", "selection_rate"]
-LOWER_IS_BETTER = frozenset({"brier_score"})
 
 
 class Bound(Frozen):
@@ -65,30 +64,8 @@ class GateConfig(Frozen):
 
 
 def load_gate(text: str, source: str = "release_gate.yaml") -> GateConfig:
-    """The gate in ``text``; a UsageError naming the file, the key and its line otherwise."""
-    try:
-        doc = safe_yaml.parse(text)
-    except safe_yaml.YamlProblem as exc:
-        where = f" line {exc.line}" if exc.line else ""
-        raise UsageError(f"{source}{where}: {exc.message}") from None
-    if doc.duplicates:
-        loc, line = doc.duplicates[0]
-        raise UsageError(f"{source} line {line}: {'.'.join(str(p) for p in loc)} is written twice")
-    data = doc.data if doc.data is not None else {}
-    if not isinstance(data, dict):
-        raise UsageError(f"{source}: expected a mapping of checks (metrics, slices, invariance, directional, "
-                         "schema, latency)")
-    try:
-        return GateConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            line = doc.line(loc)
-            where = ".".join(str(p) for p in loc) or "(top level)"
-            problems.append(f"{where}{f' (line {line})' if line else ''}: {err['msg']}")
-        raise UsageError(f"{source}: " + "; ".join(problems),
-                         hint="the format is in the README, section Release gate") from None
+    """The gate in ``text``; a UsageError naming the file, each key and its line otherwise."""
+    return validate_yaml(text, GateConfig, source, hint="the format is in the README, section Release gate")
 
 
 __all__ = ["Bound", "DirectionalSpec", "GateConfig", "GateMetric", "InvarianceSpec", "LOWER_IS_BETTER", "LatencySpec",

@@ -19,9 +19,9 @@ from typing import Any
 from lab.core.home import Clock, Home
 from lab.core.journal import Journal
 from lab.errors import UsageError
-from lab.release.actions import context
+from lab.release.actions import context, require_registered
 from lab.release.gate_config import GateConfig, load_gate
-from lab.release.registry import aliases, model_versions, set_version_tag
+from lab.release.registry import aliases, set_version_tag
 
 
 def read_gate_file(path: Path) -> tuple[GateConfig, str]:
@@ -39,9 +39,7 @@ def run_for_version(home: Home, version: int, gate_path: Path) -> dict[str, Any]
     """Run the gate on ``version`` of the running lab's model; returns what was recorded."""
     cfg, file_digest = read_gate_file(gate_path)
     ctx = context(home)
-    known = [v["version"] for v in model_versions(ctx.mlflow, ctx.model)]
-    if version not in known:
-        raise UsageError(f"{ctx.model} has no version {version}", hint=f"versions: {', '.join(map(str, known))}")
+    require_registered(ctx, version)
     # heavy: MLflow's model loading, pandas and scikit-learn
     import mlflow
     import pandas as pd

@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from lab.core.worker import ONE_THREAD_ENV
+
 TARGET = "lab.serving.service:Screening"
 SERVICE_NAME = "prodml-lab-serving"  # the @bentoml.service name in lab.serving.service
 WORKER = "_bentoml_impl.worker.service"
@@ -57,8 +59,7 @@ def worker_env(host: str, port: int) -> dict[str, str]:
         if stale.is_file():
             stale.unlink(missing_ok=True)
     shown = "localhost" if host in ("0.0.0.0", "::") else host
-    threads = {var: "1" for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    return {**threads, **os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+    return {**ONE_THREAD_ENV, **os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics),
             "BENTOML_RUNNER_MAP": json.dumps({SERVICE_NAME: f"http://{shown}:{port}"})}
 
 

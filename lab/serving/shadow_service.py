@@ -49,7 +49,7 @@ from typing import Any
 from lab.core.home import Clock, Home, resolve_home, write_json_atomic
 from lab.core.journal import Journal
 from lab.core.services import heartbeat_path
-from lab.core.worker import start_heartbeat, stop_on_signals
+from lab.core.worker import ONE_THREAD_ENV, start_heartbeat, stop_on_signals
 from lab.serving import shadow_worker
 from lab.serving.follower import RegistryFollower, ShadowConfig
 from lab.serving.requestlog import RequestLog, shadow_log_path
@@ -405,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     home = Home(resolve_home(args.home))
     stop = stop_on_signals()
     start_heartbeat(heartbeat_path(home.root, "shadow"), stop)  # its thread keeps normal priority
+    os.environ.update(ONE_THREAD_ENV)  # the spawned workers start with it, before any library loads
     spawner = ThreadPoolExecutor(1, thread_name_prefix="spawner")
     spawner.submit(lambda: None).result()  # its thread exists before this one drops to idle
     shadow_worker.idle_priority()  # this thread, and threads it starts from here on

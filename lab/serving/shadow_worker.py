@@ -45,16 +45,6 @@ def init() -> None:
         pass
     if os.getpriority(os.PRIO_PROCESS, 0) < NICE:
         os.nice(NICE - os.getpriority(os.PRIO_PROCESS, 0))
-    one_thread()
-
-
-def one_thread() -> None:
-    """Numerical libraries on one thread, set before they load (threadpoolctl only reaches the
-    ones already loaded): scikit-learn's histogram gradient boosting otherwise predicts on
-    OpenMP threads that spin between batches, over half a core for a shadow at ~170 req/s,
-    which SCHED_IDLE does not keep off the champion's cores (bench/bench_release.py)."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
@@ -69,7 +59,6 @@ def load(model_name: str, version: int, fault: str | None) -> int:
         from lab.serving.follower import load_sklearn
 
         _models[version] = load_sklearn(model_name, version)
-    one_thread()  # again, now that scikit-learn's OpenMP runtime is loaded
     idle_priority()
     return os.getpid()
 
