@@ -128,3 +128,36 @@ def test_agent_journals_a_service_that_dies_and_comes_back(tmp_path, compose_env
     state = json.loads((home / "run.json").read_text())
     assert state["stack"] == "compose" and state["supervisor_pid"] is None
     assert state["services"]["serving"]["restarts"] == 1
+
+
+def test_agent_journals_a_restart_quicker_than_its_probes(tmp_path, compose_env, monkeypatch):
+    """Serving killed and back between two probes (CI saw it: one process restarts in seconds):
+    the new id in serving's instance file is the outage the probes missed."""
+    from lab.core.home import write_json_atomic
+    from lab.core.journal import Journal
+    from lab.core.services import INSTANCES
+    from lab.stack.compose_agent import ComposeAgent
+
+    port = free_port()
+    monkeypatch.setenv("LAB_SERVING_URL", f"http://127.0.0.1:{port}")
+    home = tmp_path / "home"
+    run_lab("init", "--stack", "compose", home=home, check=True)
+    agent = ComposeAgent(Home(home))
+    serving = agent.by_name("serving")
+    marker = home / INSTANCES["serving"]
+    server = _serve(port)
+    try:
+        write_json_atomic(marker, {"id": "first"})
+        agent.observe(serving)
+        agent.observe(serving)  # the same process again: nothing to journal
+        write_json_atomic(marker, {"id": "second"})  # it died and its successor already answers
+        agent.observe(serving)
+        agent.observe(serving)
+    finally:
+        server.shutdown()
+        server.server_close()
+    entries = [e for e in Journal(Path(home) / "journal.jsonl").entries() if e["data"].get("service") == "serving"]
+    assert [e["kind"] for e in entries] == ["service.healthy", "service.exited", "service.restarted",
+                                            "service.healthy"]
+    assert "second" in entries[1]["data"]["observed"]
+    assert entries[2]["data"]["down_seconds"] > 0 and serving.restarts == 1 and serving.status == "healthy"

@@ -69,6 +69,9 @@ class Service:
     #: Runs only when the lab home has this (``drill``: it joined a drill, lab.core.drill_client);
     #: otherwise the supervisor, `lab status` and the compose agent leave it out.
     only_if: str | None = None
+    #: A file under the home that the service rewrites with a new id each time it starts: the
+    #: compose agent tells a restart quicker than two of its probes from a new id.
+    instance: str | None = None
 
     @property
     def module(self) -> str:
@@ -86,7 +89,8 @@ TABLE: tuple[Service, ...] = (
     Service("train", "python", ("-m", "lab.release.train"), "job", needs=("mlflow",), takes_home=True,
             startup_timeout=600.0),
     Service("serving", "python", ("-m", "lab.serving.serve"), "http", "/readyz",
-            needs=("train",), after=("mlflow",), port=3000, startup_timeout=300.0),
+            needs=("train",), after=("mlflow",), port=3000, startup_timeout=300.0,
+            instance="serving/instance.json"),
     Service("traffic", "python", ("-m", "lab.world.traffic"), "http", "/health", after=("serving",), port=3100,
             takes_home=True, startup_timeout=900.0, process="workers"),
     Service("timeline", "python", ("-m", "lab.world.timeline_runner"), "heartbeat", "timeline/heartbeat",
@@ -111,6 +115,8 @@ DEFAULT_PORTS: dict[str, int] = {s.name: s.port for s in TABLE if s.port is not 
 HEALTH_PATHS: dict[str, str] = {s.name: s.health for s in TABLE if s.kind == "http" and s.health}
 #: Each heartbeat worker's file, relative to the lab home.
 HEARTBEATS: dict[str, str] = {s.name: s.health for s in TABLE if s.kind == "heartbeat" and s.health}
+#: The services that say which process answers (``instance``): name -> its file under the home.
+INSTANCES: dict[str, str] = {s.name: s.instance for s in TABLE if s.instance}
 #: The services that run only when the home has something (``only_if``), and what.
 OPTIONAL: dict[str, str] = {s.name: s.only_if for s in TABLE if s.only_if}
 

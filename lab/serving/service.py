@@ -30,7 +30,8 @@ from bentoml.exceptions import BentoMLException, InvalidArgument, NotFound
 
 from lab.core import access
 from lab.core.access import ADMIN_HEADER
-from lab.core.home import Clock, Home, resolve_home
+from lab.core.home import Clock, Home, resolve_home, write_json_atomic
+from lab.core.services import INSTANCES
 from lab.serving.follower import RegistryFollower
 from lab.serving.requestlog import RequestLog
 from lab.serving.shadow import ShadowGate
@@ -68,6 +69,9 @@ class Screening:
         self.shadow = ShadowGate(self.home.root / "shadow" / "state.json", self._count_shadow)
         self.follower = RegistryFollower(os.environ["MLFLOW_TRACKING_URI"], self.model_name, self.shadow.configure)
         self.follower.start()
+        # a new id each start: the compose agent sees a restart it was too slow to see as an outage
+        write_json_atomic(self.home.root / INSTANCES["serving"],
+                          {"id": uuid.uuid4().hex, "pid": os.getpid(), "started": time.time()})
 
     def _count_shadow(self, version: int, status: str, n: int) -> None:
         """The shadow service's outcomes, as it counts them in its state file, on /metrics."""

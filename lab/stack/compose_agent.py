@@ -10,7 +10,8 @@ evidence and the clock, as lab.stack.supervisor does for ``lab up``:
   ``service.healthy`` when a service first answers; ``service.exited`` when a healthy
   service stops answering (it crashed, or its container was killed); and
   ``service.restarted`` then ``service.healthy`` when it answers again (compose's
-  restart policy brought it back);
+  restart policy brought it back). A service that names an ``instance`` file (serving) can
+  come back quicker than two probes; a new id in that file counts as the same outage;
 * once every service is healthy it starts the scenario clock and journals ``lab.up``;
   when the container is stopped it stops the clock and journals ``lab.down``;
 * it runs the alias watcher (:class:`lab.release.audit.AliasWatcher`), the only writer of
@@ -33,9 +34,9 @@ from pathlib import Path
 import httpx
 
 from lab import __version__
-from lab.core.home import Clock, Home, resolve_home, write_json_atomic
+from lab.core.home import Clock, Home, read_json, resolve_home, write_json_atomic
 from lab.core.journal import Journal
-from lab.core.services import AGENT_HEARTBEAT, HEALTH_PATHS, HEARTBEATS, OPTIONAL, SERVED, heartbeat_fresh
+from lab.core.services import AGENT_HEARTBEAT, HEALTH_PATHS, HEARTBEATS, INSTANCES, OPTIONAL, SERVED, heartbeat_fresh
 
 POLL_SECONDS = 0.5
 #: Consecutive failed probes before a healthy service counts as gone (one slow answer is not a crash).
@@ -52,6 +53,8 @@ class Observed:
     down_since: float | None = None
     restarts: int = 0
     failures: int = 0
+    instance: str | None = None  # the id in its INSTANCES file when it last answered
+    last_ok: float | None = None
 
 
 def agent_heartbeat(home: Home) -> Path:
@@ -84,15 +87,31 @@ class ComposeAgent:
         except httpx.HTTPError:
             return False
 
+    def instance_id(self, s: Observed) -> str | None:
+        if s.name not in INSTANCES:
+            return None
+        return (read_json(self.home.root / INSTANCES[s.name]) or {}).get("id")
+
     def observe(self, s: Observed) -> None:
         now = time.time()
         if self.answers(s):
             s.failures = 0
+            instance = self.instance_id(s)
+            if s.status == "healthy" and instance != s.instance and s.instance is not None:
+                # a new process answers: the old one died and came back between two probes
+                s.status, s.down_since = "down", s.last_ok
+                self.journal.append(
+                    "service.exited",
+                    {"service": s.name, "code": None, "observed": f"a new process answers (id {instance}): "
+                     f"the one seen {now - s.last_ok:.1f} s ago is gone"},
+                    day=self.clock.day(),
+                )
+            s.instance, s.last_ok = instance, now
             if s.status == "down":
                 s.restarts += 1
                 self.journal.append(
                     "service.restarted",
-                    {"service": s.name, "restarts": s.restarts, "down_seconds": round(now - s.down_since, 2),
+                    {"service": s.name, "restarts": s.restarts, "down_seconds": round(max(now - s.down_since, 0.01), 2),
                      "by": "docker compose restart policy"},
                     day=self.clock.day(),
                 )
