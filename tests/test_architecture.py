@@ -25,9 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # Grading turns evidence and a submission into scored items; it never reaches the live lab.
 FORBIDDEN_FOR_GRADING = ("lab.cli", "lab.stack", "lab.world", "lab.release", "lab.serving", "lab.evidence.collect")
 # Pure pieces inside forbidden packages: the shadow's state machine (replayed from the
-# journal), the shadow report built from logs, and the packages' own ``__init__`` (their
+# journal), the shadow report built from logs, the release gate's checks and file schema
+# (replayed on hidden candidates), and the packages' own ``__init__`` (their
 # imports are walked anyway).
-ALLOWED_IN_FORBIDDEN = {"lab.serving", "lab.serving.shadow_state", "lab.release", "lab.release.shadow_report"}
+ALLOWED_IN_FORBIDDEN = {"lab.serving", "lab.serving.shadow_state", "lab.release", "lab.release.shadow_report",
+                        "lab.release.gate", "lab.release.gate_config"}
 # The stages, lowest first. A module may import its own stage and the stages below it,
 # never one above: the flow runs one way (scenario, world, release, stack, evidence,
 # grading, report). ``lab`` is the package root, errors and helpers every stage uses.

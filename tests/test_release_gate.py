@@ -117,7 +117,7 @@ def test_latency_budget(models):
 
 
 def test_a_bad_gate_file_is_a_usage_error_naming_the_key_and_line():
-    with pytest.raises(UsageError, match=r"release_gate.yaml: slices.max_drop \(line 2\): Field required"):
+    with pytest.raises(UsageError, match=r"release_gate.yaml: slices.0.max_drop \(line 2\): Field required"):
         load_gate("metrics: {roc_auc: {min: 0.7}}\nslices: {column: gender}\n")
     with pytest.raises(UsageError, match="line 2: metrics is written twice"):
         load_gate("metrics: {}\nmetrics: {}\n")

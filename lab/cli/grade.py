@@ -14,7 +14,8 @@ from lab.errors import StateError, UsageError
 from lab.core.paths import TEMPLATE_DIR
 
 TEMPLATES = TEMPLATE_DIR
-TEMPLATE_FILES = ("monitoring.yaml", "model_card.md", "post_market_monitoring.md", "datasheet.md", "decisions.yaml")
+TEMPLATE_FILES = ("monitoring.yaml", "model_card.md", "post_market_monitoring.md", "datasheet.md", "decisions.yaml",
+                  "release_gate.yaml")
 
 JsonOut = Annotated[Optional[Path], typer.Option("--json", help="Write the JSON report to F ('-': stdout).",
                                                   show_default=False)]
@@ -50,7 +51,8 @@ def init_submission(
     directory: Annotated[Path, typer.Argument(help="Folder for your answer (created if needed).")],
     home: HomeOpt = None,  # noqa: ARG001 (accepted like every command's; the folder needs no lab home)
 ) -> None:
-    """Copy the submission templates (monitoring.yaml, model card, runbook, datasheet, decisions.yaml) into DIRECTORY."""
+    """Copy the submission templates (monitoring.yaml, model card, runbook, datasheet, decisions.yaml,
+    release_gate.yaml) into DIRECTORY."""
     missing = [n for n in TEMPLATE_FILES if not (TEMPLATES / n).is_file()]
     if missing:
         raise StateError(f"templates missing from {TEMPLATES}: {', '.join(missing)}",

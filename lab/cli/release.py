@@ -156,10 +156,30 @@ gate_app = typer.Typer(help="Hold a model version to release_gate.yaml on the sc
                        no_args_is_help=True)
 
 
+@gate_app.command("apply")
+def gate_apply(
+    gate: Annotated[Path, typer.Argument(help="Your release_gate.yaml (format: README, Release gate).")],
+    home: HomeOpt = None,
+) -> None:
+    """Make GATE the lab's release gate: the release pipeline holds every later candidate to it."""
+    from lab.release.gate_run import read_gate_file
+
+    cfg, digest = read_gate_file(gate)  # a missing or bad file is reported before any lab lookup
+    h = get_home(home)
+    # heavy: keep off the start-up path
+    from lab.release.gate_run import apply_gate
+
+    apply_gate(h, gate, cfg)
+    err_console.print(f"release gate applied (sha256 {digest[:12]}): the release pipeline gates every later "
+                      "candidate with it", highlight=False)
+
+
 @gate_app.command("run")
 def gate_run(
     version: Annotated[int, typer.Option("--version", help="Model version to check.")],
-    gate: Annotated[Path, typer.Option("--gate", help="The gate file (format: README, Release gate).")] = Path("release_gate.yaml"),
+    gate: Annotated[Optional[Path], typer.Option(
+        "--gate", help="The gate file (format: README, Release gate); default: the lab's applied gate, "
+                       "else ./release_gate.yaml.", show_default=False)] = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
@@ -167,13 +187,16 @@ def gate_run(
 
     Exit 0 when it passes, 7 when it is blocked (the verdict is recorded either way).
     """
-    from lab.release.gate_run import read_gate_file
+    from lab.release.gate_run import gate_path, read_gate_file
 
+    h = get_home(home)
+    if gate is None:
+        gate = gate_path(h) if gate_path(h).exists() else Path("release_gate.yaml")
     read_gate_file(gate)  # a missing or bad file is reported before any heavy import or lab lookup
     # heavy: keep off the start-up path
     from lab.release.gate_run import run_for_version
 
-    data = run_for_version(get_home(home), version, gate)
+    data = run_for_version(h, version, gate)
     if json_out:
         print_json(data)
     else:

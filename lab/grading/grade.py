@@ -1,4 +1,4 @@
-"""``grade(evidence, submission) -> Report``: the six graders, over the scenario's graded tasks.
+"""``grade(evidence, submission) -> Report``: the seven graders, over the scenario's graded tasks.
 
 Each grader is a pure function of the evidence bundle and the submission; this module
 only builds their contexts from the evidence (registry snapshot, answer key, the
@@ -169,6 +169,10 @@ def grade(evidence: Evidence, submission: Submission | None, *, drift_suite: Any
             items += grade_shadow(ev, submission)
         elif task == "rollback":
             items += grade_rollback(ev, submission)
+        elif task == "gates":
+            from lab.grading.gate_grader import grade_gates
+
+            items += grade_gates(ev, submission, cache_dir=drift_cache)
         elif task == "drift_thresholds":
             items += grade_drift_thresholds(ev, submission, suite=drift_suite, cache_dir=drift_cache)
         elif task == "model_card":

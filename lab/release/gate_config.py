@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from lab.core.frozen import Frozen
 from lab.core.metrics import LOWER_IS_BETTER
@@ -56,11 +56,16 @@ class LatencySpec(Frozen):
 
 class GateConfig(Frozen):
     metrics: dict[GateMetric, Bound] = {}
-    slices: SliceSpec | None = None
+    slices: list[SliceSpec] = []  # one mapping, or a list of them (one check each)
     invariance: InvarianceSpec | None = None
     directional: list[DirectionalSpec] = []
     schema_check: bool = Field(default=True, alias="schema")
     latency: LatencySpec | None = None
+
+    @field_validator("slices", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: object) -> object:
+        return [v] if isinstance(v, dict) else v
 
 
 def load_gate(text: str, source: str = "release_gate.yaml") -> GateConfig:

@@ -17,19 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from lab.scenario.data import days_frame
 from lab.scenario.generators import generator_class
 from lab.core.home import Clock, Home, resolve_home
 from lab.core.journal import Journal
-from lab.scenario.models import apply_defect, build_pipeline, classification_metrics, group_metrics
-from lab.scenario.schema import ModelVersionSpec, Scenario, load_scenario, resolve
+from lab.scenario.models import fit_version, model_inputs
+from lab.scenario.schema import Scenario, load_scenario, resolve
 
 
 SKOPS_TRUSTED_TYPES = [
@@ -44,39 +38,6 @@ def _pip_requirements() -> list[str]:
     import sklearn
 
     return [f"scikit-learn=={sklearn.__version__}", f"pandas=={pandas.__version__}", f"numpy=={numpy.__version__}"]
-
-
-@dataclass(frozen=True)
-class FittedVersion:
-    """One version fitted, with the metrics registered for it."""
-
-    pipeline: Pipeline
-    train: pd.DataFrame  # the rows it was fitted on (defect applied)
-    evaluate: pd.DataFrame  # the evaluation rows (defect applied)
-    scores: np.ndarray  # P(positive) on ``evaluate``
-    metrics: dict[str, float]
-
-
-def fit_version(scenario: Scenario, spec: ModelVersionSpec, train: pd.DataFrame, evaluation: pd.DataFrame) -> FittedVersion:
-    """Fit ``spec`` on ``train`` and measure it on ``evaluation`` (both before its defect).
-
-    Label metrics and the per-group fairness slices are taken at the scenario's decision
-    threshold (``model.decision_threshold``), where the live service's decisions are.
-    """
-    gen = generator_class(scenario.generator.name)
-    features = gen.feature_names()
-    threshold = scenario.model.decision_threshold.value
-    train = apply_defect(train, spec.defect)
-    evaluate = apply_defect(evaluation, spec.defect)
-    pipe = build_pipeline(gen, spec.estimator, dict(spec.params))
-    started = time.perf_counter()
-    pipe.fit(train[features], train["label"])
-    fit_seconds = time.perf_counter() - started
-    p = pipe.predict_proba(evaluate[features])[:, 1]
-    metrics = classification_metrics(evaluate["label"].to_numpy(), p, threshold=threshold)
-    metrics.update(group_metrics(evaluate, p, gen.sensitive_names(), threshold=threshold))
-    metrics["fit_seconds"] = round(fit_seconds, 3)
-    return FittedVersion(pipe, train, evaluate, p, metrics)
 
 
 def train_and_register(scenario: Scenario, seed: int, home: Home, tracking_uri: str) -> list[int]:
@@ -96,7 +57,7 @@ def train_and_register(scenario: Scenario, seed: int, home: Home, tracking_uri: 
     if client.search_registered_models(f"name='{name}'"):  # an earlier start died half-way: start over
         client.delete_registered_model(name)
 
-    features = generator_class(scenario.generator.name).feature_names()
+    gen = generator_class(scenario.generator.name)
     reference = days_frame(scenario, seed, scenario.reference_days)
     home.data.mkdir(parents=True, exist_ok=True)
     reference.to_parquet(home.data / "reference.parquet", index=False)
@@ -109,6 +70,7 @@ def train_and_register(scenario: Scenario, seed: int, home: Home, tracking_uri: 
     versions: list[int] = []
     for spec in scenario.model.versions:
         fitted = fit_version(scenario, spec, days_frame(scenario, seed, spec.train_days), evaluation)
+        features = model_inputs(gen, spec.defect)
         train, evaluate, p = fitted.train, fitted.evaluate, fitted.scores
         with mlflow.start_run(run_name=f"{name}-{spec.estimator}") as run:
             mlflow.log_params(

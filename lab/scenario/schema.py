@@ -23,7 +23,7 @@ from lab.scenario.generators import GENERATORS, generator_class
 from lab.core.paths import SCENARIO_DIR
 
 
-TASKS = ("shadow", "rollback", "drift_thresholds", "model_card", "pmm_runbook", "datasheet")
+TASKS = ("shadow", "rollback", "drift_thresholds", "model_card", "pmm_runbook", "datasheet", "gates")
 
 
 class Risk(Frozen):
@@ -52,25 +52,51 @@ class GeneratorSpec(Frozen):
 
 
 Estimator = Literal["logistic_regression", "hist_gradient_boosting", "random_forest"]
-Defect = Literal["skills_scaled_to_percent", "swapped_columns"]
+Defect = Literal["skills_scaled_to_percent", "swapped_columns", "slice_labels_inverted", "slice_labels_biased",
+                 "renamed_input"]
+#: The defects that touch only some rows: they need ``defect_slice``.
+SLICE_DEFECTS = ("slice_labels_inverted", "slice_labels_biased")
+
+
+class DefectSlice(Frozen):
+    """The training rows a slice defect touches: ``column`` below ``below``, or in ``values``."""
+
+    column: str
+    below: float | None = None
+    values: list[str] | None = None
+    rate: float = Field(1.0, gt=0, le=1, description="share of the slice's rows touched")
+
+    @model_validator(mode="after")
+    def _one(self) -> "DefectSlice":
+        if (self.below is None) == (self.values is None):
+            raise ValueError("give exactly one of 'below' or 'values'")
+        return self
 
 
 class ModelVersionSpec(Frozen):
-    """One registered version. Versions register in list order as v1, v2, ..."""
+    """One registered version. Versions register in list order as v1, v2, ...
 
-    role: Literal["champion", "challenger", "defective"]
+    A ``candidate`` is registered with no alias; a ``release`` event hands it to the release
+    pipeline. A candidate may carry a defect (it is then one the gate should block)."""
+
+    role: Literal["champion", "challenger", "defective", "candidate"]
     estimator: Estimator
     params: dict[str, float | int | str] = {}
     train_days: tuple[int, int] = Field(description="[first, last) scenario days of training data")
     defect: Defect | None = None
+    defect_slice: DefectSlice | None = None
     description: str = ""
 
     @model_validator(mode="after")
     def _check(self) -> "ModelVersionSpec":
         if self.train_days[0] >= self.train_days[1]:
             raise ValueError(f"train_days {list(self.train_days)} is empty: first must be below last")
-        if (self.role == "defective") != (self.defect is not None):
-            raise ValueError("a 'defective' version needs a defect, and only it may have one")
+        if self.role == "defective" and self.defect is None:
+            raise ValueError("a 'defective' version needs a defect")
+        if self.role in ("champion", "challenger") and self.defect is not None:
+            raise ValueError(f"a {self.role!r} version may not have a defect (only 'defective' and 'candidate')")
+        if (self.defect in SLICE_DEFECTS) != (self.defect_slice is not None):
+            raise ValueError(f"defect_slice goes with, and only with, the defects {', '.join(SLICE_DEFECTS)}")
         return self
 
 
@@ -165,8 +191,16 @@ class BadReleaseEvent(_Event):
     type: Literal["bad_release"]
 
 
+class ReleaseEvent(_Event):
+    """The release pipeline receives candidate ``version``: it runs the lab's release gate
+    (``<home>/release/release_gate.yaml``) and promotes the version only if it passes."""
+
+    type: Literal["release"]
+    version: int = Field(ge=2)
+
+
 Event = Annotated[
-    Union[DeployEvent, DataDriftEvent, ConceptDriftEvent, LabelDriftEvent, BadReleaseEvent],
+    Union[DeployEvent, DataDriftEvent, ConceptDriftEvent, LabelDriftEvent, BadReleaseEvent, ReleaseEvent],
     Field(discriminator="type"),
 ]
 
@@ -250,6 +284,15 @@ class Scenario(Frozen):
                     )
             if isinstance(e, BadReleaseEvent) and not any(v.role == "defective" for v in self.model.versions):
                 raise ValueError(f"timeline.events.{e.name}: event {e.name!r} is a bad_release but no model version has role 'defective'")
+            if isinstance(e, ReleaseEvent):
+                n = len(self.model.versions)
+                if e.version > n or self.model.versions[e.version - 1].role != "candidate":
+                    raise ValueError(f"timeline.events.{e.name}: event {e.name!r} releases v{e.version}, which is "
+                                     f"not a 'candidate' version (the scenario registers v1..v{n})")
+        for v in self.model.versions:
+            if v.defect_slice is not None and v.defect_slice.column not in known | set(gen.sensitive_names()):
+                raise ValueError(f"model.versions: defect_slice.column {v.defect_slice.column!r} is not a column of "
+                                 f"generator {gen.name!r}")
         for r in self.randomised:
             _get_path(self.model_dump(mode="python"), r.path)  # raises ValueError if the path is wrong
         return self
@@ -300,7 +343,7 @@ def _format_error(source: str, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-_EVENT_TAGS = {"deploy", "data_drift", "concept_drift", "label_drift", "bad_release"}
+_EVENT_TAGS = {"deploy", "data_drift", "concept_drift", "label_drift", "bad_release", "release"}
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:

@@ -8,6 +8,8 @@ once per run.
 * drift events: the traffic follows the drifted distribution from the event's onset
   (the drift engine reads the onset from the effective scenario; journaled).
 * ``bad_release``: the release pipeline moves ``champion`` to the defective version.
+* ``release``: the release pipeline gates the candidate version and promotes it only if it
+  passes (:mod:`lab.release.pipeline`); the decision goes into the entry.
 
 This module imports nothing heavy at the top (the scenario schema pulls in pandas), so
 :func:`inject` answers a mistyped event name at once; what firing needs is imported when
@@ -84,6 +86,13 @@ def _fire(home: Home, scenario: Scenario, name: str, *, actor: str, mlflow_url: 
         request_alias_move(home, mlflow_url, scenario.model.name, "champion", version, actor="release-pipeline",
                            reason=f"scheduled release of v{version}", via=f"timeline event {name}")
         data["version"] = version
+    elif event.type == "release":
+        from lab.release.pipeline import release
+
+        if mlflow_url is None:
+            raise UsageError("a release needs the lab's MLflow server: is the lab up?")
+        data.update(release(home, scenario.model.name, event.version, mlflow_url, home.url("serving"),
+                            via=f"timeline event {name}"))
     return Journal(home.journal).append("event.fired", data, day=day, actor=actor)
 
 

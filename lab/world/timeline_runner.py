@@ -69,6 +69,11 @@ def run(home: Home, stop: threading.Event) -> None:
         scenario, _ = effective_scenario(home)
         return events.fire(home, scenario, name, actor="timeline", mlflow_url=home.url("mlflow"), skip_if_fired=True)
 
+    @flow(name="release-pipeline", flow_run_name="{name}")
+    def release_pipeline(name: str) -> dict | None:
+        """A candidate's release: gate, then promote or block (lab.release.pipeline)."""
+        return fire_event(name)
+
     @task(name="publish-labels", task_run_name="labels of day {day}")
     def publish_labels(day: int, arrived_day: float) -> int:
         scenario, seed = effective_scenario(home)
@@ -89,7 +94,7 @@ def run(home: Home, stop: threading.Event) -> None:
             now = clock.day()
             to_fire, to_publish = due(scenario, now, events.fired_events(home), published)
             for name in to_fire:
-                fire_event(name)
+                (release_pipeline if scenario.event(name).type == "release" else fire_event)(name)
             for d in to_publish:
                 publish_labels(d, now)
                 published.add(d)
