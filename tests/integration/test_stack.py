@@ -50,7 +50,9 @@ def test_status_json_lists_services_and_registry(lab_home):
         assert "selection_rate.gender.female" in v["metrics"]
         assert "tpr.age_band.50plus" in v["metrics"]
     assert "answer" not in json.dumps(st["events"])  # hidden parameters stay hidden
-    assert all(e["day"] is None for e in st["events"] if e["status"] == "coming")
+    coming = [e for e in st["events"] if e["status"] == "coming"]  # incidents: name only; the calendar: day too
+    assert all(e["day"] is None for e in coming if e["type"] is None)
+    assert all(e["type"] in (None, "deploy", "release") for e in coming)
 
 
 def test_predict_returns_champion_probabilities(lab_home):
