@@ -41,6 +41,7 @@ def _root(
 ) -> None:
     """Options before the command; ``--version`` answers without importing any command's libraries."""
 
+from lab.cli import canary as _canary  # noqa: E402
 from lab.cli import compose as _compose  # noqa: E402
 from lab.cli import data as _data  # noqa: E402
 from lab.cli import drill as _drill  # noqa: E402
@@ -56,6 +57,7 @@ _stack.register(app)
 _compose.register(app)
 _timeline.register(app)
 _release.register(app)
+_canary.register(app)
 _monitor.register(app)
 _data.register(app)
 _evaluate.register(app)

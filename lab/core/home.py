@@ -128,6 +128,11 @@ class Home:
     def traffic(self) -> Path:
         return self.root / "traffic"
 
+    @property
+    def labels(self) -> Path:
+        """The labelled feedback (lab.world.feedback): ``{"request_id", "day", "labels", "arrived_day"}`` lines."""
+        return self.root / "feedback" / "labels.jsonl"
+
     def ensure_writable(self) -> None:
         try:
             for d in (self.root, self.data, self.logs, self.mlflow, self.prefect, self.serving, self.traffic):

@@ -65,7 +65,7 @@ def require_registered(ctx: Ctx, version: int) -> None:
         raise UsageError(f"{ctx.model} has no version {version}", hint=f"versions: {', '.join(map(str, known))}")
 
 
-def _require_version(ctx: Ctx, version: int) -> None:
+def require_loadable(ctx: Ctx, version: int) -> None:
     """Registered, and serving can load it (serving is unchanged either way)."""
     require_registered(ctx, version)
     try:
@@ -148,7 +148,7 @@ def shadow_start(ctx: Ctx, version: int, percent: float = 100.0, fault: str | No
             "champion": current.get("champion"), "changed": changed}
     if changed:
         if "version" in changed:
-            _require_version(ctx, version)
+            require_loadable(ctx, version)
         set_model_tag(ctx.mlflow, ctx.model, "lab.shadow.percent", f"{percent:g}")
         if fault:
             set_model_tag(ctx.mlflow, ctx.model, "lab.shadow.fault", fault)
@@ -189,7 +189,7 @@ def promote(ctx: Ctx, version: int, reason: str) -> dict[str, Any]:
     previous = current.get("champion")
     if previous == version:
         raise UsageError(f"v{version} is the champion already")
-    _require_version(ctx, version)
+    require_loadable(ctx, version)
     shadowed = shadowed_requests(ctx, version)
     warning = None
     if shadowed == 0:
@@ -236,7 +236,7 @@ def rollback(ctx: Ctx, reason: str, to: int | None = None) -> dict[str, Any]:
         chosen_by = "--to"
         if to == current:
             raise UsageError(f"v{to} is the champion already", hint="serving is unchanged")
-    _require_version(ctx, to)
+    require_loadable(ctx, to)
     entry = request_alias_move(ctx.home, ctx.mlflow, ctx.model, "champion", to, actor="user", reason=reason,
                                via="lab rollback")
     took = _wait_serving(ctx, "champion_version", to)

@@ -8,6 +8,9 @@ API (aliases and tags in one call):
   assignment, so no request sees a half-loaded model or waits for a load.
 * ``shadow`` plus the tags ``lab.shadow.percent`` and ``lab.shadow.fault``: passed to
   the shadow mirror (lab.serving.shadow).
+* ``canary`` plus the tag ``lab.canary.percent``: the version loaded (off the request
+  path, as for the champion) for the share of requests a canary release routes to it
+  (lab.release.canary steps the share); a version that fails to load is not retried.
 """
 
 from __future__ import annotations
@@ -33,6 +36,13 @@ class Loaded:
 
 
 @dataclass(frozen=True)
+class Canary:
+    version: int
+    percent: float
+    model: Any
+
+
+@dataclass(frozen=True)
 class ShadowConfig:
     version: int | None
     percent: float
@@ -52,6 +62,8 @@ class RegistryFollower:
         self.on_shadow = on_shadow
         self.current: Loaded | None = None
         self.shadow = ShadowConfig(None, 0.0, None)
+        self.canary: Canary | None = None
+        self._unloadable: dict[int, str] = {}
         self._cache: dict[int, Any] = {}
         self._load_lock = threading.Lock()
         self._stop = threading.Event()
@@ -88,6 +100,25 @@ class RegistryFollower:
         if shadow != self.shadow:
             self.shadow = shadow
             self.on_shadow(shadow)
+        self._follow_canary(aliases.get("canary"), float(tags.get("lab.canary.percent", "0") or 0))
+
+    def _follow_canary(self, version: int | None, percent: float) -> None:
+        if version is None or version in self._unloadable:
+            self.canary = None
+            return
+        if self.canary is not None and self.canary.version == version:
+            if self.canary.percent != percent:
+                self.canary = Canary(version, percent, self.canary.model)
+            return
+        try:
+            model = self.load(version)  # the champion alone serves while it loads
+        except Exception as exc:  # noqa: BLE001 (any failure to load is the canary's)
+            self._unloadable[version] = repr(exc)[:300]
+            log.warning("canary v%s cannot be loaded: %s", version, exc)
+            self.canary = None
+            return
+        self.canary = Canary(version, percent, model)
+        log.info("canary v%s at %s%% of requests", version, percent)
 
     def wait_for_champion(self, timeout: float = 600.0) -> None:
         """Block until MLflow answers and a champion is loaded (serving may start before MLflow)."""

@@ -9,6 +9,13 @@ only marked ``shadow_version`` in that line (lab.serving.shadow): the shadow ser
 (lab.serving.shadow_service) reads the marked lines and scores them at idle priority,
 so nothing of the shadow runs on the request path.
 
+During a canary release (lab.release.canary) a share of requests, chosen by another hash
+of the id, is answered by the ``canary`` version: both versions score it (the line keeps
+``champion_prediction`` and adds ``canary_version``, ``canary_prediction``,
+``canary_latency_ms``, or ``canary_error``), the client gets the canary's answer and its
+version, and ``served_version`` says which answered. A canary that fails leaves the
+champion's answer in place: no client request fails for it, and its guards see the error.
+
 Also: ``GET /metrics`` (Prometheus, with the model version as a label) and
 ``POST /admin/state`` / ``POST /admin/check`` for the lab's commands (with the header
 ``X-Lab-Admin-Token`` in a lab that joined a drill: lab.core.access).
@@ -32,12 +39,14 @@ from lab.core import access
 from lab.core.access import ADMIN_HEADER
 from lab.core.home import Clock, Home, resolve_home, write_json_atomic
 from lab.core.services import INSTANCES
-from lab.serving.follower import RegistryFollower
+from lab.serving.follower import Canary, RegistryFollower
 from lab.serving.requestlog import RequestLog
-from lab.serving.shadow import ShadowGate
+from lab.serving.shadow import ShadowGate, sampled
 from lab.serving.validate import rows_to_frame
 
 MAX_ROWS = 10_000
+#: Prefixed to the request id before hashing: canary routing is independent of shadow marking.
+CANARY_SALT = "canary:"
 
 PREDICTIONS = bentoml.metrics.Counter(
     name="lab_predictions_total",
@@ -112,6 +121,11 @@ class Screening:
         shadow_version = self.shadow.decide(request_id)  # a hash of the id; the shadow service does the rest
         record.update(status=200, champion_prediction=probabilities, latency_ms=round(latency * 1000, 3),
                       shadow_version=shadow_version, inputs=X.to_dict(orient="list"))
+        served, answer = loaded.version, probabilities
+        canary = self.follower.canary
+        if canary is not None and sampled(CANARY_SALT + request_id, canary.percent):
+            served, answer = self._canary(canary, X, record, served, answer)
+        record["served_version"] = served
         self.log.write(record)
         PREDICTIONS.labels(self.model_name, str(loaded.version), "champion", "200").inc()
         LATENCY.labels(self.model_name, str(loaded.version)).observe(latency)
@@ -119,9 +133,25 @@ class Screening:
         return {
             "request_id": request_id,
             "model": self.model_name,
-            "model_version": str(loaded.version),
-            "probabilities": probabilities,
+            "model_version": str(served),
+            "probabilities": answer,
         }
+
+    def _canary(self, canary: Canary, X: Any, record: dict[str, Any], served: int,
+                answer: list[float]) -> tuple[int, list[float]]:
+        """The canary's answer for a request routed to it; the champion's (already computed) when
+        the canary fails, so no client request fails for it: the failure is logged for its guards."""
+        started = time.perf_counter()
+        record["canary_version"] = canary.version
+        try:
+            probabilities = [round(float(p), 6) for p in canary.model.predict_proba(X)[:, 1]]
+        except Exception as exc:  # noqa: BLE001 (any failure of the canary is its own)
+            record.update(canary_error=repr(exc)[:300], canary_latency_ms=round((time.perf_counter() - started) * 1000, 3))
+            PREDICTIONS.labels(self.model_name, str(canary.version), "canary", "500").inc()
+            return served, answer
+        record.update(canary_prediction=probabilities, canary_latency_ms=round((time.perf_counter() - started) * 1000, 3))
+        PREDICTIONS.labels(self.model_name, str(canary.version), "canary", "200").inc()
+        return canary.version, probabilities
 
     def _fail(self, record: dict[str, Any], status: int, error: str, started: float) -> None:
         record.update(status=status, error=error, latency_ms=round((time.perf_counter() - started) * 1000, 3))
@@ -152,6 +182,7 @@ class Screening:
         self._require_admin(ctx)
         current = self.follower.current
         sh = self.shadow.config
+        canary = self.follower.canary
         return {
             "model": self.model_name,
             "champion_version": current.version if current else None,
@@ -161,6 +192,8 @@ class Screening:
             "shadow": snap,
             "shadow_percent": sh.percent,
             "shadow_fault": sh.fault,
+            "canary_version": canary.version if canary else None,
+            "canary_percent": canary.percent if canary else None,
         }
 
     @bentoml.api(route="/admin/check")

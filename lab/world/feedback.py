@@ -19,7 +19,7 @@ from lab.serving.requestlog import read_requests
 
 
 def labels_path(home: Home) -> Path:
-    return home.root / "feedback" / "labels.jsonl"
+    return home.labels
 
 
 def publish_day(home: Home, scenario: Scenario, seed: int, day: int, arrived_day: float) -> int:

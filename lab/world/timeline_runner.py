@@ -8,7 +8,9 @@ Prefect UI. On the last day the clock stops (:class:`lab.core.home.Clock` caps t
 the journal records ``scenario.ended`` and the flow run completes; the process then
 idles until the lab stops. While the lab is paused the clock is frozen, so nothing
 new is due. Restarting resumes: fired events and published days are read back from
-the journal.
+the journal. A ``release`` event runs as a ``release-pipeline`` flow run of its own
+(lab.release.pipeline). The process also runs the canary controller
+(lab.release.canary), which steps and guards a running canary release.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import threading
 from collections.abc import Collection
 
 from lab.core.services import heartbeat_path
+from lab.release.canary import run_controller as run_canary_controller
 from lab.core.worker import start_heartbeat, stop_on_signals, wait_for_prefect
 from lab.core.home import Clock, Home, resolve_home
 from lab.core.journal import Journal
@@ -58,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
 def run(home: Home, stop: threading.Event) -> None:
     """The timeline until ``stop`` is set (alone, or as a thread of lab.workers.stack_worker)."""
     start_heartbeat(heartbeat_path(home.root, "timeline"), stop)  # health for the supervisor
+    # canary releases are stepped and guarded here: a process that runs as long as the lab, in every stack
+    threading.Thread(target=run_canary_controller, args=(home, stop), name="canary-controller", daemon=True).start()
 
     from prefect import flow, task
 
