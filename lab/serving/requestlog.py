@@ -4,7 +4,9 @@
   champion answered: ``id``, ``time`` (unix seconds), ``day`` (scenario day), ``model``,
   ``champion_version``, ``champion_prediction`` (one per row), ``latency_ms`` (champion
   path), ``status`` (HTTP status), ``error`` when it failed, ``inputs`` (column ->
-  values) and ``shadow_version`` when the request was chosen for the shadow (else null).
+  values), ``shadow_version`` when the request was chosen for the shadow (else null) and
+  ``served_version`` (whose answer the client got); a request routed to a canary also has
+  ``canary_version`` and ``canary_prediction`` and ``canary_latency_ms``, or ``canary_error``.
 * ``<home>/serving/shadow.jsonl`` (:func:`shadow_log_path`), written by the shadow
   service, ``"kind": "shadow"``, when the shadow finished: ``id``, ``shadow_version``,
   ``shadow_prediction``, ``shadow_latency_ms``, ``shadow_status`` (answered: ``ok``,
