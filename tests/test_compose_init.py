@@ -95,16 +95,23 @@ def _serve(port: int) -> ThreadingHTTPServer:
     return server
 
 
-def test_agent_journals_a_service_that_dies_and_comes_back(tmp_path, compose_env, monkeypatch):
-    from lab.stack.compose_agent import FAILED_PROBES_TO_DOWN, ComposeAgent
-    from lab.core.journal import Journal, verify
+def _agent(tmp_path, monkeypatch):
+    """A compose home whose serving URL is a free local port, and its agent."""
+    from lab.stack.compose_agent import ComposeAgent
 
     port = free_port()
     monkeypatch.setenv("LAB_SERVING_URL", f"http://127.0.0.1:{port}")
     home = tmp_path / "home"
     run_lab("init", "--stack", "compose", home=home, check=True)
     agent = ComposeAgent(Home(home))
-    serving = agent.by_name("serving")
+    return agent, agent.by_name("serving"), home, port
+
+
+def test_agent_journals_a_service_that_dies_and_comes_back(tmp_path, compose_env, monkeypatch):
+    from lab.stack.compose_agent import FAILED_PROBES_TO_DOWN
+    from lab.core.journal import Journal, verify
+
+    agent, serving, home, port = _agent(tmp_path, monkeypatch)
 
     server = _serve(port)
     agent.observe(serving)
@@ -136,14 +143,8 @@ def test_agent_journals_a_restart_quicker_than_its_probes(tmp_path, compose_env,
     from lab.core.home import write_json_atomic
     from lab.core.journal import Journal
     from lab.core.services import INSTANCES
-    from lab.stack.compose_agent import ComposeAgent
 
-    port = free_port()
-    monkeypatch.setenv("LAB_SERVING_URL", f"http://127.0.0.1:{port}")
-    home = tmp_path / "home"
-    run_lab("init", "--stack", "compose", home=home, check=True)
-    agent = ComposeAgent(Home(home))
-    serving = agent.by_name("serving")
+    agent, serving, home, port = _agent(tmp_path, monkeypatch)
     marker = home / INSTANCES["serving"]
     server = _serve(port)
     try:

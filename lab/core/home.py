@@ -29,12 +29,14 @@ Choosing the home: ``--home DIR``, else ``$LAB_HOME``, else ``./.lab``.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
 import tempfile
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +61,18 @@ def url_env(service: str) -> str:
 def resolve_home(home: str | os.PathLike | None) -> Path:
     raw = home or os.environ.get("LAB_HOME") or ".lab"
     return Path(raw).expanduser().resolve()
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created with its folder), across processes, held for the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

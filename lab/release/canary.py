@@ -25,17 +25,14 @@ once when ``MIN_ERRORS`` of them exceed the rate.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ContextManager
 
-from lab.core.home import Clock, Home, write_json_atomic
+from lab.core.home import Clock, Home, file_lock, write_json_atomic
 from lab.core.journal import Journal
 from lab.core.stats import p99
 
@@ -51,17 +48,25 @@ def state_path(home: Home) -> Path:
     return home.root / STATE
 
 
-@contextmanager
-def locked(home: Home) -> Iterator[None]:
+def locked(home: Home) -> ContextManager[None]:
     """Held around every read-modify-write of the state (the controller's ticks, start, abort)."""
-    path = state_path(home).with_name(".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    return file_lock(state_path(home).with_name(".lock"))
+
+
+def read_new_lines(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """The JSON lines of ``path`` after byte ``offset``, and the offset after the last whole line
+    (a line still being written waits for the next read; a cut line is skipped)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        chunk = f.read()
+    end = chunk.rfind(b"\n") + 1
+    out = []
+    for line in chunk[:end].splitlines():
         try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out, offset + end
 
 
 def read_state(home: Home) -> dict[str, Any] | None:
@@ -140,16 +145,8 @@ class Controller:
         self.labels_offset = 0
 
     def _read_new(self, state: dict[str, Any]) -> None:
-        with open(self.log_path, "rb") as f:
-            f.seek(self.offset)
-            chunk = f.read()
-        end = chunk.rfind(b"\n") + 1  # a line still being written waits for the next tick
-        self.offset += end
-        for line in chunk[:end].splitlines():
-            try:
-                r = json.loads(line)
-            except ValueError:
-                continue
+        records, self.offset = read_new_lines(self.log_path, self.offset)
+        for r in records:
             if r.get("canary_version") != state["version"] or r.get("time", 0) < state["started_at"]:
                 continue
             if r.get("champion_prediction") and r.get("canary_prediction"):  # the quality guard: every step
@@ -161,18 +158,9 @@ class Controller:
                 self.step.errors += 1
             elif r.get("canary_latency_ms") is not None:
                 self.step.latencies.append(float(r["canary_latency_ms"]))
-        path = self.home.labels
-        if path.exists():
-            with open(path, "rb") as f:
-                f.seek(self.labels_offset)
-                chunk = f.read()
-            end = chunk.rfind(b"\n") + 1
-            self.labels_offset += end
-            for line in chunk[:end].splitlines():
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
+        if self.home.labels.exists():
+            labels, self.labels_offset = read_new_lines(self.home.labels, self.labels_offset)
+            for rec in labels:
                 both = self.scored.pop(rec.get("request_id"), None)
                 if both is not None:
                     self.pairs += [(int(y), float(c), float(k)) for y, c, k in zip(rec["labels"], *both)]
@@ -266,4 +254,4 @@ def run_controller(home: Home, stop: threading.Event) -> None:
 
 
 __all__ = ["ACTOR", "Controller", "DEFAULT_STEPS", "PERCENT_TAG", "STATE", "StepStats", "auc", "breach", "locked",
-           "read_state", "run_controller", "state_path"]
+           "read_new_lines", "read_state", "run_controller", "state_path"]

@@ -18,14 +18,12 @@ it fires.
 
 from __future__ import annotations
 
-import fcntl
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from lab.core.checks import check_event_name
-from lab.core.home import Clock, Home
+from lab.core.home import Clock, Home, file_lock
 from lab.core.journal import Journal
 from lab.errors import StateError, UsageError
 
@@ -43,16 +41,8 @@ def next_event(home: Home, scenario: Scenario) -> str | None:
     return pending[0].name if pending else None
 
 
-@contextmanager
-def _timeline_lock(home: Home) -> Iterator[None]:
-    path = home.root / "timeline" / ".lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+def _timeline_lock(home: Home) -> ContextManager[None]:
+    return file_lock(home.root / "timeline" / ".lock")
 
 
 def fire(home: Home, scenario: Scenario, name: str, *, actor: str, mlflow_url: str | None,
