@@ -1,4 +1,4 @@
-"""``grade(evidence, submission) -> Report``: the seven graders, over the scenario's graded tasks.
+"""``grade(evidence, submission) -> Report``: the eight graders, over the scenario's graded tasks.
 
 Each grader is a pure function of the evidence bundle and the submission; this module
 only builds their contexts from the evidence (registry snapshot, answer key, the
@@ -169,6 +169,10 @@ def grade(evidence: Evidence, submission: Submission | None, *, drift_suite: Any
             items += grade_shadow(ev, submission)
         elif task == "rollback":
             items += grade_rollback(ev, submission)
+        elif task == "canary":
+            from lab.grading.canary_grader import grade_canary
+
+            items += grade_canary(ev)
         elif task == "gates":
             from lab.grading.gate_grader import grade_gates
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Skill = Literal["shadow", "rollback", "gates", "drift_thresholds", "model_card", "pmm_runbook", "datasheet"]
-SKILLS: tuple[Skill, ...] = ("shadow", "rollback", "gates", "drift_thresholds", "model_card", "pmm_runbook", "datasheet")
+Skill = Literal["shadow", "rollback", "gates", "canary", "drift_thresholds", "model_card", "pmm_runbook",
+                "datasheet"]
+SKILLS: tuple[Skill, ...] = ("shadow", "rollback", "gates", "canary", "drift_thresholds", "model_card",
+                             "pmm_runbook", "datasheet")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from lab.scenario.generators import GENERATORS, generator_class
 from lab.core.paths import SCENARIO_DIR
 
 
-TASKS = ("shadow", "rollback", "drift_thresholds", "model_card", "pmm_runbook", "datasheet", "gates")
+TASKS = ("shadow", "rollback", "drift_thresholds", "model_card", "pmm_runbook", "datasheet", "gates", "canary")
 
 
 class Risk(Frozen):
@@ -228,6 +228,13 @@ class Traffic(Frozen):
     batch_size: int = Field(1, ge=1, le=1000)
 
 
+class ServiceLevel(Frozen):
+    """The service's objectives, as the team agreed them: what a canary's guards must hold."""
+
+    p99_ms: float = Field(gt=0, description="p99 scoring latency budget, milliseconds")
+    error_rate: float = Field(ge=0, le=1, description="share of requests that may fail")
+
+
 class Randomised(Frozen):
     """A parameter the seed draws: ``path`` into the scenario, and a range or choices."""
 
@@ -266,6 +273,7 @@ class Scenario(Frozen):
     model: ModelSpec
     timeline: Timeline
     traffic: Traffic
+    service_level: ServiceLevel | None = None
     graded_tasks: list[Literal[TASKS]] = Field(min_length=1)  # type: ignore[valid-type]
     randomised: list[Randomised] = []
     hints: list[Hint] = Field([], max_length=10, description="drill hints, taken in order")
@@ -293,6 +301,12 @@ class Scenario(Frozen):
             if v.defect_slice is not None and v.defect_slice.column not in known | set(gen.sensitive_names()):
                 raise ValueError(f"model.versions: defect_slice.column {v.defect_slice.column!r} is not a column of "
                                  f"generator {gen.name!r}")
+        if "canary" in self.graded_tasks:
+            if self.service_level is None:
+                raise ValueError("graded_tasks: 'canary' needs service_level (p99_ms, error_rate) to judge guards by")
+            roles = {v.role for v in self.model.versions}
+            if "candidate" not in roles:
+                raise ValueError("graded_tasks: 'canary' needs 'candidate' versions to release")
         for r in self.randomised:
             _get_path(self.model_dump(mode="python"), r.path)  # raises ValueError if the path is wrong
         return self

@@ -1,4 +1,5 @@
-"""The release-gate drill end to end on the embedded stack (real MLflow, Prefect, serving).
+"""The release drills end to end on the embedded stack (real MLflow, Prefect, serving): the release
+gate (release-gate-regression) and canary releases (canary-rollout, at the end).
 
 `lab up release-gate-regression`, a gate naming a column the scenario lacks is refused and
 changes nothing, the sound gate is applied before the first release day; the release
@@ -79,6 +80,44 @@ def test_the_gate_keeps_the_defective_candidates_out_and_ships_the_sound_one(tmp
         assert proc.returncode == 0, proc.stderr
         items = {i["id"]: i for i in json.loads(out.read_text())["items"] if i["skill"] == "gates"}
         assert len(items) == 8 and all(i["passed"] for i in items.values()), \
+            {k: i["feedback"] for k, i in items.items() if not i["passed"]}
+    finally:
+        run_lab("down", home=home)
+
+
+def test_canary_rollout_drill_end_to_end(tmp_path):
+    """canary-rollout: the failing candidate is rolled back by its error guard at its first step
+    (no client request fails), the sound one completes and becomes champion, and `lab submit`
+    grades both canaries in full."""
+    home = tmp_path / "home"
+    run_lab("up", "canary-rollout", "--detach", "--port-base", "0", "--seed", "11", home=home, check=True)
+    try:
+        guards = ("--max-p99-ms", "50", "--max-error-rate", "0.01")
+        run_lab("canary", "start", "--version", "2", "--steps", "5,25,50,100", "--interval", "30", *guards,
+                home=home, check=True)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not [e for e in journal(home) if e["kind"] == "canary.rolled_back"]:
+            time.sleep(1.0)
+        ended = [e["data"] for e in journal(home) if e["kind"] == "canary.rolled_back"]
+        assert ended and ended[0]["version"] == 2 and ended[0]["breach"]["guard"] == "max_error_rate", ended
+        assert ended[0]["percent"] == 5.0
+        run_lab("canary", "start", "--version", "3", "--steps", "20,100", "--interval", "5", *guards,
+                home=home, check=True)
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline and not [e for e in journal(home) if e["kind"] == "canary.completed"]:
+            time.sleep(1.0)
+        versions = {v["version"]: v["aliases"] for v in status_json(home)["model_versions"]}
+        assert "champion" in versions[3], versions
+        traffic = [json.loads(x) for x in (home / "traffic" / "requests.jsonl").read_text().splitlines() if x.strip()]
+        assert traffic and all(r["status"] == 200 for r in traffic), "no client request fails for a canary"
+
+        answer = tmp_path / "answer"
+        run_lab("init-submission", str(answer), check=True)
+        out = tmp_path / "report.json"
+        proc = run_lab("submit", str(answer), "--json", str(out), home=home)
+        assert proc.returncode == 0, proc.stderr
+        items = {i["id"]: i for i in json.loads(out.read_text())["items"] if i["skill"] == "canary"}
+        assert len(items) == 4 and all(i["passed"] for i in items.values()), \
             {k: i["feedback"] for k, i in items.items() if not i["passed"]}
     finally:
         run_lab("down", home=home)
