@@ -146,7 +146,7 @@ def down(home: HomeOpt = None) -> None:
 
 
 def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
-    """Scenario, day, services and their health, the shadow, model versions, alerts and live metrics."""
+    """Scenario, day, services and their health, the shadow and canary, model versions, alerts and live metrics."""
     # heavy: keep off the start-up path
     from lab.monitoring import alerts
     from lab.stack import control as stack
@@ -196,6 +196,11 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     if registry_error:
         report["registry_error"] = registry_error
     report["shadow"] = stack.shadow_status(h) if services["serving"]["healthy"] else None
+    from lab.release.canary import read_state
+
+    canary = read_state(h)
+    report["canary"] = ({k: canary.get(k) for k in ("version", "status", "percent", "step", "steps", "guards",
+                                                    "figures", "breach")} if canary else None)
     if json_out:
         print_json(report)
         return
@@ -213,6 +218,9 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     out_console.print(t)
     if report["shadow"]:
         out_console.print(_shadow_line(report["shadow"]), highlight=False)
+    if canary and canary.get("status") == "running":
+        out_console.print(f"canary v{canary['version']}: {canary['percent']:g}% of requests (step {canary['step'] + 1} "
+                          f"of {len(canary['steps'])}); `lab canary status` for its guards", highlight=False)
     if versions:
         v = Table(title=f"model {scenario.model.name}", title_justify="left")
         for c in ("version", "aliases", "roc_auc", "accuracy", "selection_rate", "run_id"):

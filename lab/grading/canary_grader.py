@@ -91,7 +91,7 @@ def grade_canary(ev: Evidence) -> list[Item]:
     stopped = {e["data"]["version"]: e for k in ("canary.rolled_back", "canary.aborted") for e in ends[k]}
     if reached:
         m = reached[0]
-        fb, share = (f"v{m.to} became champion on day {m.day:.2f} ({m.actor}: {m.reason or 'no reason'}): a version "
+        fb, share = (f"v{m.to} became champion on day {m.day or 0.0:.2f} ({m.actor}: {m.reason or 'no reason'}): a version "
                      "that fails live requests reached every applicant."), 0.0
     elif bad and all(v in stopped for v in bad):
         e = stopped[min(bad)]

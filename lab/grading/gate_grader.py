@@ -148,7 +148,7 @@ def _drill_items(ev: Evidence) -> list[Item]:
         held = (until if until is not None else end_day) - (m.day or 0.0)
         quick = until is not None and held <= QUICK_RECOVERY_DAYS
         penalties.append(0.5 if quick else 1.0)
-        lines.append(f"v{m.to} champion on day {m.day:.2f} ({m.actor}: {m.reason or 'no reason'}), "
+        lines.append(f"v{m.to} champion on day {m.day or 0.0:.2f} ({m.actor}: {m.reason or 'no reason'}), "
                      + (f"moved off after {held:.2f} days" if until is not None else "still champion at the end"))
     share = 1.0 - min(1.0, sum(penalties) / max(1, len(defective)))
     if not penalties:
@@ -161,7 +161,7 @@ def _drill_items(ev: Evidence) -> list[Item]:
     shipped = [m for m in moves if m.to in sound]
     sound_events = [e for e in releases if e["data"].get("version") in sound]
     if shipped:
-        fb, share = f"v{shipped[0].to} became champion on day {shipped[0].day:.2f}.", 1.0
+        fb, share = f"v{shipped[0].to} became champion on day {shipped[0].day or 0.0:.2f}.", 1.0
     elif not sound_events:
         due = [e.day for e in ev.scenario.timeline.events if e.type == "release" and e.version in sound]
         fb, share = f"Not observed: the sound candidate's release (day {min(due, default='?')}) did not happen in this run.", 0.0

@@ -39,7 +39,6 @@ from lab.core.stats import p99
 STATE = "canary/state.json"
 PERCENT_TAG = "lab.canary.percent"
 ACTOR = "canary"
-DEFAULT_STEPS = (5.0, 25.0, 50.0, 100.0)
 POLL_SECONDS = 1.0
 MIN_ERRORS = 5
 
@@ -253,5 +252,5 @@ def run_controller(home: Home, stop: threading.Event) -> None:
             print(f"canary controller: {exc!r}", flush=True)
 
 
-__all__ = ["ACTOR", "Controller", "DEFAULT_STEPS", "PERCENT_TAG", "STATE", "StepStats", "auc", "breach", "locked",
+__all__ = ["ACTOR", "Controller", "PERCENT_TAG", "STATE", "StepStats", "auc", "breach", "locked",
            "read_new_lines", "read_state", "run_controller", "state_path"]
