@@ -1,4 +1,5 @@
-"""`lab shadow start|stop|report`, `lab promote`, `lab rollback`, `lab gate run`: releasing models safely."""
+"""`lab shadow start|stop|report`, `lab promote`, `lab rollback`, `lab retrain`, `lab gate apply|run`: releasing
+models safely."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(gate_app, name="gate")
     app.command("promote")(promote)
     app.command("rollback")(rollback)
+    app.command("retrain")(retrain)
 
 
 @shadow_app.command("start")
@@ -133,6 +135,33 @@ def promote(
         err_console.print(f"[yellow]warning:[/] {data['warning']}")
     err_console.print(f"{ctx.model}: champion v{data['from']} -> v{data['to']}; "
                       f"serving v{data['to']} after {data['seconds_to_serve']:.2f} s")
+
+
+def retrain(
+    from_day: Annotated[float, typer.Option("--from-day", help="First scenario day of the training window.")],
+    to_day: Annotated[float, typer.Option("--to-day", help="Day after the window's last (the window is [from, to)).")],
+    strategy: Annotated[str, typer.Option("--strategy", help="window (rows as they are) or weighted (recent rows count more).")] = "window",
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (kept with the version and in the journal).")] = None,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Train a version on the labelled rows that have arrived for the window; register it with its lineage
+    (and run the lab's release gate on it when one is applied). It does not promote it."""
+    from lab.release.retrain import check_window
+
+    check_window(from_day, to_day, strategy)  # before any lab lookup
+    # heavy: keep off the start-up path
+    from lab.release import actions
+    from lab.release.retrain import retrain as run_retrain
+
+    ctx = actions.context(get_home(home))
+    data = run_retrain(ctx.home, ctx.mlflow, from_day, to_day, strategy, reason)
+    if json_out:
+        print_json(data)
+    err_console.print(f"{data['model']} v{data['version']}: trained on {data['rows']} labelled rows of days "
+                      f"{from_day:g}..{to_day:g} ({strategy}; labels as of day {data['labels_by_day']:.2f}), held-out "
+                      f"ROC AUC {data['holdout_roc_auc']}" + (f"; release gate: {data['gate']}" if "gate" in data else "")
+                      + "; not promoted (shadow or canary it first)", highlight=False)
 
 
 def rollback(

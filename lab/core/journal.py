@@ -51,6 +51,7 @@ KINDS = frozenset(
         "promote",
         "rollback",
         "gate.run",
+        "retrain",
         "canary.started",
         "canary.step",
         "canary.rolled_back",

@@ -17,12 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from lab.scenario.data import days_frame
 from lab.scenario.generators import generator_class
 from lab.core.home import Clock, Home, resolve_home
 from lab.core.journal import Journal
-from lab.scenario.models import fit_version, model_inputs
+from lab.scenario.models import FittedVersion, fit_version, model_inputs
 from lab.scenario.schema import Scenario, load_scenario, resolve
 
 
@@ -40,10 +41,46 @@ def _pip_requirements() -> list[str]:
     return [f"scikit-learn=={sklearn.__version__}", f"pandas=={pandas.__version__}", f"numpy=={numpy.__version__}"]
 
 
-def train_and_register(scenario: Scenario, seed: int, home: Home, tracking_uri: str) -> list[int]:
+def log_version(name: str, fitted: FittedVersion, features: list[str], params: dict[str, Any], description: str,
+                run_name: str, tags: dict[str, str] | None = None) -> tuple[int, str]:
+    """Log one fitted version as an MLflow run (params, its training and evaluation data as
+    inputs, metrics, the model) and register it; returns (version, run id). The tracking URI is set."""
     import mlflow
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
+
+    with mlflow.start_run(run_name=run_name) as run:
+        mlflow.log_params(params)
+        if tags:
+            mlflow.set_tags(tags)
+        mlflow.log_input(mlflow.data.from_pandas(fitted.train, name="train", targets="label"), context="training")
+        mlflow.log_input(mlflow.data.from_pandas(fitted.evaluate, name="eval", targets="label"), context="evaluation")
+        mlflow.log_metrics(fitted.metrics)
+        signature = infer_signature(fitted.train[features].head(50), fitted.scores[:50])
+        info = mlflow.sklearn.log_model(
+            sk_model=fitted.pipeline,
+            name="model",
+            signature=signature,
+            input_example=fitted.train[features].head(3),
+            pip_requirements=_pip_requirements(),
+            registered_model_name=name,
+            pyfunc_predict_fn="predict_proba",
+            # MLflow 3 saves with skops; the trees' node arrays are a type we created ourselves.
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        )
+        version = int(info.registered_model_version)
+    client = MlflowClient(mlflow.get_tracking_uri())
+    if description:
+        client.update_model_version(name, str(version), description=description)
+    if tags:
+        for key, value in tags.items():
+            client.set_model_version_tag(name, str(version), key, value)
+    return version, run.info.run_id
+
+
+def train_and_register(scenario: Scenario, seed: int, home: Home, tracking_uri: str) -> list[int]:
+    import mlflow
+    from mlflow import MlflowClient
 
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
@@ -71,43 +108,23 @@ def train_and_register(scenario: Scenario, seed: int, home: Home, tracking_uri: 
     for spec in scenario.model.versions:
         fitted = fit_version(scenario, spec, days_frame(scenario, seed, spec.train_days), evaluation)
         features = model_inputs(gen, spec.defect)
-        train, evaluate, p = fitted.train, fitted.evaluate, fitted.scores
-        with mlflow.start_run(run_name=f"{name}-{spec.estimator}") as run:
-            mlflow.log_params(
-                {
-                    "estimator": spec.estimator,
-                    **{f"clf.{k}": v for k, v in spec.params.items()},
-                    "train_days": f"{spec.train_days[0]}..{spec.train_days[1]}",
-                    "eval_days": f"{scenario.model.eval_days[0]}..{scenario.model.eval_days[1]}",
-                    "n_train": len(train),
-                    "n_eval": len(evaluate),
-                    "features": ",".join(features),
-                    "decision_threshold": scenario.model.decision_threshold.value,
-                    "scenario": scenario.id,
-                }
-            )
-            mlflow.log_input(mlflow.data.from_pandas(train, name="train", targets="label"), context="training")
-            mlflow.log_input(mlflow.data.from_pandas(evaluate, name="eval", targets="label"), context="evaluation")
-            mlflow.log_metrics(fitted.metrics)
-            signature = infer_signature(train[features].head(50), p[:50])
-            info = mlflow.sklearn.log_model(
-                sk_model=fitted.pipeline,
-                name="model",
-                signature=signature,
-                input_example=train[features].head(3),
-                pip_requirements=_pip_requirements(),
-                registered_model_name=name,
-                pyfunc_predict_fn="predict_proba",
-                # MLflow 3 saves with skops; the trees' node arrays are a type we created ourselves.
-                skops_trusted_types=SKOPS_TRUSTED_TYPES,
-            )
-            version = int(info.registered_model_version)
-        if spec.description:
-            client.update_model_version(name, str(version), description=spec.description)
+        params = {
+            "estimator": spec.estimator,
+            **{f"clf.{k}": v for k, v in spec.params.items()},
+            "train_days": f"{spec.train_days[0]}..{spec.train_days[1]}",
+            "eval_days": f"{scenario.model.eval_days[0]}..{scenario.model.eval_days[1]}",
+            "n_train": len(fitted.train),
+            "n_eval": len(fitted.evaluate),
+            "features": ",".join(features),
+            "decision_threshold": scenario.model.decision_threshold.value,
+            "scenario": scenario.id,
+        }
+        version, run_id = log_version(name, fitted, features, params, spec.description,
+                                      run_name=f"{name}-{spec.estimator}")
         versions.append(version)
         journal.append(
             "model.registered",
-            {"model": name, "version": version, "run_id": run.info.run_id, "estimator": spec.estimator},
+            {"model": name, "version": version, "run_id": run_id, "estimator": spec.estimator},
             day=clock.day(),
         )
     for role in ("champion", "challenger"):

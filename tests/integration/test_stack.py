@@ -219,6 +219,40 @@ def test_release_gate_blocks_the_defective_version_and_records_the_verdict(lab_h
     assert refused.returncode == 2 and "metrics.auc" in refused.stderr and "Traceback" not in refused.stderr
 
 
+def test_retrain_on_arrived_labels_registers_a_version_with_its_lineage(lab_home):
+    """`lab retrain` reads only labels that have arrived (the rows' days end a label delay before
+    today), registers a new version (not promoted) with its lineage on the version and in the
+    journal, and refuses a window with no arrived labels, changing nothing."""
+    from mlflow import MlflowClient
+
+    delay = 3  # hiring-data-drift's label delay, in days
+    labels = lab_home / "feedback" / "labels.jsonl"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:  # 500 labelled rows (one per request) before a retrain can run
+        if labels.exists() and len(labels.read_text().splitlines()) >= 600:
+            break
+        time.sleep(2)
+    day = status_json(lab_home)["day"]
+    too_new = run_lab("retrain", "--from-day", f"{day - 1:.2f}", "--to-day", f"{day + 5:.2f}", home=lab_home)
+    assert too_new.returncode == 2 and "labelled rows" in too_new.stderr and "Traceback" not in too_new.stderr
+    before = {v["version"] for v in status_json(lab_home)["model_versions"]}
+    proc = run_lab("retrain", "--from-day", "0", "--to-day", "30", "--strategy", "weighted", "--reason",
+                   "champion decays on live labels", "--json", home=lab_home)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["version"] not in before and data["rows"] >= 500 and data["strategy"] == "weighted"
+    assert data["last_row_day"] + delay <= data["labels_by_day"] + 1e-9, data  # no label from the future
+    client = MlflowClient(status_json(lab_home)["services"]["mlflow"]["url"])
+    mv = client.get_model_version("resume-screener", str(data["version"]))
+    assert mv.tags["lab.retrain.window"] == "0..30" and mv.tags["lab.retrain.data_sha256"] == data["data_sha256"]
+    assert mv.tags["lab.retrain.parent_version"] == str(data["parent"]) and mv.aliases == []
+    run = client.get_run(mv.run_id)
+    assert run.data.params["strategy"] == "weighted" and int(run.data.params["n_train"]) == data["rows"]
+    assert [i.dataset.name for i in run.inputs.dataset_inputs] == ["train", "eval"]
+    entry = [json.loads(x) for x in (lab_home / "journal.jsonl").read_text().splitlines() if '"retrain"' in x][-1]
+    assert entry["data"]["version"] == data["version"] and entry["data"]["reason"] == "champion decays on live labels"
+
+
 def _survivors(home) -> list:
     found = []
     for p in psutil.process_iter(["pid"]):
