@@ -1,6 +1,6 @@
 """Grades ``release_gate.yaml`` and the drill's releases (skill "gates", max 48).
 
-Replay (36 points): the submitted gate is run, as ``lab gate run`` runs it, on the hidden
+Replay (32 points): the submitted gate is run, as ``lab gate run`` runs it, on the hidden
 candidates of :mod:`lab.grading.gate_suite` against the suite's champion on its reference
 rows (latency is not timed in a replay: it depends on the machine, not the model). Blocking
 is worth something only beside passing, and the reverse:
