@@ -15,6 +15,7 @@ group ``selection_rate.<attr>.<group>``, ``tpr.<attr>.<group>``, ``disparate_imp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from typing import Any
@@ -49,7 +50,8 @@ def log_version(name: str, fitted: FittedVersion, features: list[str], params: d
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
-    with mlflow.start_run(run_name=run_name) as run:
+    # MLflow prints the run's links to stdout when the run ends: keep stdout for the command's own output (--json)
+    with contextlib.redirect_stdout(sys.stderr), mlflow.start_run(run_name=run_name) as run:
         mlflow.log_params(params)
         if tags:
             mlflow.set_tags(tags)
