@@ -66,7 +66,7 @@ def test_loose_guards_a_big_first_step_and_the_failing_version_in_production(sce
     items = items_of(ev)
     assert items["canary.guards"].points == 0
     assert "looser than the 50 ms objective" in items["canary.guards"].feedback
-    assert "looser than the 0.01 objective" in items["canary.guards"].feedback
+    assert "error-rate guard 0.2 is looser than the 0.01 objective" in items["canary.guards"].feedback
     assert items["canary.first-step"].points == 0 and "v2 at 50%" in items["canary.first-step"].feedback
     assert items["canary.bad-stopped"].points == 0 and "became champion" in items["canary.bad-stopped"].feedback
 

@@ -40,21 +40,17 @@ def _item(id_: str, share: float, feedback: str, evidence: str = "", **details: 
 
 
 def _guard_share(guards: dict[str, Any], slo: Any) -> tuple[float, list[str]]:
+    """Half a canary's share per guard set within its objective; what is missing or loose."""
     notes, share = [], 0.0
-    p99 = guards.get("max_p99_ms")
-    if p99 is None:
-        notes.append("no latency guard")
-    elif p99 > slo.p99_ms:
-        notes.append(f"latency guard {p99:g} ms is looser than the {slo.p99_ms:g} ms objective")
-    else:
-        share += 0.5
-    err = guards.get("max_error_rate")
-    if err is None:
-        notes.append("no error-rate guard")
-    elif err > slo.error_rate:
-        notes.append(f"error guard {err:g} is looser than the {slo.error_rate:g} objective")
-    else:
-        share += 0.5
+    for key, objective, what, unit in (("max_p99_ms", slo.p99_ms, "latency", " ms"),
+                                       ("max_error_rate", slo.error_rate, "error-rate", "")):
+        limit = guards.get(key)
+        if limit is None:
+            notes.append(f"no {what} guard")
+        elif limit > objective:
+            notes.append(f"{what} guard {limit:g}{unit} is looser than the {objective:g}{unit} objective")
+        else:
+            share += 0.5
     return share, notes
 
 
