@@ -34,7 +34,7 @@ from typing import Any, ContextManager
 
 from lab.core.home import Clock, Home, file_lock, write_json_atomic
 from lab.core.journal import Journal
-from lab.core.stats import p99
+from lab.core.stats import p99, roc_auc
 
 STATE = "canary/state.json"
 PERCENT_TAG = "lab.canary.percent"
@@ -84,18 +84,8 @@ class StepStats:
     latencies: list[float] = field(default_factory=list)
 
 
-def auc(y: list[int], p: list[float]) -> float | None:
-    """ROC AUC (Mann-Whitney, mid-ranks for ties); None without both classes.
-
-    >>> auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
-    0.75
-    """
-    pos = [s for s, t in zip(p, y) if t == 1]
-    neg = [s for s, t in zip(p, y) if t == 0]
-    if not pos or not neg:
-        return None
-    wins = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg)
-    return round(wins / (len(pos) * len(neg)), 6)
+def _rounded(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)
 
 
 def breach(guards: dict[str, Any], step: StepStats, pairs: list[tuple[int, float, float]]) -> dict[str, Any] | None:
@@ -119,10 +109,10 @@ def breach(guards: dict[str, Any], step: StepStats, pairs: list[tuple[int, float
     limit = guards.get("max_auc_drop")
     if limit is not None and len(pairs) >= guards["min_labelled"]:
         y = [t for t, _, _ in pairs]
-        champion, canary = auc(y, [c for _, c, _ in pairs]), auc(y, [k for _, _, k in pairs])
+        champion, canary = roc_auc(y, [c for _, c, _ in pairs]), roc_auc(y, [k for _, _, k in pairs])
         if champion is not None and canary is not None and champion - canary > limit:
             return {"guard": "max_auc_drop", "value": round(champion - canary, 4), "limit": limit,
-                    "labelled": len(pairs), "champion_auc": champion, "canary_auc": canary}
+                    "labelled": len(pairs), "champion_auc": _rounded(champion), "canary_auc": _rounded(canary)}
     return None
 
 
@@ -194,8 +184,8 @@ class Controller:
         y = [t for t, _, _ in self.pairs]
         return {"step_requests": self.step.requests, "step_errors": self.step.errors,
                 "step_p99_ms": p99(self.step.latencies) if self.step.latencies else None,
-                "labelled": len(self.pairs), "champion_auc": auc(y, [c for _, c, _ in self.pairs]),
-                "canary_auc": auc(y, [k for _, _, k in self.pairs])}
+                "labelled": len(self.pairs), "champion_auc": _rounded(roc_auc(y, [c for _, c, _ in self.pairs])),
+                "canary_auc": _rounded(roc_auc(y, [k for _, _, k in self.pairs]))}
 
     def _append(self, kind: str, state: dict[str, Any], extra: dict[str, Any]) -> None:
         self.journal.append(kind, {"model": self.model, "version": state["version"], "percent": state["percent"],
@@ -252,5 +242,5 @@ def run_controller(home: Home, stop: threading.Event) -> None:
             print(f"canary controller: {exc!r}", flush=True)
 
 
-__all__ = ["ACTOR", "Controller", "PERCENT_TAG", "STATE", "StepStats", "auc", "breach", "locked",
+__all__ = ["ACTOR", "Controller", "PERCENT_TAG", "STATE", "StepStats", "breach", "locked",
            "read_new_lines", "read_state", "run_controller", "state_path"]

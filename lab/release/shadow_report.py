@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from lab.core.stats import p99, percentile
+from lab.core.stats import p99, percentile, roc_auc
 from lab.serving.shadow_state import DROPPED, FAILED
 
 
@@ -45,27 +45,6 @@ def _latency(values: list[float]) -> dict[str, Any]:
     return {"n": len(values), "p50_ms": _pct(values, 50), "p95_ms": _pct(values, 95), "p99_ms": _pct(values, 99)}
 
 
-def _auc(y: np.ndarray, p: np.ndarray) -> float:
-    """ROC AUC as the Mann-Whitney statistic with mid-ranks for ties (what scikit-learn's
-    ``roc_auc_score`` computes; numpy only, so grading a shadow does not import scikit-learn).
-
-    >>> round(_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])), 4)
-    0.75
-    >>> _auc(np.array([0, 1, 0, 1]), np.array([0.5, 0.5, 0.5, 0.5]))
-    0.5
-    """
-    order = np.argsort(p, kind="mergesort")
-    sorted_p = p[order]
-    ranks = np.empty(len(p), dtype=float)
-    starts = np.flatnonzero(np.r_[True, sorted_p[1:] != sorted_p[:-1]])
-    ends = np.r_[starts[1:], len(p)]
-    for a, b in zip(starts, ends):
-        ranks[order[a:b]] = (a + b + 1) / 2.0  # mid-rank of positions a+1..b
-    pos = y == 1
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def _metrics(y: np.ndarray, p: np.ndarray, decision: float) -> dict[str, float | None]:
     """ROC AUC, accuracy, F1 (0 when nothing is predicted positive) and selection rate, as scikit-learn
     gives them (tests/test_shadow_report.py holds them to it), in numpy."""
@@ -75,7 +54,7 @@ def _metrics(y: np.ndarray, p: np.ndarray, decision: float) -> dict[str, float |
     tp = int(((pred == 1) & (y == 1)).sum())
     f1_den = int(pred.sum()) + int(y.sum())
     return {
-        "roc_auc": round(_auc(y, p), 4) if len(np.unique(y)) == 2 else None,
+        "roc_auc": None if (auc := roc_auc(y, p)) is None else round(auc, 4),
         "accuracy": round(float((pred == y).mean()), 4),
         "f1": round(2 * tp / f1_den, 4) if f1_den else 0.0,
         "selection_rate": round(float(pred.mean()), 4),

@@ -12,12 +12,12 @@ and the replayed gate in full.
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import pytest
 
 from tests.conftest import run_lab, status_json
+from tests.integration.test_release import wait_for
 from tests.test_gate_grading import EXPERT
 
 pytestmark = pytest.mark.integration
@@ -32,6 +32,23 @@ def journal(home) -> list[dict]:
 def releases(home) -> dict[int, dict]:
     return {e["data"]["version"]: e["data"] for e in journal(home)
             if e["kind"] == "event.fired" and e["data"].get("type") == "release"}
+
+
+def journaled(home, kind: str, timeout: float) -> list[dict]:
+    """The journal's ``kind`` entries, once there is one (fails naming ``kind`` after ``timeout`` s)."""
+    return wait_for(kind, lambda: [e["data"] for e in journal(home) if e["kind"] == kind], timeout=timeout, every=1.0)
+
+
+def submitted_items(tmp_path, home, skill: str, gate: str | None = None) -> dict[str, dict]:
+    """`lab submit` of the templates (with ``gate`` as release_gate.yaml): the report's ``skill`` items by id."""
+    answer = tmp_path / "answer"
+    run_lab("init-submission", str(answer), check=True)
+    if gate is not None:
+        (answer / "release_gate.yaml").write_text(gate)
+    out = tmp_path / "report.json"
+    proc = run_lab("submit", str(answer), "--json", str(out), home=home)
+    assert proc.returncode == 0, proc.stderr
+    return {i["id"]: i for i in json.loads(out.read_text())["items"] if i["skill"] == skill}
 
 
 def test_the_gate_keeps_the_defective_candidates_out_and_ships_the_sound_one(tmp_path):
@@ -54,10 +71,8 @@ def test_the_gate_keeps_the_defective_candidates_out_and_ships_the_sound_one(tmp
         assert proc.returncode == 7, proc.stderr
         assert json.loads(proc.stdout)["failed"] == ["slices by age_band"]
 
-        deadline = time.monotonic() + 400
-        while time.monotonic() < deadline and len(releases(home)) < 4:
-            time.sleep(1.0)
-        done = releases(home)
+        done = wait_for("four release decisions", lambda: len(releases(home)) == 4 and releases(home), timeout=400,
+                        every=1.0)
         assert sorted(done) == [2, 3, 4, 5], done
         assert [done[v]["decision"] for v in (2, 3, 4, 5)] == ["blocked", "blocked", "blocked", "promoted"], done
         assert "invariance to region" in done[3]["failed"] and done[4]["failed"] == ["schema"], done
@@ -72,13 +87,7 @@ def test_the_gate_keeps_the_defective_candidates_out_and_ships_the_sound_one(tmp
                          params={"name": "credit-scorer", "version": "3"}, timeout=10).json()["model_version"]["tags"]
         assert {t["key"]: t["value"] for t in tags}["lab.gate.verdict"] == "blocked"
 
-        answer = tmp_path / "answer"
-        run_lab("init-submission", str(answer), check=True)
-        (answer / "release_gate.yaml").write_text(EXPERT)
-        out = tmp_path / "report.json"
-        proc = run_lab("submit", str(answer), "--json", str(out), home=home)
-        assert proc.returncode == 0, proc.stderr
-        items = {i["id"]: i for i in json.loads(out.read_text())["items"] if i["skill"] == "gates"}
+        items = submitted_items(tmp_path, home, "gates", EXPERT)
         assert len(items) == 8 and all(i["passed"] for i in items.values()), \
             {k: i["feedback"] for k, i in items.items() if not i["passed"]}
     finally:
@@ -95,28 +104,18 @@ def test_canary_rollout_drill_end_to_end(tmp_path):
         guards = ("--max-p99-ms", "50", "--max-error-rate", "0.01")
         run_lab("canary", "start", "--version", "2", "--steps", "5,25,50,100", "--interval", "30", *guards,
                 home=home, check=True)
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and not [e for e in journal(home) if e["kind"] == "canary.rolled_back"]:
-            time.sleep(1.0)
-        ended = [e["data"] for e in journal(home) if e["kind"] == "canary.rolled_back"]
-        assert ended and ended[0]["version"] == 2 and ended[0]["breach"]["guard"] == "max_error_rate", ended
+        ended = journaled(home, "canary.rolled_back", timeout=300)
+        assert ended[0]["version"] == 2 and ended[0]["breach"]["guard"] == "max_error_rate", ended
         assert ended[0]["percent"] == 5.0
         run_lab("canary", "start", "--version", "3", "--steps", "20,100", "--interval", "5", *guards,
                 home=home, check=True)
-        deadline = time.monotonic() + 400
-        while time.monotonic() < deadline and not [e for e in journal(home) if e["kind"] == "canary.completed"]:
-            time.sleep(1.0)
+        journaled(home, "canary.completed", timeout=400)
         versions = {v["version"]: v["aliases"] for v in status_json(home)["model_versions"]}
         assert "champion" in versions[3], versions
         traffic = [json.loads(x) for x in (home / "traffic" / "requests.jsonl").read_text().splitlines() if x.strip()]
         assert traffic and all(r["status"] == 200 for r in traffic), "no client request fails for a canary"
 
-        answer = tmp_path / "answer"
-        run_lab("init-submission", str(answer), check=True)
-        out = tmp_path / "report.json"
-        proc = run_lab("submit", str(answer), "--json", str(out), home=home)
-        assert proc.returncode == 0, proc.stderr
-        items = {i["id"]: i for i in json.loads(out.read_text())["items"] if i["skill"] == "canary"}
+        items = submitted_items(tmp_path, home, "canary")
         assert len(items) == 4 and all(i["passed"] for i in items.values()), \
             {k: i["feedback"] for k, i in items.items() if not i["passed"]}
     finally:
