@@ -13,6 +13,7 @@ from lab.errors import UsageError
 from lab.release.retrain import check_window, labelled_rows
 
 DELAY = 5.0
+FEATURES = ["age", "salary"]
 
 
 def write_home(tmp_path, days: int = 12, per_day: int = 4) -> Home:
@@ -34,14 +35,14 @@ def write_home(tmp_path, days: int = 12, per_day: int = 4) -> Home:
 
 @pytest.mark.parametrize("now", [5.0, 7.5, 11.9])
 def test_no_label_from_the_future_is_read(tmp_path, now):
-    rows = labelled_rows(write_home(tmp_path), 0, 12, now)
+    rows = labelled_rows(write_home(tmp_path), 0, 12, now, FEATURES)
     assert len(rows) and (rows["day"] + DELAY <= now).all(), "a row whose label had not arrived was read"
     assert rows["day"].max() == int(now - DELAY)  # and every label that had arrived is used
     assert len(rows) == (int(now - DELAY) + 1) * 4 * 2
 
 
 def test_the_window_and_each_rows_own_label(tmp_path):
-    rows = labelled_rows(write_home(tmp_path), 2, 4, now_day=100)
+    rows = labelled_rows(write_home(tmp_path), 2, 4, 100, FEATURES)
     assert sorted(rows["day"].unique()) == [2, 3]
     first = rows[(rows["day"] == 3)].iloc[:2]
     assert list(first["salary"]) == [3000.0, 1.0] and list(first["label"]) == [0, 1]
@@ -49,7 +50,7 @@ def test_the_window_and_each_rows_own_label(tmp_path):
 
 
 def test_nothing_arrived_yet_is_an_empty_frame(tmp_path):
-    assert labelled_rows(write_home(tmp_path), 0, 12, now_day=4.9).empty
+    assert labelled_rows(write_home(tmp_path), 0, 12, 4.9, FEATURES).empty
 
 
 def test_bad_windows_are_refused():

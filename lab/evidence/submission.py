@@ -71,13 +71,14 @@ RUNBOOK = "post_market_monitoring.md"
 DATASHEET = "datasheet.md"
 DECISIONS = "decisions.yaml"
 RELEASE_GATE = "release_gate.yaml"
-FILES: tuple[str, ...] = (MONITORING, MODEL_CARD, RUNBOOK, DATASHEET, DECISIONS, RELEASE_GATE)
-#: Not reported missing: decisions.yaml is optional everywhere; release_gate.yaml is graded only
-#: where the scenario lists the gates task (its grader says when it is missing).
-OPTIONAL = frozenset({DECISIONS, RELEASE_GATE})
+RETRAINING = "retraining.md"
+FILES: tuple[str, ...] = (MONITORING, MODEL_CARD, RUNBOOK, DATASHEET, DECISIONS, RELEASE_GATE, RETRAINING)
+#: Not reported missing: decisions.yaml is optional everywhere; release_gate.yaml and retraining.md
+#: are graded only where the scenario lists their task (its grader says when the file is missing).
+OPTIONAL = frozenset({DECISIONS, RELEASE_GATE, RETRAINING})
 #: Which skill each file is graded under (decisions.yaml informs shadow and rollback).
 SKILL_OF = {MONITORING: "drift_thresholds", MODEL_CARD: "model_card", RUNBOOK: "pmm_runbook",
-            DATASHEET: "datasheet", DECISIONS: "shadow, rollback", RELEASE_GATE: "gates"}
+            DATASHEET: "datasheet", DECISIONS: "shadow, rollback", RELEASE_GATE: "gates", RETRAINING: "retraining"}
 
 MAX_FILE_BYTES = 1024 * 1024  # each submitted file
 MAX_ENTRIES = 1_000  # archive members, of any kind

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Skill = Literal["shadow", "rollback", "gates", "canary", "drift_thresholds", "model_card", "pmm_runbook",
-                "datasheet"]
-SKILLS: tuple[Skill, ...] = ("shadow", "rollback", "gates", "canary", "drift_thresholds", "model_card",
+Skill = Literal["shadow", "rollback", "gates", "canary", "retraining", "drift_thresholds", "model_card",
+                "pmm_runbook", "datasheet"]
+SKILLS: tuple[Skill, ...] = ("shadow", "rollback", "gates", "canary", "retraining", "drift_thresholds", "model_card",
                              "pmm_runbook", "datasheet")
 
 

@@ -24,44 +24,26 @@ new version at once (``gate.run``).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from lab.core.home import Clock, Home
 from lab.core.journal import Journal
 from lab.errors import UsageError
+from lab.scenario.retraining import HALF_LIFE_DAYS, MIN_ROWS, STRATEGIES
 
-HALF_LIFE_DAYS = 7.0
 HOLDOUT_SHARE = 0.2
-MIN_ROWS = 500
-STRATEGIES = ("window", "weighted")
 
 
-def labelled_rows(home: Home, from_day: float, to_day: float, now_day: float) -> Any:
+def labelled_rows(home: Home, from_day: float, to_day: float, now_day: float, features: list[str]) -> Any:
     """The served rows of days ``[from_day, to_day)`` whose labels had arrived by ``now_day``,
-    as a frame of the model inputs, ``label`` and ``day`` (pandas)."""
-    import pandas as pd
-
+    as a frame of ``features``, ``label`` and ``day`` (pandas; :func:`lab.scenario.retraining.labelled_frame`)."""
+    from lab.scenario.retraining import labelled_frame
     from lab.serving.requestlog import read_requests
 
-    labels = {}
-    for rec in read_requests(home.labels):
-        if rec.get("arrived_day") is not None and rec["arrived_day"] <= now_day and from_day <= rec["day"] < to_day:
-            labels[rec["request_id"]] = rec
-    frames = []
-    for req in read_requests(home.serving / "requests.jsonl"):
-        lab = labels.get(req.get("id"))
-        if lab is None or req.get("status") != 200 or not req.get("inputs"):
-            continue
-        frame = pd.DataFrame(req["inputs"])
-        if len(frame) != len(lab["labels"]):
-            continue
-        frame["label"] = lab["labels"]
-        frame["day"] = lab["day"]
-        frames.append(frame)
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
+    batches = ((r.get("id"), r.get("day"), r.get("inputs")) for r in read_requests(home.serving / "requests.jsonl")
+               if r.get("status") == 200 and r.get("inputs"))
+    return labelled_frame(batches, read_requests(home.labels), features, from_day=from_day, to_day=to_day,
+                          now_day=now_day)
 
 
 def check_window(from_day: float, to_day: float, strategy: str) -> None:
@@ -82,14 +64,16 @@ def retrain(home: Home, mlflow_url: str, from_day: float, to_day: float, strateg
     from lab.release.registry import aliases
     from lab.release.train import log_version
     from lab.scenario.generators import generator_class
-    from lab.scenario.models import FittedVersion, build_pipeline, classification_metrics
+    from lab.scenario.models import FittedVersion, classification_metrics
+    from lab.scenario.retraining import data_digest, fit_rows, recency_weights, retrained_model
     from lab.scenario.run import effective_scenario
 
     scenario, _ = effective_scenario(home)
     now = Clock(home.clock_json).day()
     if from_day >= now:
         raise UsageError(f"--from-day {from_day:g} is not in the past: today is day {now:.2f}")
-    rows = labelled_rows(home, from_day, to_day, now)
+    features = generator_class(scenario.generator.name).feature_names()
+    rows = labelled_rows(home, from_day, to_day, now, features)
     positives = int(rows["label"].sum()) if len(rows) else 0
     if len(rows) < MIN_ROWS or positives == 0 or positives == len(rows):
         raise UsageError(
@@ -97,25 +81,17 @@ def retrain(home: Home, mlflow_url: str, from_day: float, to_day: float, strateg
             f"a retrain needs {MIN_ROWS} with both outcomes",
             hint=f"labels arrive {scenario.timeline.label_delay_days:g} days after the request: widen the window, "
                  "or wait")
-    gen = generator_class(scenario.generator.name)
-    features = gen.feature_names()
     spec = next(v for v in scenario.model.versions if v.role == "champion")
     days = sorted(rows["day"].unique())
     cut = days[max(1, int(len(days) * (1 - HOLDOUT_SHARE)))] if len(days) > 1 else None
-    weights = (0.5 ** ((to_day - rows["day"].to_numpy()) / HALF_LIFE_DAYS) if strategy == "weighted"
-               else np.ones(len(rows)))
-
-    def fit(frame: Any, w: np.ndarray) -> Any:
-        pipe = build_pipeline(gen, spec.estimator, dict(spec.params))
-        return pipe.fit(frame[features], frame["label"], clf__sample_weight=w)
-
+    weights = recency_weights(rows["day"], to_day, strategy)
     threshold = scenario.model.decision_threshold.value
     in_train = (rows["day"] < cut).to_numpy() if cut is not None else np.ones(len(rows), dtype=bool)
     holdout = rows[~in_train] if cut is not None else rows
-    scores = fit(rows[in_train], weights[in_train]).predict_proba(holdout[features])[:, 1]
+    scores = fit_rows(scenario, rows[in_train], weights[in_train]).predict_proba(holdout[features])[:, 1]
     metrics = classification_metrics(holdout["label"].to_numpy(), scores, threshold=threshold)
-    pipeline = fit(rows, weights)
-    digest = hashlib.sha256(rows.to_csv(index=False).encode()).hexdigest()
+    pipeline = retrained_model(scenario, rows, strategy, to_day)
+    digest = data_digest(rows, features)
     parent = aliases(mlflow_url, scenario.model.name).get("champion")
     params = {"estimator": spec.estimator, **{f"clf.{k}": v for k, v in spec.params.items()},
               "train_days": f"{from_day:g}..{to_day:g}", "eval_days": f"{cut:g}..{to_day:g} (held out, then refit)"

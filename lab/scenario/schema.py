@@ -23,7 +23,7 @@ from lab.scenario.generators import GENERATORS, generator_class
 from lab.core.paths import SCENARIO_DIR
 
 
-TASKS = ("shadow", "rollback", "drift_thresholds", "model_card", "pmm_runbook", "datasheet", "gates", "canary")
+TASKS = ("shadow", "rollback", "drift_thresholds", "model_card", "pmm_runbook", "datasheet", "gates", "canary", "retraining")
 
 
 class Risk(Frozen):
