@@ -49,3 +49,18 @@ def cpu_stress():
         for p in loops:
             p.kill()
             p.wait(timeout=30)
+
+
+def _stage(item: pytest.Item) -> int:
+    """Unit tests first, then the compose test, then the integration tests: CI (.ci/run) builds
+    the compose images in the background while the unit tests run, and keeps that build away
+    from the integration tests, several of which load the machine on purpose."""
+    if item.get_closest_marker("compose") is not None:
+        return 1
+    if item.get_closest_marker("integration") is not None:
+        return 2
+    return 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_stage)  # stable: each stage keeps pytest's own order

@@ -28,7 +28,7 @@ from lab.scenario.schema import load_scenario, resolve
 from lab.serving.validate import rows_to_frame
 
 SEED = 5
-PER_REQUEST = 50  # rows per synthetic request: 12 requests a day of 600 rows
+PER_REQUEST = 50  # rows per synthetic request: 24 requests a day of 1,200 rows
 T0 = 1_767_225_600.0
 SPEED = 60.0
 
@@ -64,9 +64,10 @@ def world():
     traffic, labels = [], []
     for day in range(sc.timeline.days):
         frame = day_frame(sc, SEED, day)
-        for k in range(len(frame) // PER_REQUEST):
+        per_day = len(frame) // PER_REQUEST
+        for k in range(per_day):
             rid = f"t{day:02d}-{k:02d}"
-            traffic.append({"id": rid, "time": T0 + (day + k / 12) * SPEED, "day": day + k / 12, "row_day": day,
+            traffic.append({"id": rid, "time": T0 + (day + k / per_day) * SPEED, "day": day + k / per_day, "row_day": day,
                             "row_start": k * PER_REQUEST, "n_rows": PER_REQUEST, "status": 200})
             labels.append({"request_id": rid, "day": day,
                            "labels": [int(v) for v in frame["label"].iloc[k * PER_REQUEST:(k + 1) * PER_REQUEST]],
@@ -93,7 +94,8 @@ def make_evidence(world, *, retrains=(), gate=(), shadow=(), canary=(), promotio
     for day, version, lo, hi, strategy in retrains:
         rows = rows_by(ev0, day, lo, hi)
         entry(day, "retrain", {"version": version, "from_day": lo, "to_day": hi, "strategy": strategy,
-                               "labels_by_day": day, "rows": len(rows), "data_sha256": data_digest(rows, features)})
+                               "labels_by_day": day, "rows": len(rows), "data_sha256": data_digest(rows, features),
+                               "last_row_day": float(rows["day"].max())})
     for day, version, verdict in gate:
         entry(day, "gate.run", {"version": version, "verdict": verdict, "failed": [] if verdict == "passed" else
                                 ["slice age_band"], "gate_sha256": "ab" * 32})
@@ -223,7 +225,7 @@ def test_the_live_retrain_and_the_grader_read_the_same_rows(world, tmp_path):
     (tmp_path / "serving").mkdir()
     home.labels.parent.mkdir(parents=True)
     with open(tmp_path / "serving" / "requests.jsonl", "w") as log:
-        for r in traffic[:12 * 15]:
+        for r in traffic[:24 * 15]:
             rows = day_frame(sc, SEED, r["row_day"])[features].iloc[r["row_start"]:r["row_start"] + r["n_rows"]]
             sent = json.loads(json.dumps({"rows": rows.to_dict(orient="records")}))["rows"]  # over the wire
             X = rows_to_frame(sent, gen)
@@ -233,7 +235,7 @@ def test_the_live_retrain_and_the_grader_read_the_same_rows(world, tmp_path):
     live = labelled_rows(home, 2, 12, 14.0, features)
     ev = make_evidence(world)
     rebuilt = rows_by(ev, 14.0, 2, 12)
-    assert len(live) == len(rebuilt) == 600 * 10
+    assert len(live) == len(rebuilt) == 1200 * 10
     assert data_digest(live, features) == data_digest(rebuilt, features)
 
 

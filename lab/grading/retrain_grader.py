@@ -85,12 +85,14 @@ def _outcome(ev: Evidence, champion: int | None, entry: dict[str, Any] | None) -
     if rebuilt is None:
         return _item("retraining.outcome", UNVERIFIED_SHARE,
                      f"v{champion}'s training rows (days {d['from_day']:g}..{d['to_day']:g}, labels by day "
-                     f"{d['labels_by_day']:g}) could not be rebuilt from the evidence, so its outcome is unverified: "
+                     f"{float(d['labels_by_day']):.2f}) could not be rebuilt from the evidence, so its outcome is unverified: "
                      "half credit.", evidence=f"journal retrain seq {entry['seq']}")
     user = ro.auc_on(rebuilt.model, hidden, features)
     onset, _ = _concept(ev)
     best, where = ro.oracle(ev, float(d["labels_by_day"]), onset, hidden)
-    window = f"days {d['from_day']:g}..{d['to_day']:g} ({d['strategy']}), labels arrived by day {d['labels_by_day']:g}"
+    rows_to = f", rows of days up to {d['last_row_day']:g}" if d.get("last_row_day") is not None else ""
+    window = (f"days {d['from_day']:g}..{d['to_day']:g} ({d['strategy']}{rows_to}), labels arrived by day "
+              f"{float(d['labels_by_day']):.2f}")
     evidence = (f"hidden rows from after the drill: {len(hidden)}; v{champion} {fmt(user)}, the original champion "
                 f"{fmt(stale)}, best retrain then {fmt(best)} ({where})"
                 + ("" if rebuilt.matches else "; the rebuilt rows' digest differs from the one recorded"))
@@ -155,6 +157,13 @@ def _guardrails(ev: Evidence, champion: int, became: Any) -> list[Item]:
     return [gated, live]
 
 
+def _window_days(d: dict[str, Any]) -> float:
+    """The days a retrain's rows came from: its window, cut where labelled rows ended."""
+    last = d.get("last_row_day")
+    end = min(float(d["to_day"]), float(last) + 1) if last is not None else float(d["to_day"])
+    return end - float(d["from_day"])
+
+
 def grade_retraining(ev: Evidence, sub: Submission | None) -> list[Item]:
     from lab.grading.retraining_doc import DocFacts, grade_retraining_doc
 
@@ -174,7 +183,7 @@ def grade_retraining(ev: Evidence, sub: Submission | None) -> list[Item]:
     done = {i.id: i.points >= i.max_points - 1e-9 for i in items}
     d = entry["data"] if entry else {}
     facts = DocFacts(label_delay_days=ev.scenario.timeline.label_delay_days,
-                     window_days=(float(d["to_day"]) - float(d["from_day"])) if d else None,
+                     window_days=_window_days(d) if d else None,
                      gated=done.get("retraining.gated", False), live_checked=done.get("retraining.live-checked", False))
     items += grade_retraining_doc(sub.text(RETRAINING) if sub else None, facts)
     return items

@@ -307,6 +307,8 @@ class Scenario(Frozen):
             roles = {v.role for v in self.model.versions}
             if "candidate" not in roles:
                 raise ValueError("graded_tasks: 'canary' needs 'candidate' versions to release")
+        if "retraining" in self.graded_tasks and not any(isinstance(e, ConceptDriftEvent) for e in self.timeline.events):
+            raise ValueError("graded_tasks: 'retraining' needs a concept_drift event (the change a retrain answers)")
         for r in self.randomised:
             _get_path(self.model_dump(mode="python"), r.path)  # raises ValueError if the path is wrong
         return self
