@@ -123,14 +123,18 @@ def shadow_report(
 def promote(
     version: Annotated[int, typer.Option("--version", help="Version to make champion.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")],
+    by: Annotated[Optional[str], typer.Option("--by", help="The role that took the decision (kept in the journal; checked against your incident plan).")] = None,
     home: HomeOpt = None,
 ) -> None:
     """Make VERSION the champion (serving switches without dropping a request)."""
+    from lab.release.options import check_role
+
+    by = check_role(by)
     # heavy: keep off the start-up path
     from lab.release import actions as release
 
     ctx = release.context(get_home(home))
-    data = release.promote(ctx, version, reason)
+    data = release.promote(ctx, version, reason, by)
     if data["warning"]:
         err_console.print(f"[yellow]warning:[/] {data['warning']}")
     err_console.print(f"{ctx.model}: champion v{data['from']} -> v{data['to']}; "
@@ -142,20 +146,23 @@ def retrain(
     to_day: Annotated[float, typer.Option("--to-day", help="Day after the window's last (the window is [from, to)).")],
     strategy: Annotated[str, typer.Option("--strategy", help="window (rows as they are) or weighted (recent rows count more).")] = "window",
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why (kept with the version and in the journal).")] = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="The role that took the decision (kept in the journal; checked against your incident plan).")] = None,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
     """Train a version on the labelled rows that have arrived for the window; register it with its lineage
     (and run the lab's release gate on it when one is applied). It does not promote it."""
+    from lab.release.options import check_role
     from lab.release.retrain import check_window
 
     check_window(from_day, to_day, strategy)  # before any lab lookup
+    by = check_role(by)
     # heavy: keep off the start-up path
     from lab.release import actions
     from lab.release.retrain import retrain as run_retrain
 
     ctx = actions.context(get_home(home))
-    data = run_retrain(ctx.home, ctx.mlflow, from_day, to_day, strategy, reason)
+    data = run_retrain(ctx.home, ctx.mlflow, from_day, to_day, strategy, reason, by)
     if json_out:
         print_json(data)
     err_console.print(f"{data['model']} v{data['version']}: trained on {data['rows']} labelled rows of days "
@@ -167,14 +174,18 @@ def retrain(
 def rollback(
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")],
     to: Annotated[Optional[int], typer.Option("--to", help="Version to roll back to (default: the last known-good champion).")] = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="The role that took the decision (kept in the journal; checked against your incident plan).")] = None,
     home: HomeOpt = None,
 ) -> None:
     """Restore an earlier champion in one step (default: the last known-good one)."""
+    from lab.release.options import check_role
+
+    by = check_role(by)
     # heavy: keep off the start-up path
     from lab.release import actions as release
 
     ctx = release.context(get_home(home))
-    data = release.rollback(ctx, reason, to)
+    data = release.rollback(ctx, reason, to, by)
     err_console.print(f"{ctx.model}: rolled back v{data['from']} -> v{data['to']} ({data['chosen_by']}); "
                       f"serving v{data['to']} after {data['seconds_to_serve']:.2f} s")
 

@@ -21,7 +21,7 @@ from lab.grading.items import SKILLS, Item
 from lab.grading.model_card import card_context_from_registry, grade_model_card
 from lab.grading.release_graders import grade_rollback, grade_shadow
 from lab.grading.report import Report, build_report
-from lab.grading.runbook import RunbookContext, grade_runbook, load_rubric
+from lab.grading.runbook import RunbookContext, default_template, grade_runbook, load_rubric
 from lab.evidence.submission import DATASHEET, MODEL_CARD, MONITORING, RUNBOOK, Submission
 from lab.scenario.datafacts import TrainingData
 from lab.scenario.generators import generator_class
@@ -147,7 +147,16 @@ def _runbook_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, f
                          role=ev.scenario.risk.role, monitoring_thresholds=thresholds, config_useful=config_useful,
                          real_commands=tuple(commands), registered_versions=registered,
                          defective_versions=(defective,) if defective is not None else ())
-    return grade_runbook(sub.text(RUNBOOK) if sub else None, ctx)
+    items = grade_runbook(sub.text(RUNBOOK) if sub else None, ctx)
+    # the incident plan against the drill: who took the drill's decisions (`--by ROLE`)
+    from lab.grading.incident_consistency import decisions_of, grade_incident_consistency
+
+    rubric = load_rubric()
+    consistent = grade_incident_consistency(sub.text(RUNBOOK) if sub else None, decisions_of(ev.journal),
+                                            template=default_template(),
+                                            details={"rubric_version": rubric.rubric_version,
+                                                     "law_as_at": rubric.law_as_at.isoformat()})
+    return items + ([consistent] if consistent is not None else [])
 
 
 def grade(evidence: Evidence, submission: Submission | None, *, drift_suite: Any = None,

@@ -15,6 +15,18 @@ SKILLS: tuple[Skill, ...] = ("shadow", "rollback", "gates", "canary", "retrainin
                              "pmm_runbook", "datasheet")
 
 
+def sentence(text: str) -> str:
+    """``text`` as a sentence: first letter upper case (the rest untouched), a full stop at the end.
+
+    >>> sentence("`lab gate apply` was not run")
+    '`lab gate apply` was not run.'
+    >>> sentence("v2 (seq 4) recorded no role (`--by ROLE`)")
+    'V2 (seq 4) recorded no role (`--by ROLE`).'
+    """
+    text = text.strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "."
+
+
 @dataclass(frozen=True)
 class Item:
     id: str  # stable, e.g. "pmm.art73.deadline-15d"

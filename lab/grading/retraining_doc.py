@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.core.paths import TEMPLATE_DIR, read_template
-from lab.grading.items import Item
+from lab.grading.items import Item, sentence
 
 SKILL = "retraining"
 TEMPLATE_PATH = TEMPLATE_DIR / "retraining.md"
@@ -178,7 +178,7 @@ def _guardrails(doc: _Doc, f: DocFacts) -> tuple[float, str, str]:
     elif unbacked:
         notes.append(f"the document promises {' and '.join(unbacked)}, which the journal does not show for the "
                      "version that became champion")
-    return share, ("Guardrails stated and used in the drill." if not notes else "; ".join(notes).capitalize() + "."), \
+    return share, ("Guardrails stated and used in the drill." if not notes else sentence("; ".join(notes))), \
         doc.quote(gate or live)
 
 

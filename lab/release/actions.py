@@ -182,7 +182,7 @@ def shadowed_requests(ctx: Ctx, version: int) -> int:
     return shadow_counts(merged(ctx.home.serving / "requests.jsonl"), version)["answered"]
 
 
-def promote(ctx: Ctx, version: int, reason: str) -> dict[str, Any]:
+def promote(ctx: Ctx, version: int, reason: str, by: str | None = None) -> dict[str, Any]:
     if not reason.strip():
         raise UsageError("--reason is empty: say why (it goes into the audit trail)")
     current = aliases(ctx.mlflow, ctx.model)
@@ -198,7 +198,7 @@ def promote(ctx: Ctx, version: int, reason: str) -> dict[str, Any]:
                                via="lab promote")
     took = _wait_serving(ctx, "champion_version", version)
     data = {"model": ctx.model, "from": previous, "to": version, "reason": reason, "shadowed_requests": shadowed,
-            "warning": warning, "seconds_to_serve": round(took, 3), "requested_seq": entry["seq"]}
+            "warning": warning, "seconds_to_serve": round(took, 3), "requested_seq": entry["seq"], "decided_by": by}
     _journal(ctx, "promote", data)
     if current.get("shadow") == version:  # the shadow is now the champion: nothing left to compare
         shadow_stop(ctx)
@@ -223,7 +223,7 @@ def last_known_good(home: Home, model: str, current: int | None) -> int | None:
     return None
 
 
-def rollback(ctx: Ctx, reason: str, to: int | None = None) -> dict[str, Any]:
+def rollback(ctx: Ctx, reason: str, to: int | None = None, by: str | None = None) -> dict[str, Any]:
     if not reason.strip():
         raise UsageError("--reason is empty: say why (it goes into the audit trail)")
     current = aliases(ctx.mlflow, ctx.model).get("champion")
@@ -241,6 +241,6 @@ def rollback(ctx: Ctx, reason: str, to: int | None = None) -> dict[str, Any]:
                                via="lab rollback")
     took = _wait_serving(ctx, "champion_version", to)
     data = {"model": ctx.model, "from": current, "to": to, "reason": reason, "chosen_by": chosen_by,
-            "seconds_to_serve": round(took, 3), "requested_seq": entry["seq"]}
+            "seconds_to_serve": round(took, 3), "requested_seq": entry["seq"], "decided_by": by}
     _journal(ctx, "rollback", data)
     return data

@@ -55,7 +55,7 @@ def check_window(from_day: float, to_day: float, strategy: str) -> None:
 
 
 def retrain(home: Home, mlflow_url: str, from_day: float, to_day: float, strategy: str,
-            reason: str | None) -> dict[str, Any]:
+            reason: str | None, by: str | None = None) -> dict[str, Any]:
     import mlflow
     import numpy as np
 
@@ -111,7 +111,7 @@ def retrain(home: Home, mlflow_url: str, from_day: float, to_day: float, strateg
     data = {"model": scenario.model.name, "version": version, "run_id": run_id, "parent": parent,
             "from_day": from_day, "to_day": to_day, "strategy": strategy, "rows": len(rows), "positives": positives,
             "labels_by_day": round(now, 4), "last_row_day": float(max(days)), "holdout_roc_auc": metrics.get("roc_auc"),
-            "data_sha256": digest, "reason": reason}
+            "data_sha256": digest, "reason": reason, "decided_by": by}
     Journal(home.journal).append("retrain", data, day=now, actor="user")
     if gate_path(home).exists():
         data["gate"] = run_for_version(home, version, gate_path(home))["verdict"]
