@@ -85,6 +85,10 @@ def mistakes(tmp_path):
         (("evaluate", str(tmp_path / "ok.yaml"), "--scenario", "nope"), "no such file"),
         (("export-data", "no-such-scenario", "--out", str(tmp_path / "out")), "unknown scenario"),
         (("init-submission", str(a_file), "--home", home), "exists and is not a folder"),
+        (("promote", "--version", "2", "--reason", "better", "--by", "42", "--home", home), "--by '42'"),
+        (("rollback", "--reason", "broken", "--by", " ", "--home", home), "--by ''"),
+        (("retrain", "--from-day", "3", "--to-day", "9", "--by", "x" * 90, "--home", home), "--by 'xxx"),
+        (("retrain", "--from-day", "9", "--to-day", "3", "--home", home), "--from-day 9 must be below"),
     ]
 
 

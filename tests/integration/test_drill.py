@@ -68,7 +68,8 @@ def test_scripted_drill_then_submit(scenario_id, tmp_path):
                 if "champion" in versions[scenario.version_of("defective")]:
                     break
                 time.sleep(0.5)
-            run_lab("rollback", "--reason", "selection rate collapsed after the release", home=home, check=True)
+            run_lab("rollback", "--reason", "selection rate collapsed after the release", "--by", "ML engineer on call",
+                    home=home, check=True)
             versions = {v["version"]: v["aliases"] for v in status_json(home)["model_versions"]}
             assert "champion" not in versions[scenario.version_of("defective")]
 
@@ -95,5 +96,6 @@ def test_scripted_drill_then_submit(scenario_id, tmp_path):
         assert "submit" in kinds and ("shadow.started" in kinds) == (challenger is not None)
         if bad is not None:
             assert "rollback" in kinds
+            assert [e["data"]["decided_by"] for e in entries if e["kind"] == "rollback"] == ["ML engineer on call"]
     finally:
         run_lab("down", home=home)
