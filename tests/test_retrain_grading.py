@@ -194,6 +194,17 @@ def test_late_promotion_loses_timing_in_proportion(world):
     assert 0 < item.points < item.max_points
 
 
+def test_an_early_retrain_then_a_better_one_keeps_the_timing_of_the_first(world):
+    t = onset(world)
+    vis = visible_day(expert(world))
+    ev = expert(world, retrains=[(t + 5, 2, math.ceil(t), t + 5, "window"), (t + 12, 3, math.ceil(t), t + 12, "window")],
+                gate=[(t + 12, 3, "passed")], shadow=[(3, 300, t + 12.2)],
+                promotions=[(t + 5.5, 2, "lab promote"), (min(vis + 10.0, 29.5), 3, "lab promote")])
+    items = graded(ev)
+    assert items["retraining.timing"].passed and "(v2)" in items["retraining.timing"].feedback
+    assert items["retraining.outcome"].details["user_auc"] > items["retraining.outcome"].details["stale_auc"]
+
+
 def test_promoted_without_gate_or_live_traffic(world):
     ev = expert(world, gate=[], shadow=[])
     items = graded(ev)

@@ -9,8 +9,8 @@ version to guardrails and promotes it, then writes ``retraining.md``. Items:
   Share = (user - stale) / (oracle - stale), full within :data:`OUTCOME_TOLERANCE` of the oracle.
   A retrain made before labels of the changed world had arrived cannot beat the stale model and
   earns nothing here (the feedback says when they arrived);
-* ``retraining.timing`` (6): the retrained version became champion soon after the change could
-  be seen in labels (the onset, plus half its ramp, plus the label delay, plus one day of rows):
+* ``retraining.timing`` (6): a retrained version first became champion (after the change began)
+  soon after the change could be seen in labels (the onset, plus half its ramp, plus the label delay, plus one day of rows):
   full within :data:`FULL_DAYS` days of that, nothing from :data:`ZERO_DAYS`, linear between;
 * ``retraining.gated`` (4): a release gate passed the promoted version before its promotion
   (journal ``gate.run``);
@@ -113,17 +113,21 @@ def _outcome(ev: Evidence, champion: int | None, entry: dict[str, Any] | None) -
                  **details)
 
 
-def _timing(ev: Evidence, champion: int, became: Any) -> Item:
+def _timing(ev: Evidence, retrained: set[int]) -> Item:
+    """When a retrained version first served as champion after the change began (a later, better
+    retrain promoted on top of it does not make the response later)."""
     vis = visible_day(ev)
-    day = became.day if became is not None else None
-    if vis is None or day is None:
-        return _item("retraining.timing", 0.0, "When the retrained version became champion is not on record.")
-    late = day - vis
+    onset, _ = _concept(ev)
+    first = next((m for m in ev.alias_history if m.alias == "champion" and m.model == ev.model and m.to in retrained
+                  and m.day is not None and onset is not None and m.day >= onset), None)
+    if vis is None or first is None:
+        return _item("retraining.timing", 0.0, "No retrained version became champion after the change began.")
+    late = float(first.day) - vis
     share = 1.0 if late <= FULL_DAYS else max(0.0, (ZERO_DAYS - late) / (ZERO_DAYS - FULL_DAYS))
     return _item("retraining.timing", share,
-                 f"v{champion} became champion on day {day:.1f}; labels showed the change from about day {vis:.1f} "
-                 f"(full credit within {FULL_DAYS:g} days of that, none after {ZERO_DAYS:g}).",
-                 evidence=f"alias.moved seq {became.seq}", days_after_visible=round(late, 2))
+                 f"A retrained version (v{first.to}) first became champion on day {first.day:.1f}; labels showed the "
+                 f"change from about day {vis:.1f} (full credit within {FULL_DAYS:g} days of that, none after "
+                 f"{ZERO_DAYS:g}).", evidence=f"alias.moved seq {first.seq}", days_after_visible=round(late, 2))
 
 
 def _guardrails(ev: Evidence, champion: int, became: Any) -> list[Item]:
@@ -178,7 +182,7 @@ def grade_retraining(ev: Evidence, sub: Submission | None) -> list[Item]:
         items += [_item("retraining.timing", 0.0, why), _item("retraining.gated", 0.0, why),
                   _item("retraining.live-checked", 0.0, why)]
     else:
-        items.append(_timing(ev, champion, became))
+        items.append(_timing(ev, {v for v in retrains if v is not None}))
         items += _guardrails(ev, champion, became)
     done = {i.id: i.points >= i.max_points - 1e-9 for i in items}
     d = entry["data"] if entry else {}
