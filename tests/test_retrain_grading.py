@@ -58,6 +58,11 @@ If ROC AUC on labelled rows drops below the previous champion's within two days,
 
 @pytest.fixture(scope="module")
 def world():
+    return build_world()
+
+
+def build_world():
+    """The scenario at SEED, its answer key, features, a traffic log of every row and the labels."""
     sc, _ = resolve(load_scenario("retrain-after-shock"), SEED)
     key = answer_key.build(load_scenario("retrain-after-shock"), SEED)
     features = generator_class(sc.generator.name).feature_names()

@@ -1,18 +1,20 @@
 """The retraining drill end to end on the embedded stack (real MLflow, Prefect, serving, traffic):
-retrain-after-shock.
+retrain-after-shock, under CPU stress (two busy loops, as on a loaded two-core machine).
 
 `lab up`, a gate applied, the concept shift fired early (`lab inject`), then, once labels of
 the changed world have arrived: `lab retrain` on the days since the change (no label from the
 future is read; the gate runs on the new version by itself), a shadow with live answers, the
 promotion, and `lab submit` with a retraining.md. The grader rebuilds the retrained version
 from the evidence (same rows as the live command: the digests match) and scores it well above
-the stale champion; gate, live check, timing and the document earn full marks.
+the stale champion; gate, live check and the document earn full marks, and the promotion comes
+in time for timing points (under load the commands take a few scenario days).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -27,9 +29,9 @@ SCENARIO = "retrain-after-shock"
 GATE = "metrics: {roc_auc: {min: 0.6}}\nschema: true\n"
 
 
-def test_retrain_after_shock_drill_end_to_end(tmp_path):
+def test_retrain_after_shock_drill_end_to_end_under_cpu_stress(cpu_stress, tmp_path):
     home = tmp_path / "home"
-    run_lab("up", SCENARIO, "--detach", "--port-base", "0", "--seed", "11", "--speed", "20", home=home, check=True)
+    run_lab("up", SCENARIO, "--detach", "--port-base", "0", "--seed", "11", "--speed", "30", home=home, check=True)
     try:
         gate = tmp_path / "release_gate.yaml"
         gate.write_text(GATE)
@@ -38,7 +40,7 @@ def test_retrain_after_shock_drill_end_to_end(tmp_path):
         onset = next(e["day"] for e in journal(home) if e["kind"] == "event.fired"
                      and e["data"].get("event") == "new-hiring-manager")
         delay = 3.0
-        ready = onset + delay + 3.2  # three days of the changed world's labels: 1,200 rows at 20 s a day
+        ready = onset + delay + 2.2  # two days of the changed world's labels: 1,200 rows at 30 s a day
         wait_for(f"day {ready:.1f}", lambda: status_json(home)["day"] >= ready, timeout=300, every=1.0)
 
         start = math.ceil(onset)
@@ -69,8 +71,10 @@ def test_retrain_after_shock_drill_end_to_end(tmp_path):
         assert outcome["details"]["digest_matches"], "the grader rebuilt other rows than `lab retrain` read"
         assert outcome["details"]["user_auc"] > outcome["details"]["stale_auc"] + 0.03, outcome
         assert outcome["points"] >= 0.7 * outcome["max_points"], outcome["feedback"]
-        full = ("retraining.gated", "retraining.live-checked", "retraining.timing", "retraining.doc.triggers",
-                "retraining.doc.guardrails", "retraining.doc.rollback")
+        full = ("retraining.gated", "retraining.live-checked", "retraining.doc.triggers", "retraining.doc.guardrails",
+                "retraining.doc.rollback")
         assert all(items[k]["passed"] for k in full), {k: items[k]["feedback"] for k in full if not items[k]["passed"]}
+        assert items["retraining.timing"]["points"] > 0, items["retraining.timing"]["feedback"]
+        assert all(Path(f"/proc/{pid}").exists() for pid in cpu_stress), "the busy loops must run for the whole test"
     finally:
         run_lab("down", home=home)
