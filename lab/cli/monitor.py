@@ -11,10 +11,11 @@ import typer
 
 from lab.core import checks
 from lab.cli._common import AlertWebhookOpt, HomeOpt, err_console, get_home
-from lab.errors import UsageError
+from lab.errors import StateError, UsageError
 
 def register(app: typer.Typer) -> None:
     app.command("monitor")(monitor)
+    app.command("dashboard")(dashboard)
 
 
 def monitor(
@@ -65,3 +66,37 @@ def _apply_config(h, config: Path) -> None:
     tmp.replace(target)
     digest = hashlib.sha256(target.read_bytes()).hexdigest()[:12]
     err_console.print(f"monitoring config applied ({digest}); the live monitor uses it from its next window")
+
+
+def dashboard(
+    port: Annotated[int, typer.Option("--port", help="Port of Evidently's UI (0: any free port).")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (0.0.0.0 to reach it from elsewhere).")] =
+    "127.0.0.1",
+    home: HomeOpt = None,
+) -> None:
+    """Serve the live monitor's windows in Evidently's UI (the lab run's project and its dashboard), in the
+    foreground until Ctrl-C."""
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port} is not a port (0..65535)")
+    h = get_home(home)
+    import os
+    import sys
+
+    from lab.core.home import free_port
+    from lab.monitoring.workspace import project_id, workspace_dir
+
+    pid = project_id(h)
+    if pid is None:
+        raise StateError(f"no Evidently workspace in {workspace_dir(h)} yet",
+                         hint="the live monitor writes it when it judges its first window (`lab status` shows them)")
+    port = port or free_port()
+    program = Path(sys.executable).parent / "evidently"
+    if not program.exists():
+        raise StateError(f"Evidently's console script is missing beside {sys.executable}",
+                         hint="reinstall the lab (./scripts/bootstrap.sh)")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    err_console.print(f"Evidently UI on http://{shown}:{port}/projects/{pid} (workspace {workspace_dir(h)}); "
+                      "Ctrl-C stops it", highlight=False)
+    sys.stderr.flush()
+    os.execv(str(program), [str(program), "ui", "--workspace", str(workspace_dir(h)), "--host", host,
+                            "--port", str(port)])

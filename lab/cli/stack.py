@@ -192,6 +192,7 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
         "alerts": fired_alerts,
         "live_metrics": live,
         "reports": sorted(str(p) for p in (h.root / "reports").glob("*")) if (h.root / "reports").exists() else [],
+        "dashboard": _dashboard(h),
     }
     if registry_error:
         report["registry_error"] = registry_error
@@ -237,6 +238,22 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
         e.add_row(ev["name"], ev["status"], "" if ev["day"] is None else f"{ev['day']:.2f}")
     out_console.print(e)
     _print_monitoring(fired_alerts, live)
+    if report["dashboard"]:
+        d = report["dashboard"]
+        out_console.print(f"dashboard: {d['snapshots']} Evidently snapshots in {d['workspace']}; `lab dashboard` serves "
+                          "them in Evidently's UI", highlight=False)
+
+
+def _dashboard(h) -> dict | None:
+    """The live monitor's Evidently workspace: where, which project, how many snapshots (None: none yet)."""
+    from lab.monitoring.workspace import project_id, workspace_dir
+
+    pid = project_id(h)
+    if pid is None:
+        return None
+    folder = workspace_dir(h) / pid / "snapshots"
+    count = sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0
+    return {"workspace": str(workspace_dir(h)), "project_id": pid, "snapshots": count}
 
 
 def _print_monitoring(fired_alerts: list[dict], live: dict | None) -> None:

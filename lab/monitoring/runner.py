@@ -15,13 +15,14 @@ reference):
 * applies the alerting rule (``consecutive_windows``), journals ``monitor.window`` and,
   on an alarm, ``monitor.alert`` with one alert per signal (lab.monitoring.alerts), each also
   emitted as a Prefect event and POSTed to the alert webhook when one is set;
-* for a window that raised a signal, saves its Evidently report as HTML in
-  ``<home>/reports/``; redraws ``<home>/reports/drift.png`` (scores and alarms over
-  scenario days) after every window.
+* adds the window to the lab run's Evidently workspace (``<home>/monitoring/evidently``,
+  :mod:`lab.monitoring.workspace`): a drift snapshot with the pinned methods and thresholds,
+  and the champion on the labelled rows; `lab dashboard` serves it with Evidently's UI;
+* redraws ``<home>/reports/drift.png`` (scores and alarms over scenario days) after every
+  window, the static view for reports.
 
-Evidently is imported for the first report only: the decisions come from the fast path
-(lab.monitoring.fastdrift), and a quiet window needs no report, so until the first signal
-the monitor runs without Evidently's ~80 MB (its report adds more while it runs).
+The decisions come from the fast path (lab.monitoring.fastdrift); Evidently computes the
+snapshots, a view: a snapshot that fails is printed and the window's decisions stand.
 
 Results are appended to ``<home>/monitoring/windows.jsonl``.
 """
@@ -52,7 +53,6 @@ from lab.serving.requestlog import merged
 
 POLL_SECONDS = 1.0
 DEFAULT_WINDOW = 500
-KEEP_REPORTS = 10
 PREDICTION = "prediction"
 #: The live monitor's config until `lab monitor --config` applies one. Accuracy, not ROC
 #: AUC: on credit-concept-drift's economic shock the champion's ROC AUC falls by only
@@ -92,6 +92,7 @@ class LiveMonitor:
         self.window_index = sum(1 for _ in _read_lines(windows_path(home)))
         self.run_length = 0
         self.history: list[dict[str, Any]] = [json.loads(x) for x in _read_lines(windows_path(home))]
+        self.workspace: Any = None  # lab.monitoring.workspace.WindowWorkspace, on the first window
         if self.history:  # resume after a restart: skip the rows already judged
             self.offset = int(self.history[-1].get("log_offset", 0))
 
@@ -270,19 +271,13 @@ def run(home: Home, stop: threading.Event) -> None:
                 signals.append("performance")
         monitor.run_length = monitor.run_length + 1 if signals else 0
         alarm = monitor.run_length >= resolved.alerting.consecutive_windows
-        report_path = reports / f"window-{index:04d}.html" if signals else None
-        try:
-            if report_path is not None:  # a quiet window's figures are all in windows.jsonl
-                save_html_report(reference, current, resolved, report_path)
-                prune_reports(reports, keep_latest=KEEP_REPORTS,
-                              keep={h["index"] for h in monitor.history if h["alarm"]})
-        except Exception as exc:  # a report is a view; the decisions above stand without it
-            report_path = None
-            print(f"window {index}: Evidently HTML report failed: {exc!r}", flush=True)
+        first_day, last_day = float(current["_day"].min()), float(current["_day"].max())
+        snapshots = add_snapshots(monitor, index, reference, current, resolved, (y, scores), threshold,
+                                  (first_day, last_day))
         record = {
             "index": index,
-            "first_day": float(current["_day"].min()),
-            "last_day": float(current["_day"].max()),
+            "first_day": first_day,
+            "last_day": last_day,
             "rows": len(current),
             "champion_version": version,
             "drift_share": result.drift_share,
@@ -299,7 +294,7 @@ def run(home: Home, stop: threading.Event) -> None:
                 k: getattr(resolved.prediction, k) for k in ("method", "comparison", "threshold")},
             "signals": signals,
             "alarm": alarm,
-            "report": str(report_path) if report_path else None,
+            "snapshots": snapshots,
             "log_offset": int(current["_offset"].max()),
         }
         with open(windows_path(home), "a", encoding="utf-8") as f:
@@ -348,47 +343,29 @@ def live_metrics(y: np.ndarray, s: np.ndarray, version: int, metric_value,
     return out
 
 
-def save_html_report(reference: pd.DataFrame, current: pd.DataFrame, resolved, path: Path) -> None:
-    """The window's Evidently data drift report, with the config's pinned methods and thresholds."""
-    import warnings
-
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
-
+def add_snapshots(monitor: "LiveMonitor", index: int, reference: pd.DataFrame, current: pd.DataFrame, resolved,
+                  labelled: tuple[np.ndarray, np.ndarray], threshold: float,
+                  days: tuple[float, float]) -> dict[str, str | None]:
+    """The window's snapshots in the Evidently workspace: their ids (None: not written)."""
     # heavy: keep off the start-up path
-    from lab.monitoring.methods import stattest
+    from lab.monitoring import workspace
 
-    pins = dict(resolved.columns)
-    if resolved.prediction is not None:
-        pins[resolved.prediction.column] = resolved.prediction
-    cols = list(pins)
-    definition = DataDefinition(
-        numerical_columns=[c for c, p in pins.items() if p.evidently_type == "num"],
-        categorical_columns=[c for c, p in pins.items() if p.evidently_type == "cat"],
-    )
-    preset = DataDriftPreset(
-        columns=cols,
-        drift_share=resolved.dataset_drift_share,
-        per_column_method={c: stattest(p.method) for c, p in pins.items()},
-        per_column_threshold={c: p.threshold for c, p in pins.items() if p.threshold is not None},
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        snapshot = Report([preset]).run(
-            Dataset.from_pandas(current[cols], data_definition=definition),
-            Dataset.from_pandas(reference[cols], data_definition=definition),
-        )
-        tmp = path.with_suffix(".tmp")
-        snapshot.save_html(str(tmp))
-    tmp.replace(path)
-
-
-def prune_reports(reports: Path, keep_latest: int, keep: set[int]) -> None:
-    """Keep the latest reports and those of alarm windows (each HTML report is a few MB)."""
-    files = sorted(reports.glob("window-*.html"))
-    for f in files[:-keep_latest]:
-        if int(f.stem.split("-")[1]) not in keep:
-            f.unlink(missing_ok=True)
+    out: dict[str, str | None] = {workspace.TAG_DRIFT: None, workspace.TAG_PERFORMANCE: None}
+    try:
+        if monitor.workspace is None:
+            monitor.workspace = workspace.WindowWorkspace(
+                monitor.home, f"{monitor.scenario.id} (seed {monitor.seed})", monitor.features, PREDICTION)
+        pins = dict(resolved.columns)
+        if resolved.prediction is not None:
+            pins[resolved.prediction.column] = resolved.prediction
+        drift = workspace.drift_snapshot(reference, current, pins, resolved.dataset_drift_share, index, *days)
+        out[workspace.TAG_DRIFT] = monitor.workspace.add(drift)
+        perf = workspace.performance_snapshot(*labelled, threshold, index, *days)
+        if perf is not None:
+            out[workspace.TAG_PERFORMANCE] = monitor.workspace.add(perf)
+    except Exception as exc:  # a snapshot is a view; the window's decisions stand without it
+        print(f"window {index}: Evidently snapshot not written: {exc!r}", flush=True)
+    return out
 
 
 def plot_history(history: list[dict[str, Any]], path: Path) -> None:

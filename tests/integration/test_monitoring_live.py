@@ -1,14 +1,23 @@
-"""Live monitoring on the real stack: a Prefect flow run per window, reports, journaled alerts."""
+"""Live monitoring on the real stack: a Prefect flow run per window, an Evidently snapshot per window
+served by `lab dashboard` (Evidently's UI, its dashboard opened in a real headless Chromium),
+journaled alerts."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 
 import httpx
 import pytest
 
-from tests.conftest import run_lab, status_json
+from lab.core.home import free_port
+from tests.conftest import ROOT, run_lab, status_json
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = pytest.mark.integration
 
@@ -63,10 +72,62 @@ def test_config_applies_live_and_windows_are_flow_runs(lab_home, tmp_path):
     assert len([e for e in entries if e["kind"] == "monitor.alert"]) >= len(alarms)
     st = status_json(lab_home)
     assert any(p.endswith("drift.png") for p in st["reports"])
-    assert all(r["report"] is None for r in pinned if not r["signals"])  # a quiet window needs no report
-    html = [p for p in st["reports"] if p.endswith(".html")]
-    if any(r["signals"] for r in records):  # each window that raised a signal has its Evidently report
-        assert html and "<html" in open(html[-1], encoding="utf-8").read(2000).lower()
+    # every window is an Evidently snapshot in the lab run's workspace, which `lab status` names
+    assert all(r["snapshots"]["drift"] for r in records), [r["snapshots"] for r in records]
+    dashboard = st["dashboard"]
+    drift_ids = {r["snapshots"]["drift"] for r in records}
+    on_disk = {p.stem for p in (lab_home / "monitoring" / "evidently" / dashboard["project_id"] / "snapshots").glob("*.json")}
+    assert drift_ids <= on_disk and dashboard["snapshots"] >= len(records)
     runs = httpx.post(st["services"]["prefect"]["url"] + "/api/flow_runs/filter",
                       json={"limit": 200, "sort": "START_TIME_DESC"}, timeout=10).json()
     assert any(r["name"] == f"window {w['index']}" for r in runs)
+
+
+def test_lab_dashboard_serves_the_windows_in_evidentlys_ui(lab_home):
+    """`lab dashboard` runs Evidently's UI on the workspace: the project answers with a snapshot per
+    window, and its dashboard's four panels render in a real headless Chromium."""
+    windows = lab_home / "monitoring" / "windows.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (windows.exists() and windows.read_text().strip()):
+        time.sleep(1)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "LAB_HOME"}
+    proc = subprocess.Popen([sys.executable, "-m", "lab.cli", "dashboard", "--port", str(port), "--home", str(lab_home)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        projects = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                projects = httpx.get(f"{url}/api/projects", timeout=5).json()
+                break
+            except httpx.HTTPError:
+                time.sleep(1)
+        assert projects, f"Evidently's UI did not answer (exit {proc.poll()})"
+        project = json.loads((lab_home / "monitoring" / "evidently" / "lab_project.json").read_text())
+        assert [p["id"] for p in projects] == [project["project_id"]] and "hiring-data-drift" in projects[0]["name"]
+        runs = httpx.get(f"{url}/api/projects/{project['project_id']}/snapshots", timeout=10).json()
+        judged = [json.loads(x) for x in windows.read_text().splitlines() if x.strip()]
+        assert len(runs) >= len(judged) >= 1
+        if CHROMIUM is None:
+            pytest.skip("Debian's chromium is not installed (apt-get install chromium); CI installs it in .ci/run")
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(f"{url}/projects/{project['project_id']}", wait_until="networkidle", timeout=60_000)
+                for title in ("Share of drifted columns", "Drift score per input", "Prediction drift",
+                              "Champion on labelled rows"):
+                    page.get_by_text(title, exact=True).wait_for(timeout=30_000)
+                assert "skills_match" in page.inner_text("body")  # a per-input series, by its legend
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
