@@ -23,7 +23,7 @@ from typing import Any
 
 from lab.evidence.schema import Evidence
 from lab.grading.items import Item
-from lab.grading.release_facts import make_item
+from lab.grading.release_facts import plan_item
 
 CANARY = "canary"
 PLAN = (("canary.guards", "Guards set from the service's objectives", 6.0),
@@ -35,8 +35,7 @@ DIRECT_PROMOTION_SHARE = 3.0 / 8.0
 
 
 def _item(id_: str, share: float, feedback: str, evidence: str = "", **details: Any) -> Item:
-    _, title, pts = next(p for p in PLAN if p[0] == id_)
-    return make_item(CANARY, id_, title, share, pts, feedback, evidence, **details)
+    return plan_item(CANARY, PLAN, id_, share, feedback, evidence, **details)
 
 
 def _guard_share(guards: dict[str, Any], slo: Any) -> tuple[float, list[str]]:

@@ -55,6 +55,13 @@ def make_item(skill: Skill, id_: str, title: str, share: float, max_points: floa
                 feedback=feedback, evidence=evidence, citation=citation, details=details)
 
 
+def plan_item(skill: Skill, plan: Sequence[tuple[str, str, float]], id_: str, share: float, feedback: str,
+              evidence: str = "", **details: Any) -> Item:
+    """The item ``id_`` of a grader's ``plan`` (``(id, title, points)`` rows), scored at ``share``."""
+    _, title, pts = next(p for p in plan if p[0] == id_)
+    return make_item(skill, id_, title, share, pts, feedback, evidence, **details)
+
+
 @dataclass(frozen=True)
 class Switch:
     """A champion move with the seconds serving took to follow it."""

@@ -32,7 +32,7 @@ from typing import Any
 from lab.evidence.schema import Evidence, parse_time
 from lab.evidence.submission import RETRAINING, Submission
 from lab.grading.items import Item
-from lab.grading.release_facts import fmt, make_item, release_facts, version_of
+from lab.grading.release_facts import fmt, plan_item, release_facts, version_of
 
 SKILL = "retraining"
 PLAN = (("retraining.outcome", "The retrained champion predicts the changed world well", 12.0),
@@ -47,8 +47,7 @@ UNVERIFIED_SHARE = 0.5
 
 
 def _item(id_: str, share: float, feedback: str, evidence: str = "", **details: Any) -> Item:
-    _, title, pts = next(p for p in PLAN if p[0] == id_)
-    return make_item(SKILL, id_, title, share, pts, feedback, evidence, **details)
+    return plan_item(SKILL, PLAN, id_, share, feedback, evidence, **details)
 
 
 def _concept(ev: Evidence) -> tuple[float | None, float]:
