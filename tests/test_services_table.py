@@ -20,8 +20,9 @@ from lab.core.services import AGENT_HEARTBEAT, HEARTBEAT_SECONDS, TABLE, Service
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
 #: Compose services that are not the lab's own: the database, the one-shot `lab init`, the agent,
-#: and the drill console (profile `drill`: the facilitator's, one for all teams' labs).
-COMPOSE_ONLY = {"postgres", "init", "lab", "drill"}
+#: the drill console (profile `drill`: the facilitator's, one for all teams' labs) and Evidently's
+#: UI (profile `dashboard`: on demand, like `lab dashboard`).
+COMPOSE_ONLY = {"postgres", "init", "lab", "drill", "dashboard"}
 #: The lab home's mount in the containers.
 CONTAINER_HOME = "/lab/home"
 LONG_RUNNING = [s.name for s in TABLE if s.kind != "job"]
