@@ -70,7 +70,7 @@ def visible_day(ev: Evidence) -> float | None:
 def _outcome(ev: Evidence, champion: int | None, entry: dict[str, Any] | None) -> Item:
     from lab.grading import retrain_outcome as ro
 
-    features = ro._features(ev)
+    features = ro.features_of(ev)
     hidden = ro.hidden_rows(ev)
     stale = ro.auc_on(ro.original_champion(ev), hidden, features)
     if entry is None:

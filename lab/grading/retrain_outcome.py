@@ -40,18 +40,33 @@ class Rebuilt:
     matches: bool  # the digest is the one `lab retrain` recorded
 
 
-def _features(ev: Evidence) -> list[str]:
+def features_of(ev: Evidence) -> list[str]:
+    """The scenario's model inputs."""
     from lab.scenario.generators import generator_class
 
     return generator_class(ev.scenario.generator.name).feature_names()
 
 
+_BATCHES: dict[int, tuple[Any, list[tuple[str, int, dict[str, list[Any]]]]]] = {}
+
+
 def served_batches(ev: Evidence) -> list[tuple[str, int, dict[str, list[Any]]]]:
     """``(request id, row day, {column: values})`` for each traffic request that was answered,
-    its rows taken from the scenario's seeded rows as the traffic replayer took them."""
+    its rows taken from the scenario's seeded rows as the traffic replayer took them (built
+    once per evidence: the rebuild and the oracle both read them)."""
+    held = _BATCHES.get(id(ev))
+    if held is not None and held[0] is ev.traffic_requests:
+        return held[1]
+    out = _served_batches(ev)
+    _BATCHES.clear()
+    _BATCHES[id(ev)] = (ev.traffic_requests, out)
+    return out
+
+
+def _served_batches(ev: Evidence) -> list[tuple[str, int, dict[str, list[Any]]]]:
     from lab.scenario.data import day_frame
 
-    features = _features(ev)
+    features = features_of(ev)
     frames: dict[int, dict[str, list[Any]]] = {}
     out = []
     for r in ev.traffic_requests:
@@ -70,7 +85,7 @@ def served_batches(ev: Evidence) -> list[tuple[str, int, dict[str, list[Any]]]]:
 def rows_by(ev: Evidence, now_day: float, from_day: float = -math.inf, to_day: float = math.inf) -> Any:
     from lab.scenario.retraining import labelled_frame
 
-    return labelled_frame(served_batches(ev), ev.labels, _features(ev), from_day=from_day, to_day=to_day,
+    return labelled_frame(served_batches(ev), ev.labels, features_of(ev), from_day=from_day, to_day=to_day,
                           now_day=now_day)
 
 
@@ -82,7 +97,7 @@ def rebuild(ev: Evidence, entry: dict[str, Any]) -> Rebuilt | None:
     rows = rows_by(ev, float(d["labels_by_day"]), float(d["from_day"]), float(d["to_day"]))
     if len(rows) < MIN_ROWS or rows["label"].nunique() < 2:
         return None
-    digest = data_digest(rows, _features(ev))
+    digest = data_digest(rows, features_of(ev))
     model = retrained_model(ev.scenario, rows, str(d["strategy"]), float(d["to_day"]))
     return Rebuilt(model, len(rows), digest, digest == d.get("data_sha256"))
 
@@ -136,7 +151,7 @@ def oracle(ev: Evidence, now_day: float, onset: float | None, hidden: Any) -> tu
     from lab.monitoring.parallel import fork_map
     from lab.scenario.retraining import MIN_ROWS, retrained_model
 
-    features = _features(ev)
+    features = features_of(ev)
     rows = rows_by(ev, now_day)
     if len(rows) < MIN_ROWS:
         return math.nan, ""
@@ -163,5 +178,5 @@ def oracle(ev: Evidence, now_day: float, onset: float | None, hidden: Any) -> tu
     return out
 
 
-__all__ = ["GRID_STEP", "HIDDEN_DAYS", "HIDDEN_STREAM", "Rebuilt", "auc_on", "grid", "hidden_rows", "oracle",
+__all__ = ["GRID_STEP", "HIDDEN_DAYS", "HIDDEN_STREAM", "Rebuilt", "auc_on", "features_of", "grid", "hidden_rows", "oracle",
            "original_champion", "rebuild", "rows_by", "served_batches"]

@@ -53,7 +53,8 @@ def submitted_items(tmp_path, home, skill: str, gate: str | None = None) -> dict
 
 def test_the_gate_keeps_the_defective_candidates_out_and_ships_the_sound_one(tmp_path):
     home = tmp_path / "home"
-    run_lab("up", SCENARIO, "--detach", "--port-base", "0", "--seed", "11", "--speed", "8", home=home, check=True)
+    run_lab("up", SCENARIO, "--detach", "--port-base", "0", "--seed", "11", "--speed", "5", home=home, check=True)
+    run_lab("pause", home=home, check=True)  # the gate goes in before the first release day, whatever the load
     try:
         wrong = tmp_path / "wrong.yaml"
         wrong.write_text("slices: {column: zipcode, max_drop: 0.03}\n")
@@ -70,6 +71,7 @@ def test_the_gate_keeps_the_defective_candidates_out_and_ships_the_sound_one(tmp
         proc = run_lab("gate", "run", "--version", "2", "--json", home=home)
         assert proc.returncode == 7, proc.stderr
         assert json.loads(proc.stdout)["failed"] == ["slices by age_band"]
+        run_lab("resume", home=home, check=True)
 
         done = wait_for("four release decisions", lambda: len(releases(home)) == 4 and releases(home), timeout=400,
                         every=1.0)

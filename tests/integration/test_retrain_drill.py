@@ -31,7 +31,7 @@ GATE = "metrics: {roc_auc: {min: 0.6}}\nschema: true\n"
 
 def test_retrain_after_shock_drill_end_to_end_under_cpu_stress(cpu_stress, tmp_path):
     home = tmp_path / "home"
-    run_lab("up", SCENARIO, "--detach", "--port-base", "0", "--seed", "11", "--speed", "30", home=home, check=True)
+    run_lab("up", SCENARIO, "--detach", "--port-base", "0", "--seed", "11", "--speed", "20", home=home, check=True)
     try:
         gate = tmp_path / "release_gate.yaml"
         gate.write_text(GATE)
@@ -40,7 +40,7 @@ def test_retrain_after_shock_drill_end_to_end_under_cpu_stress(cpu_stress, tmp_p
         onset = next(e["day"] for e in journal(home) if e["kind"] == "event.fired"
                      and e["data"].get("event") == "new-hiring-manager")
         delay = 3.0
-        ready = onset + delay + 2.2  # two days of the changed world's labels: 1,200 rows at 30 s a day
+        ready = onset + delay + 2.2  # two days of the changed world's labels: about 800 rows at 20 s a day
         wait_for(f"day {ready:.1f}", lambda: status_json(home)["day"] >= ready, timeout=300, every=1.0)
 
         start = math.ceil(onset)
