@@ -23,10 +23,11 @@ KINDS = {"Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", "Deploymen
 
 def _compose() -> dict:
     """A lab's stack in docker-compose.yml: the drill console (profile `drill`, one per drill
-    rather than per lab) and volumes only it mounts are left out; the drill agent (profile
-    `team`, a lab that joined a drill) stays, as it has a manifest of its own."""
+    rather than per lab), Evidently's UI (profile `dashboard`, on demand; no k8s manifest) and
+    volumes only they mount are left out; the drill agent (profile `team`, a lab that joined a
+    drill) stays, as it has a manifest of its own."""
     data = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    optional = {n: s for n, s in data["services"].items() if "drill" in s.get("profiles", [])}
+    optional = {n: s for n, s in data["services"].items() if {"drill", "dashboard"} & set(s.get("profiles", []))}
     data["services"] = {n: s for n, s in data["services"].items() if n not in optional}
     used = {v.split(":")[0] for s in data["services"].values() for v in s.get("volumes", [])}
     data["volumes"] = {n: v for n, v in data["volumes"].items()
