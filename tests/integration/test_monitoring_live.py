@@ -100,10 +100,13 @@ def test_lab_dashboard_serves_the_windows_in_evidentlys_ui(lab_home):
         projects = None
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                projects = httpx.get(f"{url}/api/projects", timeout=5).json()
-                break
+                answer = httpx.get(f"{url}/api/projects", timeout=5)
+                if answer.status_code == 200 and isinstance(answer.json(), list):
+                    projects = answer.json()
+                    break
             except (httpx.HTTPError, ValueError):  # not listening yet, or not answering JSON yet
-                time.sleep(1)
+                pass
+            time.sleep(1)
         assert projects, f"Evidently's UI did not answer (exit {proc.poll()})"
         project = json.loads((lab_home / "monitoring" / "evidently" / "lab_project.json").read_text())
         assert [p["id"] for p in projects] == [project["project_id"]] and "hiring-data-drift" in projects[0]["name"]
