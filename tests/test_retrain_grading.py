@@ -16,7 +16,7 @@ import pytest
 from lab.core.home import Home
 from lab.evidence.schema import AliasMove, Evidence, Manifest, RegistrySnapshot
 from lab.grading.retrain_grader import PLAN, grade_retraining, visible_day
-from lab.grading.retrain_outcome import rows_by
+from lab.grading.retrain_outcome import rows_by, served_batches
 from lab.grading.retraining_doc import DOC_PLAN, DocFacts, grade_retraining_doc
 from lab.evidence.submission import RETRAINING
 from lab.release.retrain import labelled_rows
@@ -96,8 +96,9 @@ def make_evidence(world, *, retrains=(), gate=(), shadow=(), canary=(), promotio
                         "prev": "", "hash": ""})
 
     ev0 = _evidence(world, [], moves, [])
+    batches = served_batches(ev0)
     for day, version, lo, hi, strategy in retrains:
-        rows = rows_by(ev0, day, lo, hi)
+        rows = rows_by(ev0, batches, day, lo, hi)
         entry(day, "retrain", {"version": version, "from_day": lo, "to_day": hi, "strategy": strategy,
                                "labels_by_day": day, "rows": len(rows), "data_sha256": data_digest(rows, features),
                                "last_row_day": float(rows["day"].max())})
@@ -250,7 +251,7 @@ def test_the_live_retrain_and_the_grader_read_the_same_rows(world, tmp_path):
     home.labels.write_text("".join(json.dumps(x) + "\n" for x in labels))
     live = labelled_rows(home, 2, 12, 14.0, features)
     ev = make_evidence(world)
-    rebuilt = rows_by(ev, 14.0, 2, 12)
+    rebuilt = rows_by(ev, served_batches(ev), 14.0, 2, 12)
     assert len(live) == len(rebuilt) == 1200 * 10
     assert data_digest(live, features) == data_digest(rebuilt, features)
 

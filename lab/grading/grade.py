@@ -147,11 +147,11 @@ def _runbook_items(ev: Evidence, sub: Submission | None, thresholds: dict[str, f
                          role=ev.scenario.risk.role, monitoring_thresholds=thresholds, config_useful=config_useful,
                          real_commands=tuple(commands), registered_versions=registered,
                          defective_versions=(defective,) if defective is not None else ())
-    items = grade_runbook(sub.text(RUNBOOK) if sub else None, ctx)
+    rubric = load_rubric()
+    items = grade_runbook(sub.text(RUNBOOK) if sub else None, ctx, rubric=rubric)
     # the incident plan against the drill: who took the drill's decisions (`--by ROLE`)
     from lab.grading.incident_consistency import decisions_of, grade_incident_consistency
 
-    rubric = load_rubric()
     consistent = grade_incident_consistency(sub.text(RUNBOOK) if sub else None, decisions_of(ev.journal),
                                             template=default_template(),
                                             details={"rubric_version": rubric.rubric_version,

@@ -71,8 +71,7 @@ def _outcome(ev: Evidence, champion: int | None, entry: dict[str, Any] | None) -
     from lab.grading import retrain_outcome as ro
 
     features = ro.features_of(ev)
-    hidden = ro.hidden_rows(ev)
-    stale = ro.auc_on(ro.original_champion(ev), hidden, features)
+    hidden, stale = ro.baseline(ev)
     if entry is None:
         return _item("retraining.outcome", 0.0,
                      f"The drill ended with v{champion} as champion, which `lab retrain` did not produce: on rows from "
@@ -80,7 +79,8 @@ def _outcome(ev: Evidence, champion: int | None, entry: dict[str, Any] | None) -
                      "on labelled rows from after the change, then promote the new version.",
                      evidence=f"champion v{champion}; hidden rows: {len(hidden)}", stale_auc=stale)
     d = entry["data"]
-    rebuilt = ro.rebuild(ev, entry)
+    batches = ro.served_batches(ev)
+    rebuilt = ro.rebuild(ev, batches, entry)
     if rebuilt is None:
         return _item("retraining.outcome", UNVERIFIED_SHARE,
                      f"v{champion}'s training rows (days {d['from_day']:g}..{d['to_day']:g}, labels by day "
@@ -88,7 +88,7 @@ def _outcome(ev: Evidence, champion: int | None, entry: dict[str, Any] | None) -
                      "half credit.", evidence=f"journal retrain seq {entry['seq']}")
     user = ro.auc_on(rebuilt.model, hidden, features)
     onset, _ = _concept(ev)
-    best, where = ro.oracle(ev, float(d["labels_by_day"]), onset, hidden)
+    best, where = ro.oracle(ev, batches, float(d["labels_by_day"]), onset, hidden)
     rows_to = f", rows of days up to {d['last_row_day']:g}" if d.get("last_row_day") is not None else ""
     window = (f"days {d['from_day']:g}..{d['to_day']:g} ({d['strategy']}{rows_to}), labels arrived by day "
               f"{float(d['labels_by_day']):.2f}")

@@ -47,23 +47,13 @@ def features_of(ev: Evidence) -> list[str]:
     return generator_class(ev.scenario.generator.name).feature_names()
 
 
-_BATCHES: dict[int, tuple[Any, list[tuple[str, int, dict[str, list[Any]]]]]] = {}
+Batches = list[tuple[str, int, dict[str, list[Any]]]]
 
 
-def served_batches(ev: Evidence) -> list[tuple[str, int, dict[str, list[Any]]]]:
+def served_batches(ev: Evidence) -> Batches:
     """``(request id, row day, {column: values})`` for each traffic request that was answered,
-    its rows taken from the scenario's seeded rows as the traffic replayer took them (built
-    once per evidence: the rebuild and the oracle both read them)."""
-    held = _BATCHES.get(id(ev))
-    if held is not None and held[0] is ev.traffic_requests:
-        return held[1]
-    out = _served_batches(ev)
-    _BATCHES.clear()
-    _BATCHES[id(ev)] = (ev.traffic_requests, out)
-    return out
-
-
-def _served_batches(ev: Evidence) -> list[tuple[str, int, dict[str, list[Any]]]]:
+    its rows taken from the scenario's seeded rows as the traffic replayer took them (built once
+    per grading: the rebuild and the oracle both read them)."""
     from lab.scenario.data import day_frame
 
     features = features_of(ev)
@@ -82,19 +72,21 @@ def _served_batches(ev: Evidence) -> list[tuple[str, int, dict[str, list[Any]]]]
     return out
 
 
-def rows_by(ev: Evidence, now_day: float, from_day: float = -math.inf, to_day: float = math.inf) -> Any:
+def rows_by(ev: Evidence, batches: Batches, now_day: float, from_day: float = -math.inf,
+            to_day: float = math.inf) -> Any:
+    """The labelled rows of ``batches`` `lab retrain` would read at ``now_day`` for the window."""
     from lab.scenario.retraining import labelled_frame
 
-    return labelled_frame(served_batches(ev), ev.labels, features_of(ev), from_day=from_day, to_day=to_day,
+    return labelled_frame(batches, ev.labels, features_of(ev), from_day=from_day, to_day=to_day,
                           now_day=now_day)
 
 
-def rebuild(ev: Evidence, entry: dict[str, Any]) -> Rebuilt | None:
+def rebuild(ev: Evidence, batches: Batches, entry: dict[str, Any]) -> Rebuilt | None:
     """The version a ``retrain`` journal entry registered, refitted (None: its rows cannot be rebuilt)."""
     from lab.scenario.retraining import MIN_ROWS, data_digest, retrained_model
 
     d = entry["data"]
-    rows = rows_by(ev, float(d["labels_by_day"]), float(d["from_day"]), float(d["to_day"]))
+    rows = rows_by(ev, batches, float(d["labels_by_day"]), float(d["from_day"]), float(d["to_day"]))
     if len(rows) < MIN_ROWS or rows["label"].nunique() < 2:
         return None
     digest = data_digest(rows, features_of(ev))
@@ -111,6 +103,19 @@ def hidden_rows(ev: Evidence) -> Any:
     end = ev.scenario.timeline.days
     n = ev.scenario.traffic.rows_per_day
     return pd.concat([stream.day(d, n) for d in range(end, end + HIDDEN_DAYS)], ignore_index=True)
+
+
+_BASELINE: dict[tuple[str, int], tuple[Any, float]] = {}
+
+
+def baseline(ev: Evidence) -> tuple[Any, float]:
+    """The hidden rows and the original champion's ROC AUC on them (once per scenario and seed
+    in a process: the grading endpoint grades every submit of a run against the same)."""
+    key = (ev.scenario.model_dump_json(), ev.seed)
+    if key not in _BASELINE:
+        hidden = hidden_rows(ev)
+        _BASELINE[key] = (hidden, auc_on(original_champion(ev), hidden, features_of(ev)))
+    return _BASELINE[key]
 
 
 def auc_on(model: Any, rows: Any, features: list[str]) -> float:
@@ -142,7 +147,7 @@ def grid(last_day: int, onset: float | None) -> list[int]:
     return sorted(days)
 
 
-def oracle(ev: Evidence, now_day: float, onset: float | None, hidden: Any) -> tuple[float, str]:
+def oracle(ev: Evidence, batches: Batches, now_day: float, onset: float | None, hidden: Any) -> tuple[float, str]:
     """The best hidden ROC AUC a `lab retrain` could reach with the labels arrived by ``now_day``,
     and the window that reached it (``"from..to window"``); (nan, "") when no window has enough rows."""
     key = (ev.scenario.model_dump_json(), ev.seed, round(now_day, 4))
@@ -152,7 +157,7 @@ def oracle(ev: Evidence, now_day: float, onset: float | None, hidden: Any) -> tu
     from lab.scenario.retraining import MIN_ROWS, retrained_model
 
     features = features_of(ev)
-    rows = rows_by(ev, now_day)
+    rows = rows_by(ev, batches, now_day)
     if len(rows) < MIN_ROWS:
         return math.nan, ""
     last = int(rows["day"].max())
@@ -178,5 +183,5 @@ def oracle(ev: Evidence, now_day: float, onset: float | None, hidden: Any) -> tu
     return out
 
 
-__all__ = ["GRID_STEP", "HIDDEN_DAYS", "HIDDEN_STREAM", "Rebuilt", "auc_on", "features_of", "grid", "hidden_rows", "oracle",
+__all__ = ["GRID_STEP", "HIDDEN_DAYS", "HIDDEN_STREAM", "Batches", "Rebuilt", "auc_on", "baseline", "features_of", "grid", "hidden_rows", "oracle",
            "original_champion", "rebuild", "rows_by", "served_batches"]
