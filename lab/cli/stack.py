@@ -46,7 +46,7 @@ def up(
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for the hidden parameters (default: random, kept in the home).")] = None,
     speed: Annotated[Optional[float], typer.Option("--speed", help="Wall-clock seconds per scenario day (default 60).")] = None,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Return once every service is healthy.")] = False,
-    port_base: Annotated[Optional[int], typer.Option("--port-base", help="Ports N..N+3 for mlflow, prefect, serving, traffic; 0 = any free ports. Default: 5000, 4200, 3000, 3100, or what this home used before.")] = None,
+    port_base: Annotated[Optional[int], typer.Option("--port-base", help="Ports N..N+4 for mlflow, prefect, serving, traffic, exporter; 0 = any free ports. Default: 5000, 4200, 3000, 3100, 3200, or what this home used before.")] = None,
     alert_webhook: AlertWebhookOpt = None,
     drill: Annotated[Optional[str], typer.Option("--drill", help="Join the drill run by the console at this URL: scenario, seed and speed come from it.", show_default=False)] = None,
     team_token: Annotated[Optional[str], typer.Option("--team-token", help="Your team's token for --drill (from the facilitator).", show_default=False)] = None,

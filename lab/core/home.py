@@ -204,11 +204,11 @@ def free_port() -> int:
 
 def choose_ports(port_base: int | None, previous: dict[str, int] | None,
                  ours: Collection[int] = ()) -> dict[str, int]:
-    """Ports for the four services.
+    """Ports for the services with a URL (:data:`SERVICES`).
 
-    ``port_base`` N gives N, N+1, N+2, N+3; 0 picks free ports; None keeps the ports
+    ``port_base`` N gives N, N+1, ... in table order; 0 picks free ports; None keeps the ports
     this home used before, else the usual defaults (MLflow 5000, Prefect 4200,
-    serving 3000, traffic 3100). A port in ``ours`` counts as free: this home's
+    serving 3000, traffic 3100, exporter 3200). A port in ``ours`` counts as free: this home's
     leftover processes hold it and are stopped before the services start.
     """
     if port_base == 0:
@@ -219,8 +219,8 @@ def choose_ports(port_base: int | None, previous: dict[str, int] | None,
         if not 1024 <= port_base <= 65530:
             raise UsageError(f"--port-base {port_base} is outside 1024..65530")
         ports = {s: port_base + i for i, s in enumerate(SERVICES)}
-    else:
-        ports = dict(previous or DEFAULT_PORTS)
+    else:  # a home from before a service was added keeps its ports and gets the new one's default
+        ports = {**DEFAULT_PORTS, **{s: p for s, p in (previous or {}).items() if s in DEFAULT_PORTS}}
     taken = [f"{s} port {p}" for s, p in ports.items() if p not in ours and not port_free(p)]
     if taken:
         raise UsageError(

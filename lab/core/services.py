@@ -13,8 +13,8 @@ Read by everything that starts or watches services, so a fact lives in one place
 
 Standard library only: the table is data, cheap to import from any stage.
 
->>> [s.name for s in TABLE if s.kind == "heartbeat"], DEFAULT_PORTS["serving"]
-(['timeline', 'monitor', 'shadow', 'drill-agent'], 3000)
+>>> [s.name for s in TABLE if s.kind == "heartbeat"], DEFAULT_PORTS["serving"], SERVED[-1]
+(['timeline', 'monitor', 'shadow', 'drill-agent'], 3000, 'exporter')
 >>> OPTIONAL
 {'drill-agent': 'drill'}
 >>> command_head(service("traffic"), python="py")
@@ -93,6 +93,8 @@ TABLE: tuple[Service, ...] = (
             instance="serving/instance.json"),
     Service("traffic", "python", ("-m", "lab.world.traffic"), "http", "/health", after=("serving",), port=3100,
             takes_home=True, startup_timeout=900.0, process="workers"),
+    Service("exporter", "python", ("-m", "lab.monitoring.exporter"), "http", "/health", port=3200,
+            takes_home=True, startup_timeout=180.0, process="workers"),
     Service("timeline", "python", ("-m", "lab.world.timeline_runner"), "heartbeat", "timeline/heartbeat",
             after=("prefect", "train"), takes_home=True, startup_timeout=180.0, process="workers"),
     Service("monitor", "python", ("-m", "lab.monitoring.runner"), "heartbeat", "monitoring/heartbeat",

@@ -7,7 +7,7 @@
 * polls each service's health URL (never a blind sleep) until healthy or timed out,
 * restarts a service that dies after it was healthy (at most ``MAX_RESTARTS`` times),
   journaling ``service.exited`` and ``service.restarted``; services that share a process
-  (the table's ``process``: timeline, monitor and traffic in lab.workers.stack_worker) are
+  (the table's ``process``: timeline, monitor, traffic and the exporter in lab.workers.stack_worker) are
   started, stopped and restarted together, each journaled under its own name,
 * on a failure during start-up, or on SIGTERM/SIGINT, stops every process it
   started (the whole process group, then any stray descendant) and exits.
@@ -129,8 +129,10 @@ def _arguments(name: str, home: Home, ports: dict[str, int]) -> list[str]:
         return ["--host", "127.0.0.1", "--port", str(ports["serving"])]
     if name == "traffic":
         return ["--port", str(ports["traffic"])]
+    if name == "exporter":
+        return ["--port", str(ports["exporter"])]
     if name == "workers":
-        return ["--traffic-port", str(ports["traffic"])]
+        return ["--traffic-port", str(ports["traffic"]), "--exporter-port", str(ports["exporter"])]
     return []
 
 

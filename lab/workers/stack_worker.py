@@ -1,19 +1,19 @@
-"""The timeline, the live monitor and the traffic replayer in one process.
+"""The timeline, the live monitor, the traffic replayer and the KPI exporter in one process.
 
-``lab up``'s supervisor runs ``python -m lab.workers.stack_worker --home H --traffic-port P``
-once for the three services the table marks ``process="workers"`` (lab.core.services):
-one Python process instead of three, so pandas, numpy, scikit-learn, Prefect and httpx are
+``lab up``'s supervisor runs ``python -m lab.workers.stack_worker --home H --traffic-port P --exporter-port Q``
+once for the services the table marks ``process="workers"`` (lab.core.services):
+one Python process instead of four, so pandas, numpy, scikit-learn, Prefect and httpx are
 loaded once (about 0.2 GB of PSS less; bench/bench_memory.py). Each service stays itself:
 the timeline and the monitor touch their own heartbeat files, traffic serves ``/health`` on
 its own port, so the supervisor, ``lab status``, the liveness checks and the journal see
-the same three services as before, all with this process's pid.
+the same services as before, all with this process's pid.
 
 Each service runs as a thread with its own entry (``run(home, ..., stop)`` of
-lab.world.timeline_runner, lab.monitoring.runner, lab.world.traffic); SIGTERM or SIGINT
-stops all three. A service whose thread ends while the lab is up (an exception, or a
+lab.world.timeline_runner, lab.monitoring.runner, lab.world.traffic, lab.monitoring.exporter); SIGTERM or SIGINT
+stops them all. A service whose thread ends while the lab is up (an exception, or a
 return) takes the whole process down with exit code 1 and its traceback in the log: its
 heartbeat or ``/health`` would otherwise go on while it does nothing, or the others would
-go on without it. The supervisor then journals ``service.exited`` for the three and
+go on without it. The supervisor then journals ``service.exited`` for each and
 restarts the process (each service resumes from the home: fired events and published
 labels from the journal, judged windows from ``windows.jsonl``).
 
@@ -40,7 +40,7 @@ from collections.abc import Callable
 
 from lab.core.home import Home, resolve_home
 from lab.core.worker import stop_on_signals
-from lab.monitoring import runner as monitor
+from lab.monitoring import exporter, runner as monitor
 from lab.world import timeline_runner, traffic
 from lab.workers.grade_endpoint import start_grade_endpoint
 
@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", required=True)
     parser.add_argument("--traffic-port", type=int, required=True, help="the port traffic serves /health on")
-    parser.add_argument("--host", default="127.0.0.1", help="address traffic binds")
+    parser.add_argument("--exporter-port", type=int, required=True, help="the port the KPI exporter serves on")
+    parser.add_argument("--host", default="127.0.0.1", help="address traffic and the exporter bind")
     args = parser.parse_args(argv)
     home = Home(resolve_home(args.home))
     stop = stop_on_signals()
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         "timeline": lambda s: timeline_runner.run(home, s),
         "monitor": lambda s: monitor.run(home, s),
         "traffic": lambda s: traffic.run(home, args.traffic_port, args.host, s),
+        "exporter": lambda s: exporter.run(home, args.exporter_port, args.host, s),
     }, stop)
     if endpoint is not None:
         endpoint.close()
