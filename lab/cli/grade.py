@@ -15,7 +15,7 @@ from lab.core.paths import TEMPLATE_DIR
 
 TEMPLATES = TEMPLATE_DIR
 TEMPLATE_FILES = ("monitoring.yaml", "model_card.md", "post_market_monitoring.md", "datasheet.md", "decisions.yaml",
-                  "release_gate.yaml", "retraining.md")
+                  "release_gate.yaml", "retraining.md", "observability.md")
 
 JsonOut = Annotated[Optional[Path], typer.Option("--json", help="Write the JSON report to F ('-': stdout).",
                                                   show_default=False)]
@@ -52,7 +52,7 @@ def init_submission(
     home: HomeOpt = None,  # noqa: ARG001 (accepted like every command's; the folder needs no lab home)
 ) -> None:
     """Copy the submission templates (monitoring.yaml, model card, runbook, datasheet, decisions.yaml,
-    release_gate.yaml, retraining.md) into DIRECTORY."""
+    release_gate.yaml, retraining.md, observability.md) into DIRECTORY."""
     missing = [n for n in TEMPLATE_FILES if not (TEMPLATES / n).is_file()]
     if missing:
         raise StateError(f"templates missing from {TEMPLATES}: {', '.join(missing)}",

@@ -58,7 +58,8 @@ def _apply_config(h, config: Path) -> None:
     scenario, _ = effective_scenario(h)
     kinds = {f.name: f.kind for f in generator_class(scenario.generator.name).features}
     kinds[PREDICTION] = "numeric"
-    load_monitoring_config(config, columns=kinds)  # every problem at once, with lines; nothing changes
+    kpis = [k.name for k in scenario.business.kpis] if scenario.business else []
+    load_monitoring_config(config, columns=kinds, kpis=kpis)  # every problem at once, with lines; nothing changes
     target = config_path(h)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")

@@ -1,6 +1,6 @@
 """Reading a submission safely: a folder, or a .tar.gz / .tgz / .tar / .zip of one.
 
-A submission holds up to seven files, at its top level or in one folder inside the
+A submission holds up to eight files, at its top level or in one folder inside the
 archive::
 
     monitoring.yaml             the drift-monitoring config        (graded: drift_thresholds)
@@ -10,6 +10,7 @@ archive::
     decisions.yaml              optional: the shadow decision and rollback rationale
     release_gate.yaml           the release gate (graded: gates, where the scenario lists it)
     retraining.md               the retraining procedure (graded: retraining, where the scenario lists it)
+    observability.md            business vs system signals, paging, objectives (graded: observability, where listed)
 
 Every problem becomes one :class:`Problem` with a clear message, and the file it
 concerns is left out (its graders then score it as missing); nothing crashes on bad
@@ -22,12 +23,12 @@ HTML in the Markdown is never rendered or executed: ``<script>``, ``<style>``,
 from the text the graders read, and a note says so.
 
 Archives are unpacked into a temporary folder inside the lab home (``work_dir``), only
-the seven names above are extracted, and the folder is removed once they are read. The
+the eight names above are extracted, and the folder is removed once they are read. The
 archive itself is read by :mod:`lab.evidence.archive` (shared with the evidence bundle's
 reader); this module decides what each entry means for a submission.
 :class:`lab.errors.SubmissionError` (exit 2) is raised only when nothing at all can be
 graded: the path is missing, not a folder or a supported archive, the archive is
-corrupt, or none of the seven files could be read.
+corrupt, or none of the eight files could be read.
 
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -73,13 +74,15 @@ DATASHEET = "datasheet.md"
 DECISIONS = "decisions.yaml"
 RELEASE_GATE = "release_gate.yaml"
 RETRAINING = "retraining.md"
-FILES: tuple[str, ...] = (MONITORING, MODEL_CARD, RUNBOOK, DATASHEET, DECISIONS, RELEASE_GATE, RETRAINING)
+OBSERVABILITY = "observability.md"
+FILES: tuple[str, ...] = (MONITORING, MODEL_CARD, RUNBOOK, DATASHEET, DECISIONS, RELEASE_GATE, RETRAINING, OBSERVABILITY)
 #: Not reported missing: decisions.yaml is optional everywhere; release_gate.yaml and retraining.md
 #: are graded only where the scenario lists their task (its grader says when the file is missing).
-OPTIONAL = frozenset({DECISIONS, RELEASE_GATE, RETRAINING})
+OPTIONAL = frozenset({DECISIONS, RELEASE_GATE, RETRAINING, OBSERVABILITY})
 #: Which skill each file is graded under (decisions.yaml informs shadow and rollback).
 SKILL_OF = {MONITORING: "drift_thresholds", MODEL_CARD: "model_card", RUNBOOK: "pmm_runbook",
-            DATASHEET: "datasheet", DECISIONS: "shadow, rollback", RELEASE_GATE: "gates", RETRAINING: "retraining"}
+            DATASHEET: "datasheet", DECISIONS: "shadow, rollback", RELEASE_GATE: "gates", RETRAINING: "retraining",
+            OBSERVABILITY: "observability"}
 
 MAX_FILE_BYTES = 1024 * 1024  # each submitted file
 MAX_ENTRIES = 1_000  # archive members, of any kind
@@ -202,7 +205,7 @@ def _scratch(work_dir: Path) -> Iterator[Path]:
 
 
 def _read_folder(folder: Path, problems: list[Problem], archive: bool = False) -> dict[str, bytes]:
-    """The seven files' bytes; a folder with none of them at its top but one subfolder is looked into."""
+    """The eight files' bytes; a folder with none of them at its top but one subfolder is looked into."""
     base = folder
     if not any((folder / n).exists() or (folder / n).is_symlink() for n in FILES):
         subs = [c for c in folder.iterdir() if c.is_dir() and not c.is_symlink() and not c.name.startswith(".")]
@@ -271,7 +274,7 @@ _REPACK_HINT = {"tar": "pack it with `tar czf answer.tar.gz answer/`, or submit 
 
 
 def _extract(path: Path, dest: Path, problems: list[Problem]) -> None:
-    """Write the seven files of the archive at ``path`` into ``dest``; every other entry is only counted."""
+    """Write the eight files of the archive at ``path`` into ``dest``; every other entry is only counted."""
     limits = Limits(max_total_bytes=MAX_TOTAL_BYTES, max_entries=MAX_ENTRIES, max_entry_bytes=MAX_ENTRY_BYTES,
                     max_ratio=MAX_RATIO)  # read at call time: tests lower them
     fmt = archive_format(path)
@@ -282,13 +285,13 @@ def _extract(path: Path, dest: Path, problems: list[Problem]) -> None:
                 _extract_member(member, dest, picked, problems)
     except ArchiveLimitExceeded as exc:
         raise SubmissionError(f"{path.name}: refused: the archive {exc} (an archive bomb?)",
-                              hint="submit only the seven files, unpacked size under 1 MiB each") from None
+                              hint="submit only the eight files, unpacked size under 1 MiB each") from None
     except ArchiveUnreadable as exc:
         raise SubmissionError(f"{path.name}: not a readable {fmt} archive ({exc})", hint=_REPACK_HINT[fmt]) from None
 
 
 def _extract_member(member: Member, dest: Path, picked: set[str], problems: list[Problem]) -> None:
-    """Extract one entry if it is one of the seven files, or say why not; ``picked``: the files seen so far."""
+    """Extract one entry if it is one of the eight files, or say why not; ``picked``: the files seen so far."""
     want = _wanted(member.name)
     why = member.unsafe
     if why:

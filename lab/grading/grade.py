@@ -1,4 +1,4 @@
-"""``grade(evidence, submission) -> Report``: the nine graders, over the scenario's graded tasks.
+"""``grade(evidence, submission) -> Report``: the ten graders, over the scenario's graded tasks.
 
 Each grader is a pure function of the evidence bundle and the submission; this module
 only builds their contexts from the evidence (registry snapshot, answer key, the
@@ -190,6 +190,10 @@ def grade(evidence: Evidence, submission: Submission | None, *, drift_suite: Any
             from lab.grading.retrain_grader import grade_retraining
 
             items += grade_retraining(ev, submission)
+        elif task == "observability":
+            from lab.grading.observability_grader import grade_observability
+
+            items += grade_observability(ev, submission)
         elif task == "drift_thresholds":
             items += grade_drift_thresholds(ev, submission, suite=drift_suite, cache_dir=drift_cache)
         elif task == "model_card":

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Skill = Literal["shadow", "rollback", "gates", "canary", "retraining", "drift_thresholds", "model_card",
-                "pmm_runbook", "datasheet"]
-SKILLS: tuple[Skill, ...] = ("shadow", "rollback", "gates", "canary", "retraining", "drift_thresholds", "model_card",
-                             "pmm_runbook", "datasheet")
+Skill = Literal["shadow", "rollback", "gates", "canary", "retraining", "observability", "drift_thresholds",
+                "model_card", "pmm_runbook", "datasheet"]
+SKILLS: tuple[Skill, ...] = ("shadow", "rollback", "gates", "canary", "retraining", "observability", "drift_thresholds",
+                             "model_card", "pmm_runbook", "datasheet")
 
 
 def sentence(text: str) -> str:

@@ -31,7 +31,7 @@ from lab.grading.items import SKILLS, Item
 SCHEMA_VERSION = 1
 MAX_TOTAL = 100.0
 SKILL_TITLES = {"shadow": "Shadow deployment", "rollback": "Rollback", "gates": "Release gate", "canary": "Canary release",
-                "retraining": "Retraining", "drift_thresholds": "Drift thresholds",
+                "retraining": "Retraining", "observability": "Business and system observability", "drift_thresholds": "Drift thresholds",
                 "model_card": "Model card", "pmm_runbook": "Post-market monitoring runbook",
                 "datasheet": "Datasheet for the training data"}
 

@@ -5,8 +5,9 @@ An alert is one signal of an alarming window::
     {"day": 23.4, "window": 7, "signal": "performance",
      "detail": "accuracy 0.812 on 500 labelled rows, 0.088 below the reference 0.900 (alarm beyond 0.05)"}
 
-``signal`` is ``data`` (dataset drift), ``prediction`` (drift of the champion's scores)
-or ``performance`` (a metric on labelled rows); ``day`` is the scenario day the alarm
+``signal`` is ``data`` (dataset drift), ``prediction`` (drift of the champion's scores),
+``performance`` (a metric on labelled rows), ``business`` (a business KPI broke its bound)
+or ``system`` (a service level objective was broken; lab.monitoring.observability_config); ``day`` is the scenario day the alarm
 was raised on. The monitor journals each alarm once (``monitor.alert``, the alerts under
 ``data.alerts``), emits each alert as a Prefect event ``prodml-lab.alert.<signal>``, and
 POSTs it as JSON to the alert webhook when one is set (``lab up`` / ``lab monitor``
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from lab.core.labconfig import LabConfig
 
 
-SIGNALS = ("data", "prediction", "performance")
+SIGNALS = ("data", "prediction", "performance", "business", "system")
 WEBHOOK_ATTEMPTS = 3
 WEBHOOK_TIMEOUT = 2.0
 WEBHOOK_BACKOFF = 0.5
@@ -79,6 +80,17 @@ def details(record: dict[str, Any]) -> dict[str, str]:
                     if value is not None and ref is not None else "")
             out[signal] = (f"{p.get('metric', '?')} {_g(value)} on {p.get('n_labelled', 0)} labelled rows{drop} "
                            f"(alarm {' or '.join(limits) or 'never'})")
+        elif signal == "business":
+            out[signal] = "; ".join(
+                f"{name} {_g(v.get('value'))} on {v.get('rows', 0)} decided rows with outcomes (bound: "
+                + " and ".join(f"{b} {_g(v[b])}" for b in ("max", "min") if v.get(b) is not None)
+                + (f"; reference {_g(v['reference'])})" if v.get("reference") is not None else ")")
+                for name, v in (record.get("business") or {}).items() if v.get("breach")) or "a KPI broke its bound"
+        elif signal == "system":
+            sysfig = record.get("system") or {}
+            said = [f"p99 latency {_g(sysfig.get('p99_ms'))} ms" for b in sysfig.get("breaches", []) if b == "p99_latency_ms"]
+            said += [f"error rate {_g(sysfig.get('error_rate'))}" for b in sysfig.get("breaches", []) if b == "error_rate"]
+            out[signal] = f"{', '.join(said) or 'an objective was broken'} over {sysfig.get('requests', 0)} requests"
     return out
 
 

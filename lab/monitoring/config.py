@@ -18,7 +18,7 @@ data_drift.default.method 2
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
@@ -43,6 +43,7 @@ from lab.monitoring.config_schema import (
     semantic_problems,
 )
 from lab.monitoring.methods import KINDS, ColumnKind
+from lab.monitoring.observability_config import kpi_problems
 from lab.monitoring.pinning import ResolvedColumn, ResolvedConfig, resolve
 
 MAX_BYTES = _yaml.MAX_BYTES
@@ -111,11 +112,13 @@ def load_monitoring_config(
     path_or_text: str | Path,
     columns: Mapping[str, ColumnKind] | None = None,
     data_rows: int | None = None,
+    kpis: Sequence[str] | None = None,
 ) -> MonitoringConfig:
     """Read and validate a monitoring config; raise :class:`ConfigError` listing every problem.
 
     ``columns`` (name -> kind) enables the column checks (unknown names, methods that do
-    not fit a column's kind); ``data_rows`` enables the window-size check.
+    not fit a column's kind); ``data_rows`` enables the window-size check; ``kpis`` (the
+    scenario's business KPI names) the check of ``business.kpis``.
     """
     if columns is not None:
         bad = {k: v for k, v in columns.items() if v not in KINDS}
@@ -140,6 +143,7 @@ def load_monitoring_config(
     except ValidationError as exc:
         found_problems += _schema_problems(exc)
     found_problems += semantic_problems(doc.data, columns, data_rows)
+    found_problems += kpi_problems(doc.data, kpis)
     if found_problems:
         problems = []
         for loc, msg in found_problems:

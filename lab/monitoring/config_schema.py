@@ -39,6 +39,7 @@ from pydantic import field_validator, model_validator
 
 from lab.core.frozen import Frozen as _Frozen
 from lab.core.metrics import LOWER_IS_BETTER  # lower is better: max_drop is the largest allowed rise, min does not apply
+from lab.monitoring.observability_config import BusinessSpec, SystemSpec
 from lab.monitoring.methods import KINDS, METHODS, ColumnKind, evidently_type, methods_for
 
 EVIDENTLY_DRIFT_SHARE = 0.5  # Evidently's DataDriftPreset default
@@ -164,6 +165,8 @@ class MonitoringConfig(_Frozen):
     prediction_drift: PredictionDriftSpec | None = None
     performance: PerformanceSpec | None = None
     alerting: AlertingSpec = AlertingSpec()
+    business: BusinessSpec | None = None
+    system: SystemSpec | None = None
 
     _lines: dict[Loc, int] = PrivateAttr(default_factory=dict)
     _source: str = PrivateAttr("monitoring config")

@@ -43,7 +43,8 @@ def validate_config(
         found = semantic_problems(raw, kinds, rows)
     else:
         try:
-            config = load_monitoring_config(path_or_text, columns=kinds, data_rows=rows)
+            kpis = [k.name for k in sc.business.kpis] if sc.business else []
+            config = load_monitoring_config(path_or_text, columns=kinds, data_rows=rows, kpis=kpis)
         except ConfigError as exc:
             config, problems = None, list(exc.problems)
         try:

@@ -93,6 +93,8 @@ class LiveMonitor:
         self.run_length = 0
         self.history: list[dict[str, Any]] = [json.loads(x) for x in _read_lines(windows_path(home))]
         self.workspace: Any = None  # lab.monitoring.workspace.WindowWorkspace, on the first window
+        self.requests: list[tuple[int, int, float | None]] = []  # (log offset, status, latency_ms) not yet judged
+        self.judge: Any = None  # lab.monitoring.business.ObservabilityJudge, per config and version
         if self.history:  # resume after a restart: skip the rows already judged
             self.offset = int(self.history[-1].get("log_offset", 0))
 
@@ -119,7 +121,8 @@ class LiveMonitor:
         if self.config is not None and mtime == self.config_mtime:
             return False
         self.config_text = path.read_text(encoding="utf-8") if path.exists() else DEFAULT_CONFIG
-        self.config = load_monitoring_config(self.config_text, columns=self.kinds)
+        kpis = [k.name for k in self.scenario.business.kpis] if self.scenario.business else []
+        self.config = load_monitoring_config(self.config_text, columns=self.kinds, kpis=kpis)
         self.config_mtime = mtime
         self.resolved = None
         return True
@@ -134,6 +137,7 @@ class LiveMonitor:
             return
         self.resolved = resolve(self.config, self.reference_frame(version), self.kinds)
         self.resolved_version = version
+        self.judge = self.observability_judge(version)
         path = config_path(self.home)
         text = self.config_text
         self.journal.append(
@@ -168,7 +172,10 @@ class LiveMonitor:
                 rec = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if rec.get("kind") != "request" or rec.get("status") != 200 or not rec.get("inputs"):
+            if rec.get("kind") != "request":
+                continue
+            self.requests.append((base + pos, int(rec.get("status") or 0), rec.get("latency_ms")))
+            if rec.get("status") != 200 or not rec.get("inputs"):
                 continue
             for i, p in enumerate(rec["champion_prediction"]):
                 row = {c: rec["inputs"][c][i] for c in self.features}
@@ -181,16 +188,40 @@ class LiveMonitor:
         self.read_config()
         return (self.config.window.size if self.config.window else None) or DEFAULT_WINDOW
 
-    def labelled_tail(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The most recent ``n`` labelled rows served: (labels, scores)."""
+    def labelled_tail(self, n: int, columns: list[str] = ()) -> pd.DataFrame:
+        """The most recent ``n`` labelled rows served: ``label``, ``prediction`` and the input ``columns``."""
         labels = {r["request_id"]: r["labels"] for r in read_labels(self.home)}
         ys: list[int] = []
         ps: list[float] = []
+        cols: dict[str, list] = {c: [] for c in columns}
         for rec in merged(self.home.serving / "requests.jsonl"):
             if rec.get("status") == 200 and rec["id"] in labels:
                 ys += labels[rec["id"]]
                 ps += rec["champion_prediction"]
-        return np.array(ys[-n:], dtype=float), np.array(ps[-n:], dtype=float)
+                for c in columns:
+                    cols[c] += rec["inputs"][c]
+        frame = {"label": np.array(ys[-n:], dtype=float), PREDICTION: np.array(ps[-n:], dtype=float)}
+        return pd.DataFrame({**frame, **{c: v[-n:] for c, v in cols.items()}})
+
+    def observability_judge(self, version: int) -> Any:
+        """The judge of ``business:`` and ``system:`` (lab.monitoring.business), with the KPIs' reference values."""
+        from lab.monitoring.business import ObservabilityJudge, kpi_values
+
+        business = self.scenario.business
+        threshold = self.scenario.model.decision_threshold.value
+        reference: dict[str, float | None] = {}
+        if business is not None:
+            ref = self.reference.copy()
+            ref[PREDICTION] = self.reference_scores(version)
+            reference = {k: v for k, (v, _) in kpi_values(business, ref, threshold).items()}
+        return ObservabilityJudge(business, self.config.business, self.config.system, threshold, reference)
+
+    def window_requests(self, last_offset: int) -> tuple[np.ndarray, int]:
+        """The requests logged up to ``last_offset`` and not judged yet: (latencies of the answered ones, failures)."""
+        mine = [r for r in self.requests if r[0] <= last_offset]
+        self.requests = [r for r in self.requests if r[0] > last_offset]
+        latencies = np.array([r[2] for r in mine if r[1] == 200 and r[2] is not None], dtype=float)
+        return latencies, sum(1 for r in mine if r[1] != 200)
 
 
 def _read_lines(path: Path):
@@ -217,6 +248,7 @@ def run(home: Home, stop: threading.Event) -> None:
 
     # heavy: keep off the start-up path
     from lab.monitoring import check_performance, metric_value, window_drift
+    from lab.monitoring.business import weight_columns, write_latest
 
     from threadpoolctl import threadpool_limits
 
@@ -258,7 +290,10 @@ def run(home: Home, stop: threading.Event) -> None:
         if result.prediction is not None and result.prediction.drifted:
             signals.append("prediction")
         performance = None
-        y, scores = monitor.labelled_tail(len(current))
+        spec = monitor.config.business
+        weights = weight_columns(monitor.scenario.business)
+        labelled = monitor.labelled_tail(max(len(current), spec.rows or 0) if spec else len(current), weights)
+        y, scores = (labelled["label"].to_numpy()[-len(current):], labelled[PREDICTION].to_numpy()[-len(current):])
         threshold = monitor.scenario.model.decision_threshold.value  # label metrics decide where the business does
         live = live_metrics(y, scores, version, metric_value, threshold)
         if resolved.performance is not None and len(y) >= max(50, len(current) // 2):
@@ -270,7 +305,12 @@ def run(home: Home, stop: threading.Event) -> None:
             if check.alarm:
                 signals.append("performance")
         monitor.run_length = monitor.run_length + 1 if signals else 0
-        alarm = monitor.run_length >= resolved.alerting.consecutive_windows
+        drift_alarm = monitor.run_length >= resolved.alerting.consecutive_windows
+        kpi_rows = labelled.iloc[-(spec.rows or len(current)):] if spec else labelled
+        observed = monitor.judge.window(kpi_rows, *monitor.window_requests(int(current["_offset"].max())))
+        alarmed = (signals if drift_alarm else []) + observed["alarms"]
+        signals = signals + observed["signals"]
+        alarm = bool(alarmed)
         first_day, last_day = float(current["_day"].min()), float(current["_day"].max())
         snapshots = add_snapshots(monitor, index, reference, current, resolved, (y, scores), threshold,
                                   (first_day, last_day))
@@ -292,6 +332,8 @@ def run(home: Home, stop: threading.Event) -> None:
             "dataset_drift_share": resolved.dataset_drift_share,
             "prediction_test": None if resolved.prediction is None else {
                 k: getattr(resolved.prediction, k) for k in ("method", "comparison", "threshold")},
+            "business": observed["business"],
+            "system": observed["system"],
             "signals": signals,
             "alarm": alarm,
             "snapshots": snapshots,
@@ -304,10 +346,11 @@ def run(home: Home, stop: threading.Event) -> None:
         monitor.journal.append("monitor.window", {k: record[k] for k in (
             "index", "first_day", "last_day", "drift_share", "dataset_drift", "drifted_columns", "prediction_score",
             "signals", "alarm")}, day=day, actor="monitor")
+        write_latest(home, record)
         if alarm:
             said = alerts.details(record)
-            raised = [{"signal": sig, "detail": said[sig]} for sig in signals]
-            monitor.journal.append("monitor.alert", {"window": index, "signals": signals,
+            raised = [{"signal": sig, "detail": said[sig]} for sig in alarmed]
+            monitor.journal.append("monitor.alert", {"window": index, "signals": alarmed,
                                                      "drifted_columns": record["drifted_columns"],
                                                      "alerts": raised},
                                    day=day, actor="monitor")

@@ -52,6 +52,8 @@ class DriftTruth(_Strict):
     width_days: float = 0.0
     magnitude: float
     features: list[str] = []
+    #: A concept drift confined to a segment: ``{"column": ..., "values": [...]}`` (None: every row).
+    segment: dict[str, Any] | None = None
 
 
 class BadRelease(_Strict):
@@ -125,7 +127,8 @@ def build(scenario: Scenario, seed: int, overrides: Mapping[str, float] | None =
         if kind:
             drifts.append(DriftTruth(event=e.name, type=kind, onset_day=e.day,  # type: ignore[arg-type]
                                      width_days=e.width_days, magnitude=e.magnitude,  # type: ignore[union-attr]
-                                     features=list(getattr(e, "features", []) or [])))
+                                     features=list(getattr(e, "features", []) or []),
+                                     segment=(seg.model_dump() if (seg := getattr(e, "segment", None)) else None)))
         elif isinstance(e, BadReleaseEvent):
             bad_release = BadRelease(event=e.name, day=e.day, version=effective.version_of("defective"))
     scheduled = {e.name: e.day for e in resolved.timeline.events}
@@ -171,8 +174,12 @@ def read(home: Home) -> AnswerKey | None:
 
 
 def dump(key: AnswerKey) -> dict[str, Any]:
-    """The key as written to ``answer_key.json``."""
-    return key.model_dump(mode="json")
+    """The key as written to ``answer_key.json`` (a drift's ``segment`` only when it has one, as keys had it before)."""
+    out = key.model_dump(mode="json")
+    for drift in out.get("drifts", []):
+        if drift.get("segment") is None:
+            drift.pop("segment", None)
+    return out
 
 
 def write(home: Home, key: AnswerKey) -> None:

@@ -15,7 +15,8 @@ The three kinds keep the other half of the joint distribution fixed:
   :func:`tilt_categories`). The schema's magnitudes are positive, so numeric features
   move up and categorical mass moves towards the later categories in declared order.
 * ``concept_drift``: ``P(y | x)`` moves towards the generator's
-  ``drifted_label_probability``, ``P(x)`` does not (:func:`mix_concept`).
+  ``drifted_label_probability``, ``P(x)`` does not (:func:`mix_concept`); with a
+  ``segment``, only on that segment's rows.
 * ``label_drift`` (prior): ``P(y = 1)`` moves by ``magnitude``, ``P(x | y)`` does not:
   a larger pool is drawn and resampled per class (:func:`resample_prior`).
 
@@ -292,7 +293,8 @@ class Stream:
                     if p1 is None:
                         assert isinstance(self.generator, ConceptDriftable)
                         p1 = self.generator.drifted_label_probability(X)
-                    p = mix_concept(p, p1, w)
+                    mixed = mix_concept(p, p1, w)
+                    p = mixed if e.segment is None else np.where(e.segment.mask(X), mixed, p)
         return p
 
     def __repr__(self) -> str:

@@ -18,12 +18,15 @@ import yaml
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from lab.core.frozen import Frozen
+from lab.scenario.business import Business, Segment
+from lab.scenario.business import check_scenario as check_business
 from lab.errors import ScenarioError
 from lab.scenario.generators import GENERATORS, generator_class
 from lab.core.paths import SCENARIO_DIR
 
 
-TASKS = ("shadow", "rollback", "drift_thresholds", "model_card", "pmm_runbook", "datasheet", "gates", "canary", "retraining")
+TASKS = ("shadow", "rollback", "drift_thresholds", "model_card", "pmm_runbook", "datasheet", "gates", "canary", "retraining",
+         "observability")
 
 
 class Risk(Frozen):
@@ -168,6 +171,7 @@ class ConceptDriftEvent(_Event):
     type: Literal["concept_drift"]
     magnitude: float = Field(gt=0, le=1, description="share of the new labelling rule, 0..1")
     width_days: float = Field(0, ge=0)
+    segment: Segment | None = Field(None, description="confine the change to these rows (lab.scenario.business)")
 
 
 class LabelDriftEvent(_Event):
@@ -274,6 +278,7 @@ class Scenario(Frozen):
     timeline: Timeline
     traffic: Traffic
     service_level: ServiceLevel | None = None
+    business: Business | None = None
     graded_tasks: list[Literal[TASKS]] = Field(min_length=1)  # type: ignore[valid-type]
     randomised: list[Randomised] = []
     hints: list[Hint] = Field([], max_length=10, description="drill hints, taken in order")
@@ -307,6 +312,10 @@ class Scenario(Frozen):
             roles = {v.role for v in self.model.versions}
             if "candidate" not in roles:
                 raise ValueError("graded_tasks: 'canary' needs 'candidate' versions to release")
+        check_business(self.business, [(e.name, e.segment) for e in self.timeline.events
+                                       if isinstance(e, ConceptDriftEvent) and e.segment is not None], gen)
+        if "observability" in self.graded_tasks and (self.business is None or self.service_level is None):
+            raise ValueError("graded_tasks: 'observability' needs business.kpis and service_level (p99_ms, error_rate)")
         if "retraining" in self.graded_tasks and not any(isinstance(e, ConceptDriftEvent) for e in self.timeline.events):
             raise ValueError("graded_tasks: 'retraining' needs a concept_drift event (the change a retrain answers)")
         for r in self.randomised:
