@@ -83,10 +83,39 @@ def evaluate(
 
         plot_evaluation(result, plot)
         err_console.print(f"wrote {plot}", highlight=False)
+    observed = None
+    if loaded.business is not None or loaded.system is not None:
+        # heavy: keep off the start-up path
+        from lab.monitoring.observability_replay import replay_observability
+
+        observed = replay_observability(loaded, sc, seed, rows_per_day=rpd)
     if json_out:
-        print_json(result.to_dict(windows=False))
+        print_json({**result.to_dict(windows=False),
+                    **({"observability": observed.summary()} if observed is not None else {})})
         return
     _print_tables(result)
+    if observed is not None:
+        _print_observability(observed)
+
+
+def _print_observability(observed: Any) -> None:
+    """The business and system sections, replayed (lab.monitoring.observability_replay)."""
+    from rich.table import Table
+
+    table = Table(title=f"business and system sections (outcomes arrive {observed.label_delay_days:g} days late)",
+                  title_justify="left")
+    for col in ("section", "incidents", "alarmed in time", "chance", "mean delay days", "budget days",
+                "false pages a week", "quiet windows in alarm"):
+        table.add_column(col, justify="left" if col == "section" else "right")
+    for res in (observed.business, observed.system):
+        s = res.summary()
+        if not res.configured:
+            table.add_row(res.section, str(s["incidents"]), "not configured", "", "", f"{s['budget_days']:g}", "", "")
+            continue
+        delay = "" if s["mean_delay_days"] is None else f"{s['mean_delay_days']:.1f}"
+        table.add_row(res.section, str(s["incidents"]), f"{s['hit_rate']:.0%}", f"{s['chance']:.0%}", delay,
+                      f"{s['budget_days']:.1f}", f"{s['false_pages_per_week']:.2f}", f"{res.false_window_rate:.1%}")
+    out_console.print(table)
 
 
 def _check_writable(path: Path) -> None:

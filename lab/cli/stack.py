@@ -100,7 +100,8 @@ def up(
         f"  MLflow UI     http://127.0.0.1:{ports['mlflow']}\n"
         f"  Prefect UI    http://127.0.0.1:{ports['prefect']}\n"
         f"  serving API   http://127.0.0.1:{ports['serving']}/predict   (POST {{\"rows\": [...]}})\n"
-        f"  traffic       http://127.0.0.1:{ports['traffic']}/health",
+        f"  traffic       http://127.0.0.1:{ports['traffic']}/health\n"
+        f"  KPI exporter  http://127.0.0.1:{ports['exporter']}/metrics   (business KPIs, for Prometheus)",
         highlight=False,
     )
     if joining is not None:
@@ -191,6 +192,7 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
         "events": events,
         "alerts": fired_alerts,
         "live_metrics": live,
+        "business": (business := alerts.business_figures(h)),
         "reports": sorted(str(p) for p in (h.root / "reports").glob("*")) if (h.root / "reports").exists() else [],
         "dashboard": _dashboard(h),
     }
@@ -237,7 +239,7 @@ def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     for ev in events:
         e.add_row(ev["name"], ev["status"], "" if ev["day"] is None else f"{ev['day']:.2f}")
     out_console.print(e)
-    _print_monitoring(fired_alerts, live)
+    _print_monitoring(fired_alerts, live, business)
     if report["dashboard"]:
         d = report["dashboard"]
         out_console.print(f"dashboard: {d['snapshots']} Evidently snapshots in {d['workspace']}; `lab dashboard` serves "
@@ -256,13 +258,21 @@ def _dashboard(h) -> dict | None:
     return {"workspace": str(workspace_dir(h)), "project_id": pid, "snapshots": count}
 
 
-def _print_monitoring(fired_alerts: list[dict], live: dict | None) -> None:
+def _print_monitoring(fired_alerts: list[dict], live: dict | None, business: dict | None = None) -> None:
     if live:
         metrics = ", ".join(f"{k} {_fmt(live.get(k))}" for k in ("roc_auc", "accuracy", "positive_rate", "mean_score"))
         out_console.print(f"champion v{live['champion_version']} on its {live['labelled_rows']} latest labelled rows "
                           f"(monitor window {live['window']}): {metrics}", highlight=False)
     else:
         out_console.print("champion live metrics: no labelled rows judged yet", highlight=False)
+    kpis = (business or {}).get("business") or {}
+    if kpis:
+        said = []
+        for name, v in kpis.items():
+            bound = " ".join(f"{b} {_fmt(v[b])}" for b in ("max", "min") if v.get(b) is not None)
+            said.append(f"{name} {_fmt(v.get('value'))} on {v.get('rows', 0)} decided rows"
+                        + (f" ({bound}{', BREACH' if v.get('breach') else ''})" if bound else ""))
+        out_console.print(f"business KPIs (monitor window {business['window']}): " + "; ".join(said), highlight=False)
     if not fired_alerts:
         out_console.print("alerts: none", highlight=False)
         return

@@ -36,6 +36,9 @@ MONITORING_KEYS: dict[str, Any] = {
     "prediction_drift": {**_TEST, "column": None, "kind": None},
     "performance": {"metric": None, "min": None, "max_drop": None, "label_column": None, "score_column": None},
     "alerting": {"consecutive_windows": None},
+    "business": {"consecutive_windows": None, "rows": None,
+                 "kpis": {"*": {"max": None, "min": None, "max_rise": None, "max_drop": None}}},
+    "system": {"consecutive_windows": None, "p99_latency_ms": {"max": None}, "error_rate": {"max": None}},
 }
 
 

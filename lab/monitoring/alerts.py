@@ -131,6 +131,24 @@ def live_metrics(home: Home) -> dict[str, Any] | None:
     return None if not live else {"window": record["index"], "rows_up_to_day": record["last_day"], **live}
 
 
+def business_figures(home: Home) -> dict[str, Any] | None:
+    """The business KPIs and system figures of the monitor's latest window (None before its first).
+
+    ``{"window", "last_day", "business": {kpi: {value, rows, reference, max, min, breach}},
+    "system": {requests, p99_ms, error_rate, breaches}}``, as the KPI exporter serves them.
+    """
+    from lab.monitoring.exporter import latest_path
+
+    try:
+        latest = read_json(latest_path(home))
+    except Exception:  # a damaged file: say nothing rather than fail `lab status`
+        return None
+    if not isinstance(latest, dict):
+        return None
+    return {"window": latest.get("index"), "last_day": latest.get("last_day"),
+            "business": latest.get("business") or {}, "system": latest.get("system") or {}}
+
+
 # -- the webhook --------------------------------------------------------------------------
 
 

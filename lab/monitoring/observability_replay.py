@@ -223,6 +223,8 @@ _FRAMES: dict[tuple[str, int, ObservabilitySuite, int], list[tuple[dict, pd.Data
 def _run_business(sc: Scenario, seed: int, spec: BusinessSpec | None, size: int, suite: ObservabilitySuite,
                   rpd: int) -> SectionResult:
     delay = float(sc.timeline.label_delay_days)
+    if sc.business is None or not any(isinstance(e, ConceptDriftEvent) for e in sc.timeline.events):
+        return SectionResult("business", spec is not None, delay + GRACE_DAYS, [])  # no KPIs, or nothing to drop them
     key = (sc.model_dump_json(), int(seed), suite, rpd)
     if key not in _FRAMES:
         _FRAMES.clear()  # one scenario at a time: frames are large

@@ -313,7 +313,7 @@ def run(home: Home, stop: threading.Event) -> None:
         alarm = bool(alarmed)
         first_day, last_day = float(current["_day"].min()), float(current["_day"].max())
         snapshots = add_snapshots(monitor, index, reference, current, resolved, (y, scores), threshold,
-                                  (first_day, last_day))
+                                  (first_day, last_day), observed["business"])
         record = {
             "index": index,
             "first_day": first_day,
@@ -388,7 +388,7 @@ def live_metrics(y: np.ndarray, s: np.ndarray, version: int, metric_value,
 
 def add_snapshots(monitor: "LiveMonitor", index: int, reference: pd.DataFrame, current: pd.DataFrame, resolved,
                   labelled: tuple[np.ndarray, np.ndarray], threshold: float,
-                  days: tuple[float, float]) -> dict[str, str | None]:
+                  days: tuple[float, float], kpis: dict[str, Any] | None = None) -> dict[str, str | None]:
     """The window's snapshots in the Evidently workspace: their ids (None: not written)."""
     # heavy: keep off the start-up path
     from lab.monitoring import workspace
@@ -396,8 +396,10 @@ def add_snapshots(monitor: "LiveMonitor", index: int, reference: pd.DataFrame, c
     out: dict[str, str | None] = {workspace.TAG_DRIFT: None, workspace.TAG_PERFORMANCE: None}
     try:
         if monitor.workspace is None:
+            business = monitor.scenario.business
             monitor.workspace = workspace.WindowWorkspace(
-                monitor.home, f"{monitor.scenario.id} (seed {monitor.seed})", monitor.features, PREDICTION)
+                monitor.home, f"{monitor.scenario.id} (seed {monitor.seed})", monitor.features, PREDICTION,
+                [k.name for k in business.kpis] if business else ())
         pins = dict(resolved.columns)
         if resolved.prediction is not None:
             pins[resolved.prediction.column] = resolved.prediction
@@ -406,6 +408,9 @@ def add_snapshots(monitor: "LiveMonitor", index: int, reference: pd.DataFrame, c
         perf = workspace.performance_snapshot(*labelled, threshold, index, *days)
         if perf is not None:
             out[workspace.TAG_PERFORMANCE] = monitor.workspace.add(perf)
+        biz = workspace.business_snapshot({k: v["value"] for k, v in (kpis or {}).items()}, index, *days)
+        if biz is not None:
+            out[workspace.TAG_BUSINESS] = monitor.workspace.add(biz)
     except Exception as exc:  # a snapshot is a view; the window's decisions stand without it
         print(f"window {index}: Evidently snapshot not written: {exc!r}", flush=True)
     return out

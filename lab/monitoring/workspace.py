@@ -6,8 +6,9 @@ the seed. Each judged window adds a ``drift`` snapshot (Evidently's data drift p
 model inputs and the prediction, with the methods and thresholds the monitoring config pinned)
 and, when enough labelled rows have arrived, a ``performance`` snapshot (the champion's ROC AUC,
 accuracy, precision and recall on the most recent labelled rows, at the scenario's decision
-threshold). The project's dashboard has four panels: the share of drifted columns, each input's
-drift score, the prediction's drift score, and the champion on labelled rows.
+threshold) and, in scenarios with business KPIs, a ``business`` snapshot of each KPI's value. The
+project's dashboard has a panel for each: the share of drifted columns, each input's drift score,
+the prediction's drift score, the champion on labelled rows, and the business KPIs.
 
 `lab dashboard` serves the workspace with ``evidently ui`` (on demand: the UI server holds about
 300 MB, which the lab does not spend unless asked). Snapshots carry the window's wall-clock time
@@ -30,6 +31,7 @@ from lab.core.home import Home, write_json_atomic
 PROJECT_FILE = "lab_project.json"
 TAG_DRIFT = "drift"
 TAG_PERFORMANCE = "performance"
+TAG_BUSINESS = "business"
 MIN_LABELLED = 50
 
 
@@ -45,8 +47,8 @@ def project_id(home: Home) -> str | None:
         return None
 
 
-def panels(features: Sequence[str], prediction: str) -> list[Any]:
-    """The dashboard's panels (Evidently's dashboard models)."""
+def panels(features: Sequence[str], prediction: str, kpis: Sequence[str] = ()) -> list[Any]:
+    """The dashboard's panels (Evidently's dashboard models); ``kpis``: the scenario's business KPIs."""
     from evidently.sdk.models import PanelMetric
     from evidently.sdk.panels import line_plot_panel
 
@@ -68,13 +70,17 @@ def panels(features: Sequence[str], prediction: str) -> list[Any]:
             ("RocAuc", "Accuracy", "Precision", "Recall")],
             description="The most recent labelled rows at each window (labels arrive after the scenario's delay), "
                         "at the scenario's decision threshold."),
-    ]
+    ] + ([line_plot_panel("Business KPIs", [
+        PanelMetric(legend=k, metric="MeanValue", metric_labels={"column": k}, tags=[TAG_BUSINESS]) for k in kpis],
+        description="Per window: each business KPI on the decided rows whose outcomes have arrived (they lag "
+                    "decisions by the label delay), as the live monitor computed it.")] if kpis else [])
 
 
 class WindowWorkspace:
     """Adds each judged window's snapshots to the lab run's project (created on first use)."""
 
-    def __init__(self, home: Home, name: str, features: Sequence[str], prediction: str) -> None:
+    def __init__(self, home: Home, name: str, features: Sequence[str], prediction: str,
+                 kpis: Sequence[str] = ()) -> None:
         from evidently.ui.workspace import Workspace
 
         self.home = home
@@ -84,7 +90,7 @@ class WindowWorkspace:
         pid = project_id(home)
         if pid is None or self.workspace.get_project(pid) is None:
             project = self.workspace.create_project(name, description="prodml-lab: the live monitor's windows")
-            for panel in panels(features, prediction):
+            for panel in panels(features, prediction, kpis):
                 project.dashboard.add_panel(panel)
             project.save()
             pid = str(project.id)
@@ -153,5 +159,25 @@ def performance_snapshot(y: Any, scores: Any, threshold: float, index: int, firs
             timestamp=when or datetime.now(timezone.utc).replace(tzinfo=None))
 
 
-__all__ = ["MIN_LABELLED", "PROJECT_FILE", "TAG_DRIFT", "TAG_PERFORMANCE", "WindowWorkspace", "drift_snapshot",
+def business_snapshot(values: dict[str, float | None], index: int, first_day: float, last_day: float,
+                      when: datetime | None = None) -> Any | None:
+    """The window's business KPIs as the monitor computed them (lab.monitoring.business), one
+    ``MeanValue`` per KPI over a one-row frame holding its value (None: no KPI has a value yet)."""
+    import pandas as pd
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import MeanValue
+
+    known = {k: float(v) for k, v in values.items() if v is not None}
+    if not known:
+        return None
+    frame = pd.DataFrame({k: [v] for k, v in known.items()})
+    metadata, tags = _meta(index, first_day, last_day)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Report([MeanValue(column=k) for k in known], metadata=metadata, tags=[TAG_BUSINESS, *tags]).run(
+            Dataset.from_pandas(frame, data_definition=DataDefinition(numerical_columns=list(known))), None,
+            timestamp=when or datetime.now(timezone.utc).replace(tzinfo=None))
+
+
+__all__ = ["MIN_LABELLED", "TAG_BUSINESS", "business_snapshot", "PROJECT_FILE", "TAG_DRIFT", "TAG_PERFORMANCE", "WindowWorkspace", "drift_snapshot",
            "panels", "performance_snapshot", "project_id", "workspace_dir"]
