@@ -26,7 +26,7 @@ def free_port() -> int:
 @pytest.fixture
 def compose_env(monkeypatch):
     """Service URLs on closed local ports (nothing answers), scenario and seed by variable."""
-    for service in ("mlflow", "prefect", "serving", "traffic"):
+    for service in ("mlflow", "prefect", "serving", "traffic", "exporter"):
         monkeypatch.setenv(f"LAB_{service.upper()}_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("LAB_SCENARIO", "churn-label-drift")
     monkeypatch.setenv("LAB_SEED", "11")
@@ -56,13 +56,14 @@ def test_init_writes_a_compose_home_from_the_environment(tmp_path, compose_env, 
 
 
 def test_compose_defaults_to_the_service_names(tmp_path, monkeypatch):
-    for service in ("mlflow", "prefect", "serving", "traffic"):
+    for service in ("mlflow", "prefect", "serving", "traffic", "exporter"):
         monkeypatch.delenv(f"LAB_{service.upper()}_URL", raising=False)
     home = tmp_path / "home"
     run_lab("init", "hiring-data-drift", "--seed", "3", "--stack", "compose", home=home, check=True)
     urls = json.loads((home / "lab.json").read_text())["urls"]
     assert urls == {"mlflow": "http://mlflow:5000", "prefect": "http://prefect:4200",
-                    "serving": "http://serving:3000", "traffic": "http://traffic:3100"}
+                    "serving": "http://serving:3000", "traffic": "http://traffic:3100",
+                    "exporter": "http://exporter:3200"}
 
 
 def test_commands_that_do_not_apply_to_a_compose_home(tmp_path, compose_env):

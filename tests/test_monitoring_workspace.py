@@ -72,3 +72,19 @@ def test_a_restarted_monitor_adds_to_the_same_project(written):
 def test_too_few_labelled_rows_or_one_class_give_no_performance_snapshot():
     assert performance_snapshot(np.ones(MIN_LABELLED - 1), np.full(MIN_LABELLED - 1, 0.5), 0.4, 0, 0.0, 1.0) is None
     assert performance_snapshot(np.ones(500), np.full(500, 0.5), 0.4, 0, 0.0, 1.0) is None
+
+
+def test_a_scenario_with_business_kpis_gets_their_panel_and_a_snapshot_per_window(tmp_path):
+    from lab.monitoring.workspace import business_snapshot
+
+    home = Home(tmp_path / "home")
+    ws = WindowWorkspace(home, "kpi-silent-failure (seed 7)", FEATURES, "prediction",
+                         ["approved_default_rate", "loss_rate"])
+    titles = [p.title for p in ws.workspace.get_dashboard(ws.project_id).panels]
+    assert titles[-1] == "Business KPIs"
+    assert business_snapshot({"approved_default_rate": None, "loss_rate": None}, 0, 0.0, 0.9) is None  # no outcomes yet
+    sid = ws.add(business_snapshot({"approved_default_rate": 0.083, "loss_rate": None}, 1, 1.0, 1.9))
+    snap = ws.workspace.get_run(ws.project_id, sid)
+    text = json.dumps(snap.dict() if hasattr(snap, "dict") else snap, default=str)
+    assert '"type": "evidently:metric_v2:MeanValue", "column": "approved_default_rate"' in text
+    assert "current: 0.083" in text and "loss_rate" not in text  # a KPI without a value is left out
