@@ -13,6 +13,7 @@ import pytest
 
 from lab.core import liveness
 from lab.core.home import Home
+from lab.core.services import SERVED
 from lab.core.labconfig import LabConfig
 from lab.errors import StateError
 
@@ -60,7 +61,7 @@ def test_a_compose_lab_is_down_when_no_service_answers(home: Home):
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
     home.write_config(home.config().model_copy(update={
-        "stack": "compose", "urls": {n: f"http://127.0.0.1:{closed}" for n in ("mlflow", "prefect", "serving", "traffic")}}))
+        "stack": "compose", "urls": {n: f"http://127.0.0.1:{closed}" for n in SERVED}}))
     assert liveness.is_compose(home)
-    assert liveness.probe(home, timeout=0.5) == {n: False for n in ("mlflow", "prefect", "serving", "traffic")}
+    assert liveness.probe(home, timeout=0.5) == {n: False for n in SERVED}
     assert not liveness.lab_running(home)
