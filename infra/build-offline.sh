@@ -9,13 +9,17 @@
 #   3. lab image     infra/Dockerfile on that base, installing only from the wheelhouse
 #   4. postgres      the same root filesystem plus Debian's postgresql-15, imported, and
 #                    infra/postgres/Dockerfile's entrypoint on top
+#   5. prometheus    the same root filesystem plus Debian's prometheus (2.42, promtool),
+#                    imported, and infra/prometheus/Dockerfile on top: an image of its own,
+#                    so the lab image does not grow and a change to either rebuilds one
 #
 # Everything is cached in $PRODML_LAB_CACHE (default /var/cache/prodml-lab, outside the
 # repository): a step whose inputs did not change is skipped, so a second run takes
-# seconds. Prints the two image names as shell assignments on stdout, and writes them to the
+# seconds. Prints the image names as shell assignments on stdout, and writes them to the
 # repository's .env (LAB_ENV_FILE: another file, or none), which docker compose reads:
 #   LAB_IMAGE=prodml-lab/lab:offline
 #   LAB_POSTGRES_IMAGE=prodml-lab/postgres:15-offline
+#   LAB_PROMETHEUS_IMAGE=prodml-lab/prometheus:2.42-offline
 # Needs root (debootstrap, chroot); installs debootstrap with apt-get when missing.
 set -euo pipefail
 
@@ -27,6 +31,8 @@ base_image="${LAB_BASE_IMAGE:-prodml-lab/base:bookworm}"
 pg_rootfs_image="prodml-lab/postgres-rootfs:bookworm"
 lab_image="${LAB_IMAGE:-prodml-lab/lab:offline}"
 pg_image="${LAB_POSTGRES_IMAGE:-prodml-lab/postgres:15-offline}"
+prom_rootfs_image="prodml-lab/prometheus-rootfs:bookworm"
+prom_image="${LAB_PROMETHEUS_IMAGE:-prodml-lab/prometheus:2.42-offline}"
 python="${PYTHON:-python3}"
 export DOCKER_BUILDKIT=0  # the legacy builder: no BuildKit or buildx needed, nothing pulled
 
@@ -59,6 +65,36 @@ clean_rootfs() {  # what a container image does not need
          "$dir"/var/log/*.log "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
          "$dir"/tmp/* "$dir"/root/.cache
   : > "$dir/etc/machine-id" 2>/dev/null || true
+}
+
+# rootfs_with NAME PACKAGES TAR [PREPARE]: writes TAR, a copy of the base root filesystem with
+# Debian's PACKAGES installed (chroot, apt from the mirror); PREPARE (a function) gets the
+# copy's path first. Nothing to do when TAR exists.
+rootfs_with() {
+  local name="$1" packages="$2" tar="$3" prepare="${4:-}" dir="$cache/rootfs-$1.tmp" started=$SECONDS
+  [ -s "$tar" ] && return 0
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  tar --numeric-owner -C "$dir" -xf "$rootfs_tar"
+  log "installing $packages into a copy of the root filesystem (chroot, Debian's packages)"
+  if [ -n "$prepare" ]; then "$prepare" "$dir"; fi
+  printf '#!/bin/sh\nexit 101\n' > "$dir/usr/sbin/policy-rc.d"  # no service started in the chroot
+  chmod +x "$dir/usr/sbin/policy-rc.d"
+  cp /etc/resolv.conf "$dir/etc/resolv.conf"
+  mount -t proc proc "$dir/proc"
+  trap "umount '$dir/proc' 2>/dev/null || true" EXIT
+  chroot "$dir" /bin/sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends $packages" >"$cache/$name-apt.log" 2>&1 \
+    || { tail -20 "$cache/$name-apt.log" >&2; exit 1; }
+  umount "$dir/proc"
+  trap - EXIT
+  rm -f "$dir/usr/sbin/policy-rc.d"
+  : > "$dir/etc/resolv.conf"
+  clean_rootfs "$dir"
+  tar --numeric-owner -C "$dir" -cf "$tar.tmp" .
+  mv "$tar.tmp" "$tar"
+  rm -rf "$dir"
+  log "$name root filesystem ready in $((SECONDS - started)) s: $(du -h "$tar" | cut -f1)"
 }
 
 if [ ! -s "$rootfs_tar" ]; then
@@ -139,37 +175,14 @@ if [ "$(image_label "$lab_image" prodml-lab.recipe)" != "$lab_recipe" ]; then
 fi
 
 # -- 4. postgres image ---------------------------------------------------------------------
+pg_prepare() {  # no cluster made at install time
+  mkdir -p "$1/etc/postgresql-common/createcluster.d"
+  echo "create_main_cluster = false" > "$1/etc/postgresql-common/createcluster.d/no-main-cluster.conf"
+}
 pg_packages="postgresql-15"
 pg_recipe="$(printf '%s %s\n' "$base_recipe" "$pg_packages" | sha256sum | cut -c1-16)"
 pg_tar="$cache/rootfs-postgres-$pg_recipe.tar"
-if [ ! -s "$pg_tar" ]; then
-  dir="$cache/rootfs-postgres.tmp"
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  tar --numeric-owner -C "$dir" -xf "$rootfs_tar"
-  log "installing $pg_packages into a copy of the root filesystem (chroot, Debian's packages)"
-  started=$SECONDS
-  # no cluster made at install time, no service started in the chroot
-  mkdir -p "$dir/etc/postgresql-common/createcluster.d"
-  echo "create_main_cluster = false" > "$dir/etc/postgresql-common/createcluster.d/no-main-cluster.conf"
-  printf '#!/bin/sh\nexit 101\n' > "$dir/usr/sbin/policy-rc.d"
-  chmod +x "$dir/usr/sbin/policy-rc.d"
-  cp /etc/resolv.conf "$dir/etc/resolv.conf"
-  mount -t proc proc "$dir/proc"
-  trap 'umount "$dir/proc" 2>/dev/null || true' EXIT
-  chroot "$dir" /bin/sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      --no-install-recommends $pg_packages" >"$cache/postgres-apt.log" 2>&1 \
-    || { tail -20 "$cache/postgres-apt.log" >&2; exit 1; }
-  umount "$dir/proc"
-  trap - EXIT
-  rm -f "$dir/usr/sbin/policy-rc.d"
-  : > "$dir/etc/resolv.conf"
-  clean_rootfs "$dir"
-  tar --numeric-owner -C "$dir" -cf "$pg_tar.tmp" .
-  mv "$pg_tar.tmp" "$pg_tar"
-  rm -rf "$dir"
-  log "postgres root filesystem ready in $((SECONDS - started)) s: $(du -h "$pg_tar" | cut -f1)"
-fi
+rootfs_with postgres "$pg_packages" "$pg_tar" pg_prepare
 if [ "$(image_label "$pg_rootfs_image" prodml-lab.recipe)" != "$pg_recipe" ]; then
   docker import --change "LABEL prodml-lab.recipe=$pg_recipe" --change 'CMD ["/bin/bash"]' \
     "$pg_tar" "$pg_rootfs_image" >/dev/null
@@ -183,19 +196,51 @@ if [ "$(image_label "$pg_image" prodml-lab.recipe)" != "$pg_build_recipe" ]; the
     || { tail -20 "$cache/build-postgres.log" >&2; exit 1; }
 fi
 
+# -- 5. prometheus image -------------------------------------------------------------------
+# Debian's package, with infra/prometheus/dpkg-excludes (files it never reads) in place first.
+prom_prepare() {
+  mkdir -p "$1/etc/dpkg/dpkg.cfg.d"
+  cp "$root/infra/prometheus/dpkg-excludes" "$1/etc/dpkg/dpkg.cfg.d/prodml-lab-excludes"
+}
+prom_packages="prometheus"
+prom_recipe="$( (printf '%s %s\n' "$base_recipe" "$prom_packages"; cat "$root/infra/prometheus/dpkg-excludes") \
+                | sha256sum | cut -c1-16)"
+prom_tar="$cache/rootfs-prometheus-$prom_recipe.tar"
+rootfs_with prometheus "$prom_packages" "$prom_tar" prom_prepare
+if [ "$(image_label "$prom_rootfs_image" prodml-lab.recipe)" != "$prom_recipe" ]; then
+  docker import --change "LABEL prodml-lab.recipe=$prom_recipe" --change 'CMD ["/bin/bash"]' \
+    "$prom_tar" "$prom_rootfs_image" >/dev/null
+fi
+# the build context: the Dockerfile and what it copies (not the configuration, which compose mounts)
+prom_build_recipe="$( (cat "$root/infra/prometheus/Dockerfile" "$root/infra/prometheus/dpkg-excludes";
+                       docker image inspect --format '{{.Id}}' "$prom_rootfs_image") | sha256sum | cut -c1-16)"
+if [ "$(image_label "$prom_image" prodml-lab.recipe)" != "$prom_build_recipe" ]; then
+  log "building $prom_image"
+  ctx="$(mktemp -d "$cache/context.XXXXXX")"
+  trap 'rm -rf "$ctx"' EXIT
+  cp "$root/infra/prometheus/Dockerfile" "$root/infra/prometheus/dpkg-excludes" "$ctx/"
+  docker build --network none --force-rm --build-arg BASE_IMAGE="$prom_rootfs_image" \
+    --label "prodml-lab.recipe=$prom_build_recipe" -t "$prom_image" "$ctx" >"$cache/build-prometheus.log" 2>&1 \
+    || { tail -20 "$cache/build-prometheus.log" >&2; exit 1; }
+  rm -rf "$ctx"
+  trap - EXIT
+fi
+
 # earlier builds of these images, untagged by the new ones: their layers go too
 docker image prune --force --filter "label=prodml-lab.recipe" >/dev/null 2>&1 || true
-log "images ready: $lab_image, $pg_image"
+log "images ready: $lab_image, $pg_image, $prom_image"
 
 # Compose reads .env beside docker-compose.yml, so a later plain `docker compose up` (to
 # bring a service back, to pick a scenario) runs these images instead of trying a registry.
-# Only the two lines are replaced; anything else in the file stays. LAB_ENV_FILE=none skips it.
+# Only these lines are replaced; anything else in the file stays. LAB_ENV_FILE=none skips it.
 env_file="${LAB_ENV_FILE:-$root/.env}"
 if [ "$env_file" != none ]; then
-  { grep -v -E '^(LAB_IMAGE|LAB_POSTGRES_IMAGE)=' "$env_file" 2>/dev/null || true
-    printf 'LAB_IMAGE=%s\nLAB_POSTGRES_IMAGE=%s\n' "$lab_image" "$pg_image"; } >"$env_file.tmp"
+  { grep -v -E '^(LAB_IMAGE|LAB_POSTGRES_IMAGE|LAB_PROMETHEUS_IMAGE)=' "$env_file" 2>/dev/null || true
+    printf 'LAB_IMAGE=%s\nLAB_POSTGRES_IMAGE=%s\nLAB_PROMETHEUS_IMAGE=%s\n' "$lab_image" "$pg_image" "$prom_image"
+  } >"$env_file.tmp"
   mv "$env_file.tmp" "$env_file"
-  log "wrote LAB_IMAGE and LAB_POSTGRES_IMAGE to $env_file (docker compose reads it)"
+  log "wrote LAB_IMAGE, LAB_POSTGRES_IMAGE and LAB_PROMETHEUS_IMAGE to $env_file (docker compose reads it)"
 fi
 echo "LAB_IMAGE=$lab_image"
 echo "LAB_POSTGRES_IMAGE=$pg_image"
+echo "LAB_PROMETHEUS_IMAGE=$prom_image"

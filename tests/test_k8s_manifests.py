@@ -21,17 +21,23 @@ K8S = ROOT / "infra" / "k8s"
 KINDS = {"Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", "Deployment", "Service", "Job"}
 
 
+#: Compose services with no k8s manifest: Prometheus (compose's own scraper of serving and the
+#: exporter; a cluster has its monitoring stack, which scrapes their Services).
+COMPOSE_ONLY = {"prometheus"}
+
+
 def _compose() -> dict:
     """A lab's stack in docker-compose.yml: the drill console (profile `drill`, one per drill
-    rather than per lab), Evidently's UI (profile `dashboard`, on demand; no k8s manifest) and
-    volumes only they mount are left out; the drill agent (profile `team`, a lab that joined a
-    drill) stays, as it has a manifest of its own."""
+    rather than per lab), Evidently's UI (profile `dashboard`, on demand; no k8s manifest),
+    COMPOSE_ONLY and volumes only they mount are left out; the drill agent (profile `team`, a
+    lab that joined a drill) stays, as it has a manifest of its own."""
     data = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    optional = {n: s for n, s in data["services"].items() if {"drill", "dashboard"} & set(s.get("profiles", []))}
-    data["services"] = {n: s for n, s in data["services"].items() if n not in optional}
+    left_out = {n: s for n, s in data["services"].items()
+                if {"drill", "dashboard"} & set(s.get("profiles", [])) or n in COMPOSE_ONLY}
+    data["services"] = {n: s for n, s in data["services"].items() if n not in left_out}
     used = {v.split(":")[0] for s in data["services"].values() for v in s.get("volumes", [])}
     data["volumes"] = {n: v for n, v in data["volumes"].items()
-                       if n in used or not any(m.split(":")[0] == n for s in optional.values() for m in s.get("volumes", []))}
+                       if n in used or not any(m.split(":")[0] == n for s in left_out.values() for m in s.get("volumes", []))}
     return data
 
 
@@ -115,7 +121,8 @@ def test_every_image_is_the_lab_image_or_postgres_pinned_as_in_compose():
     assert main_container(of_kind("Deployment")["postgres"])["image"] == POSTGRES_IMAGE
 
 
-@pytest.mark.parametrize("name", ["init", "train", "serving", "traffic", "timeline", "monitor", "lab", "prefect"])
+@pytest.mark.parametrize("name", ["init", "train", "serving", "traffic", "exporter", "timeline", "monitor", "lab",
+                                  "prefect"])
 def test_lab_commands_match_compose(name):
     workload = {**of_kind("Deployment"), **of_kind("Job")}[name]
     assert main_container(workload)["command"] == COMPOSE["services"][name]["command"]
@@ -152,7 +159,7 @@ def test_services_select_one_deployment_and_target_a_port_it_exposes():
                 assert container_port == compose_port(name), name
 
 
-@pytest.mark.parametrize("name", ["mlflow", "prefect", "serving", "traffic"])
+@pytest.mark.parametrize("name", ["mlflow", "prefect", "serving", "traffic", "exporter"])
 def test_http_probes_match_the_compose_healthchecks(name):
     d = of_kind("Deployment")[name]
     c = main_container(d)
@@ -187,7 +194,7 @@ def test_lab_pods_get_the_compose_environment_from_the_configmap():
         if not value.startswith("${"):
             assert config[key] == value, key
     assert config["LAB_SCENARIO"] == _default(env["LAB_SCENARIO"])
-    for name in ("init", "train", "serving", "traffic", "timeline", "monitor", "lab"):
+    for name in ("init", "train", "serving", "traffic", "exporter", "timeline", "monitor", "lab"):
         workload = {**of_kind("Deployment"), **of_kind("Job")}[name]
         for c in containers(workload):
             refs = [e["configMapRef"]["name"] for e in c.get("envFrom", []) if "configMapRef" in e]

@@ -20,9 +20,10 @@ from lab.core.services import AGENT_HEARTBEAT, HEARTBEAT_SECONDS, TABLE, Service
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
 #: Compose services that are not the lab's own: the database, the one-shot `lab init`, the agent,
-#: the drill console (profile `drill`: the facilitator's, one for all teams' labs) and Evidently's
-#: UI (profile `dashboard`: on demand, like `lab dashboard`).
-COMPOSE_ONLY = {"postgres", "init", "lab", "drill", "dashboard"}
+#: the drill console (profile `drill`: the facilitator's, one for all teams' labs), Evidently's
+#: UI (profile `dashboard`: on demand, like `lab dashboard`) and Prometheus (a third-party server
+#: scraping the lab's services; `lab up` runs none: its exporter's /metrics is for one of yours).
+COMPOSE_ONLY = {"postgres", "init", "lab", "drill", "dashboard", "prometheus"}
 #: The lab home's mount in the containers.
 CONTAINER_HOME = "/lab/home"
 LONG_RUNNING = [s.name for s in TABLE if s.kind != "job"]
@@ -75,7 +76,7 @@ def test_the_table_is_consistent():
     # needs come earlier in the table: the order it lists is an order to start in
     for i, s in enumerate(TABLE):
         assert set(s.needs) | set(s.after) <= set(names[:i]), s.name
-    assert services.SERVED == ("mlflow", "prefect", "serving", "traffic")  # --port-base N gives them N..N+3
+    assert services.SERVED == ("mlflow", "prefect", "serving", "traffic", "exporter")  # --port-base N gives them N..N+4
 
 
 def test_a_skipped_job_lets_its_dependants_start_at_once():
@@ -86,7 +87,7 @@ def test_a_skipped_job_lets_its_dependants_start_at_once():
 
 
 def test_services_sharing_a_process_start_together():
-    assert services.members("workers") == ("traffic", "timeline", "monitor")
+    assert services.members("workers") == ("traffic", "exporter", "timeline", "monitor")
     for process, entry in services.PROCESSES.items():
         group = services.members(process)
         assert group and all(services.service(n).kind != "job" and services.service(n).takes_home for n in group)

@@ -137,12 +137,15 @@ def _live_item(ev: Evidence, configured: bool) -> Item:
         detail = next((a.get("detail", "") for a in first["data"].get("alerts", []) if a.get("signal") == "business"), "")
         return _item("observability.live", 4, f"the live monitor raised a business alert on day {first['day']:.1f}, "
                      f"{first['day'] - onset:.1f} days after the change began", detail, day=first["day"])
+    said = f"{len(applied)} config(s) applied; {len(business)} business alert(s) in all"
     if applied and configured:
         return _item("observability.live", 2, "a config was applied to the live monitor, but it raised no business "
-                     "alert after the change began (apply it earlier, or run the scenario further)",
-                     f"{len(applied)} config(s) applied; {len(business)} business alert(s) in all")
-    return _item("observability.live", 0, "no config with a `business:` section ran in the live monitor "
-                 "(`lab monitor --config monitoring.yaml`)", f"{len(applied)} config(s) applied")
+                     "alert after the change began (apply it earlier, or run the scenario further)", said)
+    if applied:
+        return _item("observability.live", 0, "a config ran in the live monitor, but the submitted monitoring.yaml "
+                     "has no `business:` section, so nothing could alarm on the KPIs", said)
+    return _item("observability.live", 0, "no config was applied to the live monitor, so it ran the lab's default, "
+                 "which has no `business:` section (`lab monitor --config monitoring.yaml`)", said)
 
 
 def grade_observability(ev: Evidence, sub: Submission | None) -> list[Item]:

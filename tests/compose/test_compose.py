@@ -3,7 +3,9 @@
 No mocks: infra/build-offline.sh builds the lab and PostgreSQL images with no registry
 (cached: seconds when nothing changed), the stack of docker-compose.yml runs
 hiring-data-drift, and the `lab` commands run where a user runs them, in the control
-container (`docker compose exec lab lab ...`). The drill: inject the drift, shadow v2,
+container (`docker compose exec lab lab ...`). Prometheus scrapes serving and the KPI
+exporter and records the SLO rules of infra/prometheus once traffic flows. The drill:
+inject the drift, shadow v2,
 promote v3 and roll back, submit the templates and check the grade report came out, then
 crash the serving container mid-traffic and check that Docker's restart policy brings it
 back and the journal says so. Peak memory of the stack (the sum of `docker stats` over
@@ -14,6 +16,7 @@ Docker engine is reachable.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -32,7 +35,8 @@ pytestmark = pytest.mark.compose
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = f"prodmllabci{os.getpid()}"  # its own stack: another run on the machine is left alone
 SEED = "7"
-LONG_RUNNING = ("postgres", "mlflow", "prefect", "serving", "traffic", "timeline", "monitor", "lab")
+LONG_RUNNING = ("postgres", "mlflow", "prefect", "serving", "traffic", "exporter", "timeline", "monitor", "lab",
+                "prometheus")
 ONE_SHOT = ("init", "train")
 UP_TIMEOUT = 1500.0  # cold: training on two cores is the slow part
 FIGURES: dict[str, Any] = {}
@@ -182,7 +186,8 @@ def stack(request):
 
     env = {**os.environ, **images, "LAB_SCENARIO": "hiring-data-drift", "LAB_SEED": SEED, "LAB_SPEED": "60",
            "LAB_MLFLOW_PORT": str(free_port()), "LAB_PREFECT_PORT": str(free_port()),
-           "LAB_SERVING_PORT": str(free_port()), "LAB_TRAFFIC_PORT": str(free_port())}
+           "LAB_SERVING_PORT": str(free_port()), "LAB_TRAFFIC_PORT": str(free_port()),
+           "LAB_EXPORTER_PORT": str(free_port()), "LAB_PROMETHEUS_PORT": str(free_port())}
     env.pop("LAB_HOME", None)
     s = Stack(env)
     failed_before = request.session.testsfailed
@@ -211,7 +216,7 @@ def stack(request):
 def test_status_in_the_control_container(stack):
     st = stack.status()
     assert st["running"] is True and st["scenario"] == "hiring-data-drift" and st["seed"] == int(SEED)
-    for name in ("mlflow", "prefect", "serving", "traffic", "timeline", "monitor"):
+    for name in ("mlflow", "prefect", "serving", "traffic", "exporter", "timeline", "monitor"):
         assert st["services"][name]["healthy"], (name, st["services"])
     assert st["services"]["mlflow"]["url"] == "http://mlflow:5000"
     versions = {v["version"]: v["aliases"] for v in st["model_versions"]}
@@ -219,12 +224,55 @@ def test_status_in_the_control_container(stack):
     assert "champion" in versions[1]
     assert st["day"] > 0  # the agent started the clock once the stack was healthy
     # what a browser on the host sees: the UIs on the published ports (MLflow checks the Host header)
-    for name, path in (("MLFLOW", "/"), ("PREFECT", "/"), ("SERVING", "/readyz"), ("TRAFFIC", "/health")):
+    for name, path in (("MLFLOW", "/"), ("PREFECT", "/"), ("SERVING", "/readyz"), ("TRAFFIC", "/health"),
+                       ("EXPORTER", "/health"), ("PROMETHEUS", "/-/ready")):
         url = f"http://localhost:{stack.env[f'LAB_{name}_PORT']}{path}"
         assert httpx.get(url, timeout=10).status_code == 200, url
     # the lab home is not the embedded supervisor's to stop
     down = stack.lab("down", check=False)
     assert down.returncode == 2 and "docker compose down" in down.stderr
+
+
+def prometheus(stack: Stack, path: str, **params: str) -> Any:
+    """``data`` of an answer of Prometheus' HTTP API, on its published port."""
+    r = httpx.get(f"http://localhost:{stack.env['LAB_PROMETHEUS_PORT']}{path}", params=params, timeout=10)
+    r.raise_for_status()
+    return r.json()["data"]
+
+
+def test_prometheus_scrapes_serving_and_the_exporter_and_records_the_slos(stack):
+    started = time.monotonic()
+    seen: dict[str, Any] = {}
+
+    def targets_up() -> bool:
+        seen["targets"] = {t["labels"]["job"]: (t["health"], t["lastError"])
+                           for t in prometheus(stack, "/api/v1/targets", state="active")["activeTargets"]}
+        return seen["targets"] == {"serving": ("up", ""), "exporter": ("up", "")}
+
+    def rules_ok() -> bool:
+        seen["rules"] = {r["name"]: (r["health"], r.get("lastError"))
+                         for g in prometheus(stack, "/api/v1/rules")["groups"] for r in g["rules"]}
+        return bool(seen["rules"]) and all(health == "ok" for health, _ in seen["rules"].values())
+
+    def finite(query: str) -> list[float]:
+        values = [float(r["value"][1]) for r in prometheus(stack, "/api/v1/query", query=query)["result"]]
+        seen[query] = values
+        return [v for v in values if math.isfinite(v)]
+
+    p99 = "job_endpoint:bentoml_service_request_duration_seconds:p99_1m"
+    try:
+        poll("both scrape targets up", targets_up, timeout=60)
+        poll("every rule evaluated without error", rules_ok, timeout=60)
+        # traffic flows since the stack is healthy: two scrapes of serving with requests between them
+        latency = poll(f"{p99} with a value", lambda: finite(p99), timeout=120)
+        day = poll("lab_scenario_day scraped from the exporter",
+                   lambda: [v for v in finite('lab_scenario_day{job="exporter"}') if v > 0], timeout=60)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nPrometheus answered: {json.dumps(seen)[-3000:]}") from None
+    assert 0 < latency[0] < 30, latency
+    assert day[0] <= stack.status()["day"] + 0.5, day
+    assert finite("job_endpoint:bentoml_service_request:rate1m")[0] > 0
+    FIGURES["prometheus_slo_s"] = round(time.monotonic() - started, 1)
 
 
 def test_drill_inject_shadow_promote_rollback(stack):
