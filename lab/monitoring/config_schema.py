@@ -39,7 +39,7 @@ from pydantic import field_validator, model_validator
 
 from lab.core.frozen import Frozen as _Frozen
 from lab.core.metrics import LOWER_IS_BETTER  # lower is better: max_drop is the largest allowed rise, min does not apply
-from lab.monitoring.observability_config import BusinessSpec, SystemSpec
+from lab.monitoring.observability_config import BusinessSpec, ConsecutiveWindows, SystemSpec
 from lab.monitoring.methods import KINDS, METHODS, ColumnKind, evidently_type, methods_for
 
 EVIDENTLY_DRIFT_SHARE = 0.5  # Evidently's DataDriftPreset default
@@ -146,15 +146,8 @@ class WindowSpec(_Frozen):
         return v
 
 
-class AlertingSpec(_Frozen):
-    consecutive_windows: StrictInt = 1
-
-    @field_validator("consecutive_windows")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"must be at least 1, got {v}")
-        return v
+class AlertingSpec(ConsecutiveWindows):
+    """The drift sections' alerting rule (``business:`` and ``system:`` keep their own)."""
 
 
 class MonitoringConfig(_Frozen):

@@ -96,7 +96,9 @@ class KpiBound(_Frozen):
         return (min(hi) if hi else None, max(lo) if lo else None)
 
 
-class _Consecutive(_Frozen):
+class ConsecutiveWindows(_Frozen):
+    """Alarm once this many windows in a row breach (the drift sections' ``alerting`` too)."""
+
     consecutive_windows: StrictInt = 1
 
     @field_validator("consecutive_windows")
@@ -107,7 +109,7 @@ class _Consecutive(_Frozen):
         return v
 
 
-class BusinessSpec(_Consecutive):
+class BusinessSpec(ConsecutiveWindows):
     rows: StrictInt | None = Field(None, description="rows with outcomes each KPI is computed on (default: window size)")
     kpis: dict[str, KpiBound] = Field(min_length=1)
 
@@ -141,7 +143,7 @@ class ErrorRateSlo(_Frozen):
         return v
 
 
-class SystemSpec(_Consecutive):
+class SystemSpec(ConsecutiveWindows):
     p99_latency_ms: LatencySlo | None = None
     error_rate: ErrorRateSlo | None = None
 
