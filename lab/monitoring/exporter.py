@@ -8,7 +8,7 @@
   answers the same from any process or container that mounts the home:
 
   - ``lab_scenario_day``: the scenario clock;
-  - ``lab_monitor_windows_total``: windows the monitor has judged;
+  - ``lab_monitor_windows_total`` (a counter): windows the monitor has judged;
   - ``lab_business_kpi{kpi}``: each business KPI on the latest window's labelled rows
     (``lab_business_kpi_rows{kpi}``: how many decided rows it was computed on;
     ``lab_business_kpi_reference{kpi}``: its value on the reference window);
@@ -76,16 +76,16 @@ def render(day: float | None, latest: dict[str, Any] | None) -> str:
     ...
     lab_business_kpi_breach{kpi="approved_default_rate"} 0
     """
-    families: list[tuple[str, str, list[tuple[dict[str, str], str]]]] = []
+    families: list[tuple[str, str, str, list[tuple[dict[str, str], str]]]] = []
 
-    def family(name: str, help_text: str, samples: list[tuple[dict[str, str], Any]]) -> None:
+    def family(name: str, help_text: str, samples: list[tuple[dict[str, str], Any]], kind: str = "gauge") -> None:
         kept = [(labels, text) for labels, v in samples if (text := _number(v)) is not None]
-        families.append((name, help_text, kept))
+        families.append((name, help_text, kind, kept))
 
     latest = latest or {}
     family("lab_scenario_day", "The scenario clock, in days.", [({}, day)])
     family("lab_monitor_windows_total", "Windows the live monitor has judged.",
-           [({}, latest.get("index", -1) + 1 if latest else 0)])
+           [({}, latest.get("index", -1) + 1 if latest else 0)], kind="counter")
     business = latest.get("business") or {}
     family("lab_business_kpi", "Business KPI on the latest window's labelled, decided rows.",
            [({"kpi": k}, v.get("value")) for k, v in business.items()])
@@ -103,10 +103,10 @@ def render(day: float | None, latest: dict[str, Any] | None) -> str:
     family("lab_window_error_ratio", "Share of the latest window's requests that failed.",
            [({}, system.get("error_rate"))])
     out = []
-    for name, help_text, samples in families:
+    for name, help_text, kind, samples in families:
         if not samples:
             continue
-        out += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+        out += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
         for labels, text in samples:
             inner = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
             out.append(f"{name}{{{inner}}} {text}" if inner else f"{name} {text}")
