@@ -301,13 +301,15 @@ def _fmt(x) -> str:
 
 
 def logs(
-    service: Annotated[str, typer.Argument(help="mlflow, prefect, serving, traffic, train or supervisor.")],
+    service: Annotated[str, typer.Argument(help="A service of `lab status` (mlflow, serving, monitor, ...) or supervisor.")],
     lines: Annotated[int, typer.Option("--lines", "-n", help="How many of the last lines.")] = 50,
     home: HomeOpt = None,
 ) -> None:
     """Print the last lines of a service's log."""
     h = get_home(home)
-    known = ("mlflow", "prefect", "serving", "traffic", "train", "timeline", "monitor", "drill-agent", "supervisor")
+    from lab.core.services import NAMES
+
+    known = (*NAMES, "supervisor")
     if service not in known:
         raise UsageError(f"unknown service {service!r}", hint=f"one of: {', '.join(known)}")
     path = h.logs / f"{service}.log"
