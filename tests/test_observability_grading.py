@@ -15,7 +15,8 @@ import pytest
 
 from lab.core.home import Clock, Home, free_port, write_json_atomic
 from lab.evidence.submission import read_submission
-from lab.grading.observability_grader import PLAN, detect_credit, grade_observability
+from lab.core.stats import above_chance
+from lab.grading.observability_grader import PLAN, grade_observability
 from lab.monitoring.business import ObservabilityJudge
 from lab.monitoring.config import ConfigError, load_monitoring_config
 from lab.monitoring.exporter import latest_path, render, serve
@@ -191,7 +192,7 @@ def test_a_sound_config_catches_the_kpi_drop_and_a_system_only_one_misses_it():
     sound = replay_observability(_config(SOUND), SCENARIO, seed=11)
     system_only = replay_observability(_config(SYSTEM_ONLY), SCENARIO, seed=11)
     assert sound.business.hit_rate >= 0.8
-    assert detect_credit(sound.business.hit_rate, sound.business.chance) > 0.6
+    assert above_chance(sound.business.hit_rate, sound.business.chance) > 0.6
     assert system_only.business.hit_rate == 0 and not system_only.business.configured
     # the system's ordinary noise pages neither; both catch the system incidents
     for r in (sound, system_only):
@@ -201,8 +202,8 @@ def test_a_sound_config_catches_the_kpi_drop_and_a_system_only_one_misses_it():
 def test_an_always_alarming_config_detects_nothing_above_chance():
     r = replay_observability(_config(ALWAYS), SCENARIO, seed=11)
     assert r.business.hit_rate == 1.0 and r.business.chance == 1.0
-    assert detect_credit(r.business.hit_rate, r.business.chance) == 0.0
-    assert detect_credit(r.system.hit_rate, r.system.chance) == 0.0
+    assert above_chance(r.business.hit_rate, r.business.chance) == 0.0
+    assert above_chance(r.system.hit_rate, r.system.chance) == 0.0
 
 
 def test_paging_on_a_single_slow_window_pages_on_noise():

@@ -4,6 +4,8 @@
 (2.5, None, 99.0)
 >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]), roc_auc([0, 1, 0, 1], [0.5] * 4), roc_auc([1, 1], [0.2, 0.3])
 (0.75, 0.5, None)
+>>> above_chance(1.0, 0.3), above_chance(0.5, 0.5), above_chance(1.0, 1.0)
+(1.0, 0.0, 0.0)
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ def percentile(values: Iterable[float], q: float) -> float | None:
 def p99(values: Iterable[float]) -> float | None:
     """The 99th percentile: the latency figure the shadow grader and the benchmarks compare."""
     return percentile(values, 99)
+
+
+def above_chance(rate: float, chance: float) -> float:
+    """A detection rate above what alarming at random would reach: ``max(0, (rate - chance) / (1 -
+    chance))``, 0 when ``chance`` is 1 (a detector that always alarms). The drift and observability
+    graders score detection so."""
+    if chance >= 1.0:
+        return 0.0
+    return max(0.0, (rate - chance) / (1.0 - chance))
 
 
 def roc_auc(y: Iterable[int] | np.ndarray, scores: Iterable[float] | np.ndarray) -> float | None:

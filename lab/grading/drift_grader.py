@@ -72,6 +72,7 @@ from typing import Any
 
 import yaml
 
+from lab.core.stats import above_chance
 from lab.errors import ScenarioError
 from lab.evidence.schema import Evidence
 from lab.grading.items import Item
@@ -418,7 +419,7 @@ def _detection_items(result: Any, diags: list[str]) -> tuple[list[Item], dict[st
         summ = s[kind]
         rate = summ.detection_rate or 0.0
         chance = summ.chance_detection_rate if summ.chance_detection_rate is not None else 0.0
-        skill = 0.0 if chance >= 1 else max(0.0, (rate - chance) / (1 - chance))
+        skill = above_chance(rate, chance)
         skills[kind] = skill
         item_id = f"drift.detect.{kind}"
         by_m = ", ".join(f"{m.magnitude:g}: {m.detected}/{m.episodes}" for m in summ.by_magnitude)

@@ -36,7 +36,7 @@ from typing import Any
 
 from lab.core.paths import TEMPLATE_DIR, read_template
 from lab.grading.items import Item, sentence
-from lab.grading.markdown.keywords import is_keyword_list, is_statement
+from lab.grading.markdown.keywords import is_statement
 from lab.grading.markdown.words import FUNCTION_WORDS
 from lab.grading.observability_terms import (AVERAGE, BIZ_ROLE, BUSINESS, BUSINESS_Q, COMPUTE, CONTRAST, DECLINE,
                                              DELAY, DELAY_OWNERS, ERRORS, FIGURE_OWNERS, HEALTHY, HIDE, KPI_WORD,
@@ -171,18 +171,6 @@ def _lead(s: Any, layer: str) -> bool:
     return any(LAYERS[layer].search(t) for t in (own, s.lead, s.lead_in) if t)
 
 
-def _mapped(text: str) -> bool:
-    """Signals mapped to their question: "Latency, errors → is the service up?"."""
-    parts = re.split(r"\s*(?:→|->|=>)\s*", text, maxsplit=1)
-    return len(parts) == 2 and "?" in parts[1] and len(parts[1].split()) >= 3
-
-
-def _keywords(s: Any) -> bool:
-    """The shared reader's lists of keywords, less statements it misreads: examples in brackets ("System
-    signals (p99 latency, error rate, ...) answer one question: ...") and signals mapped to a question."""
-    return s.keywords and not _mapped(s.text) and is_keyword_list(re.sub(r"\([^()]*\)", "", s.text))
-
-
 def _terse(s: Any) -> list[Any]:
     """A line of terse facts ("p99 300 ms; error rate 1%; SRE; model owner") as one statement per fact:
     a fact in one part is not bound to another part."""
@@ -211,7 +199,7 @@ def _questions(doc: _Doc, f: ObservabilityFacts) -> tuple[float, str, str]:
             return bool(spans(s.text, signals) or (layer == "business" and doc.named(s.text)))
         listed = [s for s in doc.snippets + doc.listings if names(s) and _lead(s, layer)]
         named = [s for s in doc.snippets if names(s) and (
-            s.source == "table" or is_statement(s.text, s.code) or _mapped(s.text))] + listed
+            s.source == "table" or is_statement(s.text, s.code))] + listed
         bound = [s for s in named if s not in doc.listings and any(  # signal and question apart; (0, 0): a paraphrase
             x[1] <= y[0] or y[1] <= x[0] for x in spans(s.text, signals) or [(0, 0)]
             for y in spans(s.text, question, negate=False))]
@@ -364,7 +352,7 @@ def grade_observability_doc(text: str | None, facts: ObservabilityFacts, *, temp
     # the template's prompts are in comments; a candidate who uncomments them has not written them
     template = re.sub(r"<!--|-->", "", template or read_template(TEMPLATE_PATH) or "")
     parsed = parse_markdown(text, template=template)
-    content = [s for s in parsed.non_template if not _keywords(s)]
+    content = [s for s in parsed.non_template if not s.keywords]
     doc = _Doc([t for s in content for t in _terse(s)], facts, [s for s in parsed.non_template if s not in content])
     items = []
     for item_id, title, points in DOC_PLAN:

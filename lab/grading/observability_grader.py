@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lab.core.stats import above_chance
 from lab.evidence.schema import Evidence
 from lab.evidence.submission import MONITORING, OBSERVABILITY, Submission
 from lab.grading.items import Item, sentence
@@ -38,13 +39,14 @@ PLAN = (("observability.business.detect", "The KPI drop is alarmed on (business 
         ("observability.system.detect", "Latency and error incidents are alarmed on (system section)", 3.0),
         ("observability.system.quiet", "No pages from the service's ordinary noise", 4.0),
         ("observability.live", "The live monitor raised a business alert after the change", 4.0))
+_PLANNED = {key: (title, points) for key, title, points in PLAN}
 #: A useful pager (lab policy): full credit at or below the first figure, none at or above the second.
 PAGES_PER_WEEK = {"business": (0.25, 1.5), "system": (0.25, 2.0)}
 ALARM_SHARE = {"business": (0.03, 0.25), "system": (0.01, 0.10)}
 
 
 def _item(key: str, points: float, feedback: str, evidence: str = "", **details: Any) -> Item:
-    title, full = next((t, p) for i, t, p in PLAN if i == key)
+    title, full = _PLANNED[key]
     return Item(key, SKILL, title, round(max(0.0, min(full, points)), 2), full, sentence(feedback), evidence,
                 details=details)
 
@@ -56,17 +58,6 @@ def _linear(value: float, full_at: float, zero_at: float) -> float:
     if value >= zero_at:
         return 0.0
     return (zero_at - value) / (zero_at - full_at)
-
-
-def detect_credit(hit_rate: float, chance: float) -> float:
-    """Detection above luck: ``(hit - chance) / (1 - chance)``, 0 when alarms are constant.
-
-    >>> detect_credit(1.0, 0.3), detect_credit(0.5, 0.5), detect_credit(1.0, 1.0)
-    (1.0, 0.0, 0.0)
-    """
-    if chance >= 1.0:
-        return 0.0
-    return max(0.0, (hit_rate - chance) / (1.0 - chance))
 
 
 def _section_items(result: Any, section: str, delay: float) -> list[Item]:
@@ -86,8 +77,8 @@ def _section_items(result: Any, section: str, delay: float) -> list[Item]:
         out.append(_item(f"{key}.quiet", 0, f"quiet counts only beside detection; there is no `{section}:` section",
                          figures))
         return out
-    credit = detect_credit(res.hit_rate, res.chance)
-    full = next(p for i, _, p in PLAN if i == f"{key}.detect")
+    credit = above_chance(res.hit_rate, res.chance)
+    full = _PLANNED[f"{key}.detect"][1]
     if credit >= 1 - 1e-9:
         fb = f"every hidden {section} incident was alarmed on in time"
     elif credit == 0 and res.chance >= 0.999:
@@ -110,7 +101,7 @@ def _section_items(result: Any, section: str, delay: float) -> list[Item]:
     share_full, share_zero = ALARM_SHARE[section]
     quiet = min(_linear(s["false_pages_per_week"], pages_full, pages_zero),
                 _linear(res.false_window_rate, share_full, share_zero))
-    qfull = next(p for i, _, p in PLAN if i == f"{key}.quiet")
+    qfull = _PLANNED[f"{key}.quiet"][1]
     if credit == 0:
         out.append(_item(f"{key}.quiet", 0, "quiet counts only beside detection (a silent config is quiet too)",
                          figures))

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lab.core.stats import p99
 from lab.monitoring.observability_config import BusinessSpec, SystemSpec
 from lab.scenario.business import MIN_KPI_ROWS, Business, kpi_value
 
@@ -55,12 +56,6 @@ def kpi_values(business: Business, rows: pd.DataFrame, threshold: float) -> dict
     return {k.name: kpi_value(k, y, s, threshold, rows[k.weight].to_numpy(dtype=float) if k.weight else None,
                               MIN_KPI_ROWS)
             for k in business.kpis}
-
-
-def p99(latencies: np.ndarray) -> float | None:
-    """The 99th percentile of a window's request latencies (None without requests)."""
-    lat = np.asarray(latencies, dtype=float)
-    return float(np.percentile(lat, 99)) if len(lat) else None
 
 
 class ObservabilityJudge:

@@ -77,6 +77,12 @@ _FACT = re.compile(
 _NAMED = re.compile(r"\b[a-z]+[A-Z]\w*|\b[A-Z]{2,}[a-z]{2,}\w*|\b[A-Z][a-z]+\s+[A-Z][a-z]+\s*\(")
 
 
+#: An arrow mapping what stands before it to what follows.
+_ARROW = re.compile(r"\s*(?:→|->|=>)\s*")
+#: A bracketed aside holding a list ("signals (latency, errors, throughput)"): examples of one term.
+_BRACKETED_LIST = re.compile(r"\s*\([^()]*,[^()]*\)")
+
+
 def _words(text: str) -> list[str]:
     return re.findall(r"[A-Za-z][A-Za-z'-]*", text)
 
@@ -174,8 +180,21 @@ def is_keyword_list(text: str, code: Sequence[str] = ()) -> bool:
     False
     >>> is_keyword_list("On a serious incident, inform us, the provider, first and immediately, then the authority.")
     False
+
+    A list in brackets gives examples of the term before it, and a list mapped by an arrow to what
+    it answers is a statement:
+
+    >>> is_keyword_list("System signals (p99 latency, error rate, throughput) answer one question: is it up?")
+    False
+    >>> is_keyword_list("Latency, error rate, throughput -> is the service up and fast?")
+    False
+    >>> is_keyword_list("Latency, error rate, throughput, drift -> monitoring")
+    True
     """
-    body = text.strip().rstrip(".!")
+    mapped = _ARROW.split(text, maxsplit=1)
+    if len(mapped) == 2 and len(_words(mapped[1])) >= 3:
+        return False  # "latency, errors -> is the service up?": the list is bound to what it answers
+    body = _BRACKETED_LIST.sub("", text).strip().rstrip(".!")
     lead = ""
     colon = body.find(":")
     first_sep = min([k for k in (body.find(","), body.find(";")) if k >= 0], default=len(body))
